@@ -1,0 +1,18 @@
+package io.cowherd;
+
+/** An operation was asked of a backend that does not declare the matching {@link Capability}. */
+public class UnsupportedCapabilityException extends UnsupportedFeatureException {
+    private static final long serialVersionUID = 1L;
+    private final Capability capability;
+
+    public UnsupportedCapabilityException(String backend, Capability capability) {
+        super("backend '" + backend + "' does not support " + capability
+                + "; choose a backend that declares it (see `cowherd backends`)");
+        this.capability = capability;
+    }
+
+    /** The capability that was asked for. */
+    public Capability capability() {
+        return capability;
+    }
+}

@@ -1,0 +1,59 @@
+package io.cowherd;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
+
+/**
+ * The guest-visible bytes of a volume: what a virtual machine sees when it reads its disk,
+ * whatever the chain of images or devices underneath. Positional, like
+ * {@link java.nio.channels.FileChannel}'s {@code read(ByteBuffer, long)}, and safe for
+ * concurrent use by several threads; {@link #asChannel()} gives a {@link SeekableByteChannel}
+ * view for code that wants the plain java.nio shape.
+ */
+public interface VirtualDisk extends Closeable {
+
+    /** The virtual size in bytes. */
+    long size();
+
+    /** Whether {@link #write} is allowed on this disk. */
+    boolean isWritable();
+
+    /**
+     * Reads up to {@code dst.remaining()} bytes at {@code position}.
+     *
+     * @return the number of bytes read, or -1 when {@code position} is at or past the end
+     */
+    int read(ByteBuffer dst, long position) throws IOException;
+
+    /**
+     * Writes all of {@code src} at {@code position}; the write must lie within {@link #size()}.
+     *
+     * @throws ReadOnlyVolumeException if the disk is not writable
+     */
+    int write(ByteBuffer src, long position) throws IOException;
+
+    /** Makes every completed write durable (data and metadata). */
+    void flush() throws IOException;
+
+    /**
+     * Reads exactly {@code dst.remaining()} bytes at {@code position}.
+     *
+     * @throws java.io.EOFException if the disk ends first
+     */
+    default void readFully(ByteBuffer dst, long position) throws IOException {
+        while (dst.hasRemaining()) {
+            int n = read(dst, position);
+            if (n < 0) {
+                throw new java.io.EOFException("virtual disk ends at " + size() + ", wanted byte " + position);
+            }
+            position += n;
+        }
+    }
+
+    /** A {@link SeekableByteChannel} over this disk with its own position; closing it closes the disk. */
+    default SeekableByteChannel asChannel() {
+        return new VirtualDiskChannel(this);
+    }
+}

@@ -1,0 +1,316 @@
+package io.cowherd.pool;
+
+import io.cowherd.CowBackend;
+import io.cowherd.CowException;
+import io.cowherd.CowIOException;
+import io.cowherd.ImagePolicy;
+import io.cowherd.MasterInUseException;
+import io.cowherd.NoSuchVolumeException;
+import io.cowherd.Pool;
+import io.cowherd.ReadOnlyVolumeException;
+import io.cowherd.VirtualDisk;
+import io.cowherd.Volume;
+import io.cowherd.VolumeExistsException;
+import io.cowherd.VolumeInfo;
+import io.cowherd.io.DiskCopier;
+import io.cowherd.spi.ImageFormat;
+import io.cowherd.spi.ImageFormats;
+import io.cowherd.spi.OverlayFormat;
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A pool that is a directory of image files in one {@link OverlayFormat}: masters are imported
+ * (converted) into it and made read-only; clones are overlays whose backing reference is the
+ * master's file name, relative, so the directory can move as a whole. The records and the lock
+ * live in {@code .cowherd/} inside the directory.
+ */
+public class DirectoryPool implements Pool {
+    private static final Logger LOG = LoggerFactory.getLogger(DirectoryPool.class);
+    /** Names become file names and libvirt names: keep them plain. */
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,199}");
+    private static final String META_DIR = ".cowherd";
+
+    private final CowBackend backend;
+    private final OverlayFormat format;
+    private final Path directory;
+    private final ImagePolicy policy;
+    private final PoolLock lock;
+    private final PoolRecords records;
+
+    /** Opens the pool in {@code directory}, creating the directory and its records if needed. */
+    public DirectoryPool(CowBackend backend, OverlayFormat format, Path directory) {
+        this.backend = backend;
+        this.format = format;
+        this.directory = directory.toAbsolutePath().normalize();
+        this.policy = ImagePolicy.confinedTo(this.directory);
+        try {
+            Files.createDirectories(this.directory.resolve(META_DIR));
+        } catch (IOException e) {
+            throw CowIOException.wrap(this.directory, "creating the pool", e);
+        }
+        this.lock = new PoolLock(this.directory.resolve(META_DIR).resolve("lock"));
+        this.records = new PoolRecords(this.directory.resolve(META_DIR).resolve("volumes"), this.directory);
+    }
+
+    @Override
+    public Path location() {
+        return directory;
+    }
+
+    @Override
+    public CowBackend backend() {
+        return backend;
+    }
+
+    /** The policy images in this pool are opened with: backing files confined to the pool. */
+    public ImagePolicy policy() {
+        return policy;
+    }
+
+    @Override
+    public Volume importMaster(String name, Path source, String sourceFormat) {
+        backend.require(io.cowherd.Capability.IMPORT);
+        checkName(name);
+        Path target = fileFor(name);
+        try (PoolLock.Held held = lock.acquire()) {
+            checkFree(records.load(), name, target);
+        }
+        // Convert outside the lock: importing a large master must not stall every other clone.
+        ImagePolicy sourcePolicy = ImagePolicy.operator();
+        ImageFormat in = ImageFormats.byName(sourceFormat);
+        sourcePolicy.checkFormat(source, in.name());
+        Path staged = directory.resolve("." + name + ".import");
+        try (VirtualDisk disk = in.open(source, sourcePolicy, false, 0)) {
+            DiskCopier.copy(disk, format, staged, policy);
+        } catch (IOException e) {
+            throw CowIOException.wrap(source, "reading", e);
+        }
+        try (PoolLock.Held held = lock.acquire()) {
+            checkFree(records.load(), name, target);
+            Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
+            makeReadOnly(target);
+            Volume master = new Volume(name, Volume.Role.MASTER, null, target, format.name());
+            records.added(List.of(master));
+            LOG.info("imported {} as master '{}' in {}", source, name, directory);
+            return master;
+        } catch (IOException e) {
+            throw CowIOException.wrap(target, "placing the imported master", e);
+        } finally {
+            deleteQuietly(staged);
+        }
+    }
+
+    /**
+     * Records an image file that already lies in the pool directory, in the pool's format and
+     * without a backing file, as a master (for masters made by other tools in place).
+     */
+    public Volume adoptMaster(String name, Path file) {
+        checkName(name);
+        Path target = file.toAbsolutePath().normalize();
+        if (!directory.equals(target.getParent())) {
+            throw new io.cowherd.UnsafeBackingException(file + " is not directly inside pool " + directory
+                    + "; import it instead");
+        }
+        VolumeInfo info = format.info(target, policy, 0);
+        if (info.backingFilename() != null) {
+            throw new io.cowherd.UnsupportedFeatureException(file + " has a backing file; a master must stand alone "
+                    + "(import it to flatten it)");
+        }
+        try (PoolLock.Held held = lock.acquire()) {
+            Map<String, Volume> all = records.load();
+            if (all.containsKey(name) || all.values().stream().anyMatch(v -> v.path().equals(target))) {
+                throw new VolumeExistsException("pool " + directory + " already records '" + name + "' or " + target);
+            }
+            makeReadOnly(target);
+            Volume master = new Volume(name, Volume.Role.MASTER, null, target, format.name());
+            records.added(List.of(master));
+            return master;
+        }
+    }
+
+    @Override
+    public Volume createClone(String master, String clone) {
+        return createClones(master, List.of(clone)).get(0);
+    }
+
+    @Override
+    public List<Volume> createClones(String master, List<String> clones) {
+        backend.require(io.cowherd.Capability.CLONE);
+        clones.forEach(DirectoryPool::checkName);
+        if (clones.stream().distinct().count() != clones.size()) {
+            throw new IllegalArgumentException("clone names repeat: " + clones);
+        }
+        try (PoolLock.Held held = lock.acquire()) {
+            Map<String, Volume> all = records.load();
+            Volume parent = all.get(master);
+            if (parent == null) {
+                throw new NoSuchVolumeException("no master named '" + master + "' in pool " + directory);
+            }
+            if (!parent.isMaster()) {
+                throw new io.cowherd.UnsupportedFeatureException("'" + master + "' is a clone, not a master; "
+                        + "clone a master or import this clone as a new master first");
+            }
+            for (String c : clones) {
+                checkFree(all, c, fileFor(c));
+            }
+            // Read the master once: this validates it and gives the size every clone shares.
+            VolumeInfo masterInfo = format.info(parent.path(), policy, 0);
+            List<Volume> made = new ArrayList<>(clones.size());
+            try {
+                for (String c : clones) {
+                    Path file = fileFor(c);
+                    format.createOverlay(file, parent.path(), parent.format(), masterInfo.virtualSize());
+                    made.add(new Volume(c, Volume.Role.CLONE, master, file, format.name()));
+                }
+                records.added(made);
+            } catch (RuntimeException e) {
+                for (Volume v : made) {
+                    deleteQuietly(v.path());
+                }
+                throw e;
+            }
+            LOG.debug("created {} clone(s) of '{}' in {}", made.size(), master, directory);
+            return made;
+        }
+    }
+
+    @Override
+    public Optional<Volume> find(String name) {
+        try (PoolLock.Held held = lock.acquire()) {
+            return Optional.ofNullable(records.load().get(name));
+        }
+    }
+
+    @Override
+    public List<Volume> volumes() {
+        Map<String, Volume> all;
+        try (PoolLock.Held held = lock.acquire()) {
+            all = records.load();
+        }
+        List<Volume> out = new ArrayList<>();
+        all.values().stream().filter(Volume::isMaster).forEach(out::add);
+        all.values().stream().filter(v -> !v.isMaster()).forEach(out::add);
+        return out;
+    }
+
+    @Override
+    public List<Volume> clonesOf(String master) {
+        try (PoolLock.Held held = lock.acquire()) {
+            return clonesOf(records.load(), master);
+        }
+    }
+
+    private static List<Volume> clonesOf(Map<String, Volume> all, String master) {
+        return all.values().stream().filter(v -> master.equals(v.master())).toList();
+    }
+
+    @Override
+    public VolumeInfo info(String name) {
+        return format.info(get(name).path(), policy, 0);
+    }
+
+    @Override
+    public VirtualDisk open(String name, boolean writable) {
+        Volume v = get(name);
+        if (writable && v.isMaster()) {
+            throw new ReadOnlyVolumeException("'" + name + "' is a master and masters are read-only; "
+                    + "clone it and write to the clone");
+        }
+        if (writable) {
+            backend.require(io.cowherd.Capability.WRITE);
+        } else {
+            backend.require(io.cowherd.Capability.READ);
+        }
+        return format.open(v.path(), policy, writable, 0);
+    }
+
+    @Override
+    public void delete(String name) {
+        try (PoolLock.Held held = lock.acquire()) {
+            Map<String, Volume> all = records.load();
+            Volume v = all.get(name);
+            if (v == null) {
+                throw new NoSuchVolumeException("no volume named '" + name + "' in pool " + directory);
+            }
+            List<Volume> dependents = clonesOf(all, name);
+            if (!dependents.isEmpty()) {
+                throw new MasterInUseException(directory.toString(), name,
+                        dependents.stream().map(Volume::name).toList());
+            }
+            // Record first, then remove the file: a crash in between leaves a stray file, never a
+            // record that points at nothing.
+            records.removed(name);
+            all.remove(name);
+            try {
+                Files.deleteIfExists(v.path());
+            } catch (IOException e) {
+                throw CowIOException.wrap(v.path(), "deleting", e);
+            }
+            records.compactIfWorthIt(all);
+        }
+    }
+
+    @Override
+    public void close() {
+        // nothing held open between calls
+    }
+
+    @Override
+    public String toString() {
+        return backend.name() + " pool " + directory;
+    }
+
+    /** The file a volume called {@code name} lives in. */
+    private Path fileFor(String name) {
+        return directory.resolve(name + "." + format.name());
+    }
+
+    private void checkFree(Map<String, Volume> all, String name, Path file) {
+        if (all.containsKey(name)) {
+            throw new VolumeExistsException("pool " + directory + " already has a volume named '" + name + "'");
+        }
+        if (Files.exists(file)) {
+            throw new VolumeExistsException(file + " already exists but is not recorded in pool " + directory
+                    + "; move it away or adopt it");
+        }
+    }
+
+    static void checkName(String name) {
+        if (name == null || !NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("volume name '" + name + "' is not allowed: use 1-200 letters, digits, "
+                    + "'.', '_', '+' or '-', starting with a letter or digit");
+        }
+    }
+
+    private static void makeReadOnly(Path file) {
+        try {
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("r--r--r--"));
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.warn("could not make master {} read-only on disk: {}", file, e.toString());
+        }
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (AccessDeniedException e) {
+            LOG.warn("could not remove {}: {}", p, e.toString());
+        } catch (IOException e) {
+            LOG.debug("could not remove {}: {}", p, e.toString());
+        } catch (CowException e) {
+            LOG.debug("could not remove {}: {}", p, e.toString());
+        }
+    }
+}

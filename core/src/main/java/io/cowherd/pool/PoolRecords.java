@@ -1,0 +1,158 @@
+package io.cowherd.pool;
+
+import io.cowherd.CorruptImageException;
+import io.cowherd.CowIOException;
+import io.cowherd.Volume;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The pool's record of its volumes: an append-only journal of tab-separated lines, one
+ * {@code +} line per volume created and one {@code -} line per volume deleted. Appending is
+ * cheap (cloning a thousand volumes appends a thousand short lines), and a crash can at worst
+ * cut the last line short, which replay ignores. Only read or written under the pool's lock.
+ *
+ * <pre>
+ * cowherd-pool 1
+ * +	name	MASTER|CLONE	master-or-dash	file-name	format
+ * -	name
+ * </pre>
+ */
+final class PoolRecords {
+    static final String HEADER = "cowherd-pool 1";
+    /** Rewrite the journal once it holds this many more lines than live volumes. */
+    private static final int COMPACT_SLACK = 4096;
+
+    private final Path journal;
+    private final Path directory;
+
+    PoolRecords(Path journal, Path directory) {
+        this.journal = journal;
+        this.directory = directory;
+    }
+
+    /** The journal replayed: live volumes by name, in creation order. */
+    Map<String, Volume> load() {
+        Map<String, Volume> volumes = new LinkedHashMap<>();
+        if (!Files.exists(journal)) {
+            return volumes;
+        }
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(journal);
+        } catch (IOException e) {
+            throw CowIOException.wrap(journal, "reading the pool records", e);
+        }
+        String text = new String(bytes, StandardCharsets.UTF_8);
+        int end = text.lastIndexOf('\n'); // a line cut short by a crash has no newline: ignore it
+        if (end < 0) {
+            return volumes;
+        }
+        String[] lines = text.substring(0, end).split("\n", -1);
+        if (!lines[0].equals(HEADER)) {
+            throw new CorruptImageException(journal, "header", 0, "expected '" + HEADER + "', found '" + lines[0] + "'");
+        }
+        long offset = lines[0].length() + 1;
+        for (int i = 1; i < lines.length; i++) {
+            String line = lines[i];
+            String[] f = line.split("\t", -1);
+            if (f.length == 6 && f[0].equals("+")) {
+                Volume.Role role = parseRole(f[2], offset);
+                volumes.put(f[1], new Volume(f[1], role, f[3].equals("-") ? null : f[3], directory.resolve(f[4]), f[5]));
+            } else if (f.length == 2 && f[0].equals("-")) {
+                volumes.remove(f[1]);
+            } else {
+                throw new CorruptImageException(journal, "line " + (i + 1), offset, "unreadable record '" + line + "'");
+            }
+            offset += line.getBytes(StandardCharsets.UTF_8).length + 1L;
+        }
+        return volumes;
+    }
+
+    private Volume.Role parseRole(String text, long offset) {
+        try {
+            return Volume.Role.valueOf(text);
+        } catch (IllegalArgumentException e) {
+            throw new CorruptImageException(journal, "role", offset, "unknown role '" + text + "'");
+        }
+    }
+
+    /** Appends records for new volumes and makes them durable. */
+    void added(List<Volume> created) {
+        StringBuilder sb = new StringBuilder();
+        for (Volume v : created) {
+            sb.append("+\t").append(v.name()).append('\t').append(v.role()).append('\t')
+                    .append(v.master() == null ? "-" : v.master()).append('\t')
+                    .append(v.path().getFileName()).append('\t').append(v.format()).append('\n');
+        }
+        append(sb.toString());
+    }
+
+    /** Appends the record of a deletion and makes it durable. */
+    void removed(String name) {
+        append("-\t" + name + "\n");
+    }
+
+    /** Rewrites the journal with only the live volumes when deletions have bloated it. */
+    void compactIfWorthIt(Map<String, Volume> live) {
+        try {
+            if (!Files.exists(journal) || Files.size(journal) < 256L * (live.size() + COMPACT_SLACK)) {
+                return;
+            }
+            Path tmp = journal.resolveSibling(journal.getFileName() + ".compact");
+            StringBuilder sb = new StringBuilder(HEADER).append('\n');
+            Files.writeString(tmp, sb, StandardCharsets.UTF_8);
+            PoolRecords fresh = new PoolRecords(tmp, directory);
+            fresh.added(new ArrayList<>(live.values()));
+            Files.move(tmp, journal, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw CowIOException.wrap(journal, "compacting the pool records", e);
+        }
+    }
+
+    /** Drops a last line that a crash cut short, so the next record starts on a line of its own. */
+    private void cutTornLine(FileChannel ch) throws IOException {
+        long size = ch.size();
+        if (size == 0) {
+            return;
+        }
+        ByteBuffer last = ByteBuffer.allocate(1);
+        ch.read(last, size - 1);
+        if (last.get(0) == '\n') {
+            return;
+        }
+        byte[] all = Files.readAllBytes(journal);
+        int cut = all.length - 1;
+        while (cut >= 0 && all[cut] != '\n') {
+            cut--;
+        }
+        ch.truncate(cut + 1L);
+    }
+
+    private void append(String text) {
+        try (FileChannel ch = FileChannel.open(journal, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.APPEND)) {
+            cutTornLine(ch);
+            if (ch.size() == 0) {
+                text = HEADER + "\n" + text;
+            }
+            ByteBuffer buf = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
+            while (buf.hasRemaining()) {
+                ch.write(buf);
+            }
+            ch.force(false);
+        } catch (IOException e) {
+            throw CowIOException.wrap(journal, "recording in the pool", e);
+        }
+    }
+}

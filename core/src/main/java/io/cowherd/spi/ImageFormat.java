@@ -1,0 +1,41 @@
+package io.cowherd.spi;
+
+import io.cowherd.ImagePolicy;
+import io.cowherd.VirtualDisk;
+import io.cowherd.VolumeInfo;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+
+/**
+ * A disk image file format (raw, qcow2, vhd, ...): reading its metadata, opening its
+ * guest-visible bytes and creating empty images. Found with {@link java.util.ServiceLoader}
+ * through {@link ImageFormats}.
+ */
+public interface ImageFormat {
+
+    /** The format's name as qemu-img and libvirt spell it. */
+    String name();
+
+    /**
+     * Whether the first bytes of a file carry this format's magic. Only used where probing is
+     * explicitly allowed; a known format is never guessed.
+     */
+    boolean hasMagic(ByteBuffer head);
+
+    /**
+     * Reads an image's metadata and, following the {@code policy}, its backing chain.
+     *
+     * @param depth how many images above this one in the chain (0 for the top)
+     */
+    VolumeInfo info(Path file, ImagePolicy policy, int depth);
+
+    /**
+     * Opens an image's guest-visible bytes, its backing chain included.
+     *
+     * @param depth how many images above this one in the chain (0 for the top)
+     */
+    VirtualDisk open(Path file, ImagePolicy policy, boolean writable, int depth);
+
+    /** Creates a new, empty (all zero) image; fails if {@code file} exists. */
+    void create(Path file, long virtualSize);
+}

@@ -1,0 +1,136 @@
+package io.cowherd.spi;
+
+import io.cowherd.CowIOException;
+import io.cowherd.ImagePolicy;
+import io.cowherd.PolicyViolationException;
+import io.cowherd.UnsafeBackingException;
+import io.cowherd.UnsupportedFeatureException;
+import io.cowherd.VirtualDisk;
+import io.cowherd.VolumeInfo;
+import io.cowherd.io.RawFormat;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.TreeSet;
+
+/** The image formats on the class path, and the one safe way to follow a backing reference. */
+public final class ImageFormats {
+    private static final int PROBE_BYTES = 512;
+
+    private ImageFormats() {
+    }
+
+    /** Every format available, by name; {@code raw} is always there. */
+    public static Map<String, ImageFormat> all() {
+        Map<String, ImageFormat> byName = new LinkedHashMap<>();
+        for (ImageFormat f : ServiceLoader.load(ImageFormat.class, ImageFormats.class.getClassLoader())) {
+            byName.putIfAbsent(f.name(), f);
+        }
+        byName.putIfAbsent(RawFormat.NAME, new RawFormat());
+        return byName;
+    }
+
+    /** The format called {@code name}. */
+    public static ImageFormat byName(String name) {
+        Map<String, ImageFormat> all = all();
+        ImageFormat f = all.get(name);
+        if (f == null) {
+            throw new UnsupportedFeatureException("unknown image format '" + name + "'; known: "
+                    + new TreeSet<>(all.keySet()));
+        }
+        return f;
+    }
+
+    /**
+     * Guesses a file's format from its magic bytes; raw when nothing matches. Only for files an
+     * operator names on the command line without a format, never for backing files unless the
+     * policy allows it.
+     */
+    public static ImageFormat probe(Path file) {
+        ByteBuffer head = ByteBuffer.allocate(PROBE_BYTES);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            while (head.hasRemaining() && ch.read(head) > 0) {
+                // fill what the file has
+            }
+        } catch (IOException e) {
+            throw CowIOException.wrap(file, "probing", e);
+        }
+        head.flip();
+        for (ImageFormat f : all().values()) {
+            if (!f.name().equals(RawFormat.NAME) && f.hasMagic(head.duplicate())) {
+                return f;
+            }
+        }
+        return byName(RawFormat.NAME);
+    }
+
+    /**
+     * Resolves and checks the backing reference {@code reference} recorded in {@code image}:
+     * protocol and {@code json:} names are refused, relative names resolve against the image's
+     * directory, the result must exist, lie where the policy allows and the chain must not be
+     * too deep.
+     */
+    public static Path resolveBacking(Path image, String reference, ImagePolicy policy, int depth) {
+        if (reference.startsWith("json:") || reference.matches("^[A-Za-z][A-Za-z0-9+.-]*:.*")) {
+            throw new UnsafeBackingException(image + ": backing reference '" + reference
+                    + "' is a protocol or json: name; only plain file paths are followed");
+        }
+        if (depth + 1 >= policy.maxChainDepth()) {
+            throw new UnsafeBackingException(image + ": backing chain deeper than " + policy.maxChainDepth()
+                    + " images (or a loop); refusing to follow '" + reference + "'");
+        }
+        Path dir = image.toAbsolutePath().getParent();
+        Path backing = dir.resolve(reference).normalize();
+        policy.checkBackingLocation(image, backing);
+        if (!Files.exists(backing)) {
+            throw new io.cowherd.NoSuchVolumeException(image + ": backing file '" + reference + "' (" + backing
+                    + ") does not exist");
+        }
+        return backing;
+    }
+
+    /** The format to open a backing file in: the recorded one, or a probe if the policy allows. */
+    public static ImageFormat backingFormat(Path image, Path backing, String recordedFormat, ImagePolicy policy) {
+        ImageFormat format;
+        if (recordedFormat == null || recordedFormat.isEmpty()) {
+            if (!policy.allowProbing()) {
+                throw new UnsafeBackingException(image + ": backing file " + backing
+                        + " has no recorded format and probing is not allowed (CVE-2008-2004); "
+                        + "record it with `qemu-img rebase -u -F FMT -b BACKING`");
+            }
+            format = probe(backing);
+        } else {
+            format = byName(recordedFormat);
+        }
+        policy.checkFormat(backing, format.name());
+        return format;
+    }
+
+    /** Opens the backing image recorded in {@code image}, checked as {@link #resolveBacking} says. */
+    public static VirtualDisk openBacking(Path image, String reference, String recordedFormat, ImagePolicy policy,
+            int depth) {
+        Path backing = resolveBacking(image, reference, policy, depth);
+        return backingFormat(image, backing, recordedFormat, policy).open(backing, policy, false, depth + 1);
+    }
+
+    /** Reads the metadata of the backing image recorded in {@code image}. */
+    public static VolumeInfo infoBacking(Path image, String reference, String recordedFormat, ImagePolicy policy,
+            int depth) {
+        Path backing = resolveBacking(image, reference, policy, depth);
+        return backingFormat(image, backing, recordedFormat, policy).info(backing, policy, depth + 1);
+    }
+
+    /** Throws when an image's virtual size breaks the policy. */
+    public static void checkSize(Path file, long size, ImagePolicy policy) {
+        if (size < 0) {
+            throw new PolicyViolationException(file + ": negative virtual size " + size);
+        }
+        policy.checkVirtualSize(file, size);
+    }
+}
