@@ -3,7 +3,8 @@ package io.cowherd;
 /**
  * What a backend can do. Each backend declares its set once ({@link CowBackend#capabilities()});
  * the contract test kit checks that every declared capability works and every other one fails
- * with {@link UnsupportedCapabilityException}.
+ * with {@link UnsupportedCapabilityException}. Capabilities arrive together with the API that
+ * exercises them (flatten, commit, resize and activate come with their issues).
  */
 public enum Capability {
     /** Create copy-on-write clones of a master. */
@@ -13,13 +14,5 @@ public enum Capability {
     /** Read the guest-visible bytes of a volume through {@link VirtualDisk}. */
     READ,
     /** Write the guest-visible bytes of a clone through {@link VirtualDisk}. */
-    WRITE,
-    /** Copy a volume's whole chain into one standalone image. */
-    FLATTEN,
-    /** Fold a clone's changes into its backing image. */
-    COMMIT,
-    /** Grow a volume's virtual size. */
-    RESIZE,
-    /** Bring volumes back after a reboot (device-mapper and LVM). */
-    ACTIVATE
+    WRITE
 }

@@ -140,15 +140,18 @@ final class PoolRecords {
     }
 
     private void append(String text) {
-        try (FileChannel ch = FileChannel.open(journal, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.APPEND)) {
+        // Appends at the end by position (not O_APPEND, which forbids reading): the pool lock
+        // makes this the only writer.
+        try (FileChannel ch = FileChannel.open(journal, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE)) {
             cutTornLine(ch);
             if (ch.size() == 0) {
                 text = HEADER + "\n" + text;
             }
             ByteBuffer buf = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
+            long at = ch.size();
             while (buf.hasRemaining()) {
-                ch.write(buf);
+                at += ch.write(buf, at);
             }
             ch.force(false);
         } catch (IOException e) {

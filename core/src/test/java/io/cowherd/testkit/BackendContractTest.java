@@ -1,0 +1,458 @@
+package io.cowherd.testkit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cowherd.Backends;
+import io.cowherd.Capability;
+import io.cowherd.CorruptImageException;
+import io.cowherd.CowBackend;
+import io.cowherd.CowException;
+import io.cowherd.MasterInUseException;
+import io.cowherd.NoSuchVolumeException;
+import io.cowherd.OutOfSpaceException;
+import io.cowherd.Pool;
+import io.cowherd.ReadOnlyVolumeException;
+import io.cowherd.UnsupportedCapabilityException;
+import io.cowherd.VirtualDisk;
+import io.cowherd.Volume;
+import io.cowherd.VolumeExistsException;
+import io.cowherd.VolumeInfo;
+import io.cowherd.WrongFormatException;
+import io.cowherd.spi.ImageFormat;
+import io.cowherd.spi.ImageFormats;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The contract every {@link CowBackend} must pass, in the manner of Lucene's base format test
+ * cases: a backend's test class extends this one, says which backend it tests and where its
+ * pools live, and inherits every test. Nothing here is specific to a format.
+ */
+public abstract class BackendContractTest {
+    /** A master size that is not a power of two and ends in a partial 64 KiB cluster. */
+    protected static final int MASTER_SIZE = 4 * 1024 * 1024 + 3 * 65536 + 512;
+
+    @TempDir
+    protected Path tempDir;
+    protected Pool pool;
+    protected byte[] masterContent;
+
+    /** The backend under test. */
+    protected abstract CowBackend backend();
+
+    /** Where this test's pool lives; a fresh directory by default. */
+    protected Path poolLocation() throws IOException {
+        return Files.createDirectories(tempDir.resolve("pool"));
+    }
+
+    /** Damages an image file of the backend's own format so that opening it must fail. */
+    protected void corrupt(Path image) throws IOException {
+        try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+            byte[] junk = new byte[48];
+            Arrays.fill(junk, (byte) 0xff);
+            ch.write(ByteBuffer.wrap(junk), 16);
+        }
+    }
+
+    @BeforeEach
+    void openPool() throws IOException {
+        pool = backend().openPool(poolLocation());
+        masterContent = content(MASTER_SIZE, 42);
+    }
+
+    @AfterEach
+    void closePool() {
+        if (pool != null) {
+            pool.close();
+        }
+    }
+
+    /** Random bytes with a run of zeros in the middle, so holes are exercised too. */
+    protected static byte[] content(int size, long seed) {
+        byte[] b = new byte[size];
+        new Random(seed).nextBytes(b);
+        Arrays.fill(b, size / 4, size / 2, (byte) 0);
+        return b;
+    }
+
+    protected Path rawFile(String name, byte[] bytes) throws IOException {
+        Path p = tempDir.resolve(name);
+        Files.write(p, bytes);
+        return p;
+    }
+
+    protected Volume importMaster(String name) throws IOException {
+        return pool.importMaster(name, rawFile(name + ".raw", masterContent), "raw");
+    }
+
+    protected static byte[] readAll(VirtualDisk disk) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate((int) disk.size());
+        disk.readFully(b, 0);
+        return b.array();
+    }
+
+    protected byte[] readVolume(String name) throws IOException {
+        try (VirtualDisk d = pool.open(name, false)) {
+            return readAll(d);
+        }
+    }
+
+    private Set<String> filesIn(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).collect(Collectors.toSet());
+        }
+    }
+
+    // ---- the basics ----
+
+    @Test
+    void backendIsFoundByName() {
+        assertEquals(backend().getClass(), Backends.byName(backend().name()).getClass());
+        CowException e = assertThrows(CowException.class, () -> Backends.byName("no-such-backend"));
+        assertTrue(e.getMessage().contains(backend().name()), "a failed lookup lists what exists: " + e.getMessage());
+    }
+
+    @Test
+    void cloneReadsExactlyTheMastersBytes() throws IOException {
+        importMaster("m");
+        pool.createClone("m", "c");
+        assertArrayEquals(masterContent, readVolume("m"));
+        assertArrayEquals(masterContent, readVolume("c"));
+    }
+
+    @Test
+    void writesToACloneNeverReachTheMasterOrASibling() throws IOException {
+        Assumptions.assumeTrue(backend().supports(Capability.WRITE), "backend does not write");
+        importMaster("m");
+        pool.createClones("m", List.of("a", "b"));
+        byte[] expectA = masterContent.clone();
+        byte[] expectB = masterContent.clone();
+        // Unaligned, cluster-straddling writes, one past the zero run, one at the ragged end.
+        long[] offsets = {0, 4097, 65536 - 100, MASTER_SIZE / 3, MASTER_SIZE - 700};
+        int len = 600;
+        try (VirtualDisk a = pool.open("a", true); VirtualDisk b = pool.open("b", true)) {
+            for (int i = 0; i < offsets.length; i++) {
+                byte[] pa = content(len, 100 + i);
+                byte[] pb = content(len, 200 + i);
+                a.write(ByteBuffer.wrap(pa), offsets[i]);
+                b.write(ByteBuffer.wrap(pb), offsets[i]);
+                System.arraycopy(pa, 0, expectA, (int) offsets[i], len);
+                System.arraycopy(pb, 0, expectB, (int) offsets[i], len);
+            }
+            assertArrayEquals(expectA, readAll(a), "a clone reads its own writes");
+            a.flush();
+            b.flush();
+        }
+        assertArrayEquals(masterContent, readVolume("m"), "the master is untouched");
+        assertArrayEquals(expectA, readVolume("a"), "writes persist after reopening");
+        assertArrayEquals(expectB, readVolume("b"), "siblings do not see each other");
+    }
+
+    @Test
+    void mastersAreReadOnly() throws IOException {
+        importMaster("m");
+        assertThrows(ReadOnlyVolumeException.class, () -> pool.open("m", true));
+        try (VirtualDisk d = pool.open("m", false)) {
+            assertFalse(d.isWritable());
+            assertThrows(ReadOnlyVolumeException.class, () -> d.write(ByteBuffer.allocate(512), 0));
+        }
+        assertArrayEquals(masterContent, readVolume("m"));
+    }
+
+    @Test
+    @Timeout(value = 10, unit = TimeUnit.MINUTES)
+    void aThousandClonesOfOneMaster() throws IOException {
+        importMaster("m");
+        List<String> names = IntStream.range(0, 1000).mapToObj(i -> String.format("c%04d", i)).toList();
+        List<Volume> clones = pool.createClones("m", names);
+        assertEquals(1000, clones.size());
+        assertEquals(names, pool.clonesOf("m").stream().map(Volume::name).toList());
+        for (String n : List.of("c0000", "c0500", "c0999")) {
+            assertArrayEquals(masterContent, readVolume(n));
+        }
+        for (String n : names) {
+            pool.delete(n);
+        }
+        assertEquals(List.of("m"), pool.volumes().stream().map(Volume::name).toList());
+    }
+
+    @Test
+    void aMasterWithClonesCannotBeDeleted() throws IOException {
+        importMaster("m");
+        pool.createClones("m", List.of("c1", "c2"));
+        MasterInUseException e = assertThrows(MasterInUseException.class, () -> pool.delete("m"));
+        assertEquals(Set.of("c1", "c2"), new HashSet<>(e.clones()));
+        assertArrayEquals(masterContent, readVolume("m"), "a refused delete leaves the master whole");
+        pool.delete("c1");
+        assertThrows(MasterInUseException.class, () -> pool.delete("m"));
+        pool.delete("c2");
+        pool.delete("m");
+        assertTrue(pool.volumes().isEmpty());
+        assertThrows(NoSuchVolumeException.class, () -> pool.delete("m"));
+    }
+
+    @Test
+    void theRecordSurvivesReopeningThePool() throws IOException {
+        importMaster("m");
+        pool.createClones("m", List.of("c1", "c2", "c3"));
+        pool.delete("c2");
+        pool.close();
+        pool = backend().openPool(poolLocation());
+        assertEquals(List.of("m", "c1", "c3"), pool.volumes().stream().map(Volume::name).toList());
+        assertTrue(pool.get("m").isMaster());
+        assertEquals("m", pool.get("c3").master());
+    }
+
+    @Test
+    void chainInspection() throws IOException {
+        Volume master = importMaster("m");
+        Volume clone = pool.createClone("m", "c");
+        VolumeInfo mi = pool.info("m");
+        assertEquals(backend().volumeFormat(), mi.format());
+        assertEquals(MASTER_SIZE, mi.virtualSize());
+        assertNull(mi.backing());
+        VolumeInfo ci = pool.info("c");
+        assertEquals(backend().volumeFormat(), ci.format());
+        assertEquals(MASTER_SIZE, ci.virtualSize());
+        assertEquals(2, ci.chain().size());
+        assertNotNull(ci.backing());
+        assertEquals(master.path().toAbsolutePath().normalize().toString(),
+                Path.of(ci.fullBackingFilename()).toAbsolutePath().normalize().toString());
+        assertEquals(master.format(), ci.backingFormat());
+        assertTrue(ci.actualSize() >= 0 && ci.actualSize() < MASTER_SIZE, "a fresh clone is small: " + ci.actualSize());
+        assertEquals(clone.path().toString(), ci.location());
+    }
+
+    @Test
+    void namesAreCheckedAndNeverOverwritten() throws IOException {
+        importMaster("m");
+        pool.createClone("m", "c");
+        assertThrows(VolumeExistsException.class, () -> pool.createClone("m", "c"));
+        assertThrows(VolumeExistsException.class, () -> importMaster("c"));
+        for (String bad : List.of("", "../x", "a/b", ".hidden", "x y")) {
+            assertThrows(IllegalArgumentException.class, () -> pool.createClone("m", bad), bad);
+        }
+        assertThrows(CowException.class, () -> pool.createClone("c", "clone-of-clone"));
+    }
+
+    // ---- capabilities ----
+
+    /** One working use of each capability; the map must cover them all. */
+    private Map<Capability, Consumer<Pool>> capabilityChecks() {
+        Map<Capability, Consumer<Pool>> checks = new EnumMap<>(Capability.class);
+        checks.put(Capability.IMPORT, p -> uncheck(() -> importMaster("cap-m")));
+        checks.put(Capability.CLONE, p -> p.createClone("m", "cap-c"));
+        checks.put(Capability.READ, p -> uncheck(() -> readVolume("m")));
+        checks.put(Capability.WRITE, p -> uncheck(() -> {
+            try (VirtualDisk d = p.open("c", true)) {
+                d.write(ByteBuffer.wrap(new byte[] {1, 2, 3}), 0);
+            }
+            return null;
+        }));
+        return checks;
+    }
+
+    @Test
+    void everyDeclaredCapabilityWorksAndEveryOtherFailsClearly() throws IOException {
+        Map<Capability, Consumer<Pool>> checks = capabilityChecks();
+        assertEquals(EnumSet(Capability.values()), checks.keySet(), "the kit checks every capability");
+        importMaster("m");
+        pool.createClone("m", "c");
+        for (Capability cap : Capability.values()) {
+            Consumer<Pool> check = checks.get(cap);
+            if (backend().supports(cap)) {
+                check.accept(pool);
+            } else {
+                UnsupportedCapabilityException e = assertThrows(UnsupportedCapabilityException.class,
+                        () -> check.accept(pool), cap.name());
+                assertEquals(cap, e.capability());
+            }
+        }
+    }
+
+    private static Set<Capability> EnumSet(Capability[] all) {
+        return new HashSet<>(Arrays.asList(all));
+    }
+
+    private interface IoAction {
+        Object run() throws IOException;
+    }
+
+    private static Object uncheck(IoAction a) {
+        try {
+            return a.run();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    // ---- concurrency ----
+
+    @Test
+    @Timeout(value = 5, unit = TimeUnit.MINUTES)
+    void sixteenThreadsCloningAndDeleting() throws Exception {
+        importMaster("m");
+        int threads = 16;
+        int perThread = 20;
+        ExecutorService ex = Executors.newFixedThreadPool(threads);
+        List<Future<List<String>>> kept = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int id = t;
+            kept.add(ex.submit(() -> {
+                List<String> mine = new ArrayList<>();
+                for (int i = 0; i < perThread; i++) {
+                    String name = "t" + id + "-" + i;
+                    pool.createClone("m", name);
+                    if (i % 2 == 0) {
+                        pool.delete(name);
+                    } else {
+                        mine.add(name);
+                    }
+                }
+                return mine;
+            }));
+        }
+        Set<String> expected = new HashSet<>();
+        for (Future<List<String>> f : kept) {
+            expected.addAll(f.get());
+        }
+        ex.shutdown();
+        List<String> actual = pool.clonesOf("m").stream().map(Volume::name).toList();
+        assertEquals(actual.size(), new HashSet<>(actual).size(), "no duplicated clone");
+        assertEquals(expected, new HashSet<>(actual), "no lost clone");
+        assertArrayEquals(masterContent, readVolume(actual.get(0)));
+    }
+
+    @Test
+    @Timeout(value = 5, unit = TimeUnit.MINUTES)
+    void twoProcessesOnOnePool() throws Exception {
+        importMaster("m");
+        int count = 150;
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process other = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                PoolWorker.class.getName(), backend().name(), pool.location().toString(), "m", "other-",
+                String.valueOf(count)).redirectErrorStream(true).start();
+        for (int i = 0; i < count; i++) {
+            pool.createClone("m", "here-" + i);
+        }
+        String output = new String(other.getInputStream().readAllBytes());
+        assertTrue(other.waitFor(4, TimeUnit.MINUTES), "the other process finishes");
+        assertEquals(0, other.exitValue(), "the other process succeeded: " + output);
+        List<String> names = pool.clonesOf("m").stream().map(Volume::name).toList();
+        assertEquals(2 * count, names.size(), "no lost clone");
+        assertEquals(2 * count, new HashSet<>(names).size(), "no duplicated clone");
+        for (int i = 0; i < count; i++) {
+            assertTrue(names.contains("here-" + i) && names.contains("other-" + i));
+        }
+        assertArrayEquals(masterContent, readVolume("other-" + (count - 1)));
+    }
+
+    // ---- bad input ----
+
+    @Test
+    void missingMasterOrSource() throws IOException {
+        Set<String> before = filesIn(pool.location());
+        assertThrows(NoSuchVolumeException.class, () -> pool.createClone("nope", "c"));
+        assertThrows(NoSuchVolumeException.class,
+                () -> pool.importMaster("m", tempDir.resolve("does-not-exist.raw"), "raw"));
+        assertEquals(before, filesIn(pool.location()), "nothing half-created");
+        assertTrue(pool.volumes().isEmpty());
+    }
+
+    /** A registered format other than raw, to feed the backend files that lie about their format. */
+    private ImageFormat someStructuredFormat() {
+        return ImageFormats.all().values().stream().filter(f -> !f.name().equals("raw")).findFirst()
+                .orElseThrow(() -> new org.opentest4j.TestAbortedException("no structured format on the class path"));
+    }
+
+    @Test
+    void wrongFormatIsATypedErrorAndLeavesNothing() throws IOException {
+        ImageFormat f = someStructuredFormat();
+        Set<String> before = filesIn(pool.location());
+        Path junk = rawFile("junk.img", content(1 << 20, 7));
+        assertThrows(WrongFormatException.class, () -> pool.importMaster("m", junk, f.name()));
+        assertEquals(before, filesIn(pool.location()));
+        assertTrue(pool.volumes().isEmpty());
+    }
+
+    @Test
+    void truncatedOrCorruptSourceIsATypedErrorAndLeavesNothing() throws IOException {
+        ImageFormat f = someStructuredFormat();
+        Path good = tempDir.resolve("src." + f.name());
+        f.create(good, 8 << 20);
+        Path truncated = tempDir.resolve("truncated." + f.name());
+        Files.write(truncated, Arrays.copyOf(Files.readAllBytes(good), 80));
+        Path corrupt = tempDir.resolve("corrupt." + f.name());
+        Files.copy(good, corrupt);
+        corrupt(corrupt);
+        Set<String> before = filesIn(pool.location());
+        for (Path bad : List.of(truncated, corrupt)) {
+            CowException e = assertThrows(CowException.class, () -> pool.importMaster("m", bad, f.name()));
+            assertTrue(e instanceof CorruptImageException || e instanceof WrongFormatException,
+                    "typed error for " + bad + ": " + e);
+            assertTrue(e.getMessage().contains(bad.toString()), "the message names the file: " + e.getMessage());
+        }
+        assertEquals(before, filesIn(pool.location()));
+        assertTrue(pool.volumes().isEmpty());
+    }
+
+    @Test
+    void aCorruptedMasterFailsCloningCleanly() throws IOException {
+        Assumptions.assumeTrue(backend().volumesAreFiles(), "file backends only");
+        Volume m = importMaster("m");
+        m.path().toFile().setWritable(true);
+        corrupt(m.path());
+        Set<String> before = filesIn(pool.location());
+        CowException e = assertThrows(CowException.class, () -> pool.createClones("m", List.of("c1", "c2")));
+        assertTrue(e instanceof CorruptImageException || e instanceof WrongFormatException, e.toString());
+        assertEquals(before, filesIn(pool.location()));
+        assertEquals(List.of("m"), pool.volumes().stream().map(Volume::name).toList());
+    }
+
+    @Test
+    void noSpaceIsATypedErrorAndLeavesNothing() throws Exception {
+        Assumptions.assumeTrue(backend().volumesAreFiles(), "file backends only");
+        try (TmpfsMount small = TmpfsMount.tryMount(tempDir, 2L << 20)) {
+            Assumptions.assumeTrue(small != null, "needs root to mount a small tmpfs");
+            Pool tiny = backend().openPool(small.dir().resolve("pool"));
+            Path big = rawFile("big.raw", content(8 << 20, 9));
+            Set<String> before = filesIn(tiny.location());
+            assertThrows(OutOfSpaceException.class, () -> tiny.importMaster("m", big, "raw"));
+            assertEquals(before, filesIn(tiny.location()), "nothing half-written");
+            assertTrue(tiny.volumes().isEmpty());
+            tiny.close();
+        }
+    }
+}
