@@ -26,6 +26,14 @@ public interface Pool extends AutoCloseable {
      */
     Volume importMaster(String name, Path source, String sourceFormat);
 
+    /**
+     * Records an image that already lies in the pool, in the pool's format and standing alone
+     * (no backing file), as a read-only master, without copying it.
+     *
+     * @throws VolumeExistsException if {@code name} or the image is already recorded
+     */
+    Volume adoptMaster(String name, Path image);
+
     /** Creates a copy-on-write clone of {@code master} called {@code clone}. */
     Volume createClone(String master, String clone);
 

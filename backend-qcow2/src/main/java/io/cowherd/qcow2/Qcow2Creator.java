@@ -3,13 +3,12 @@ package io.cowherd.qcow2;
 import io.cowherd.CowIOException;
 import io.cowherd.VolumeExistsException;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 
 /**
  * Writes new, empty qcow2 v3 images (optionally with a backing file), laid out as QEMU does:
@@ -29,66 +28,102 @@ final class Qcow2Creator {
     }
 
     static void create(Path target, long virtualSize, String backingFile, String backingFormat, int clusterBits) {
-        if (Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            throw new VolumeExistsException(target + " already exists; not overwriting it");
-        }
-        int cs = 1 << clusterBits;
-        long l1Size = Qcow2Header.l1EntriesFor(virtualSize, clusterBits, cs / 8);
-        if (l1Size * 8 > Qcow2Header.MAX_L1_BYTES) {
-            throw new IllegalArgumentException("virtual size " + virtualSize + " needs an L1 table above QEMU's 32 MiB limit");
-        }
-        long l1Clusters = Math.max(1, (l1Size * 8 + cs - 1) / cs);
-        long refcountsPerBlock = (long) cs * 8 / (1 << REFCOUNT_ORDER);
-        // Size the refcount table to cover a fully allocated image with room for metadata.
-        long coveredPerTableCluster = (cs / 8L) * refcountsPerBlock * cs;
-        long worstCase = virtualSize + virtualSize / 8 + 64L * cs;
-        long tableClusters = Math.max(1, (worstCase + coveredPerTableCluster - 1) / coveredPerTableCluster);
+        new Layout(virtualSize, backingFile, backingFormat, clusterBits).writeTo(target);
+    }
 
-        long tableOffset = cs;
-        long blockOffset = tableOffset + tableClusters * cs;
-        long l1Offset = blockOffset + cs;
-        long usedClusters = l1Offset / cs + l1Clusters;
-        if (usedClusters > refcountsPerBlock) {
-            throw new IllegalArgumentException("metadata of " + usedClusters + " clusters does not fit one refcount block");
-        }
+    /**
+     * The bytes of a new image, computed once and written to any number of files: clones of
+     * one master share the same layout, so a batch pays for the arithmetic only once.
+     */
+    static final class Layout {
+        private final int clusterSize;
+        private final ByteBuffer header;
+        private final long tableOffset;
+        private final long blockOffset;
+        private final ByteBuffer tableEntry;
+        private final ByteBuffer refcounts;
+        private final long fileLength;
 
-        Qcow2Header h = new Qcow2Header();
-        h.clusterBits = clusterBits;
-        h.size = virtualSize;
-        h.l1Size = (int) l1Size;
-        h.l1TableOffset = l1Offset;
-        h.refcountTableOffset = tableOffset;
-        h.refcountTableClusters = (int) tableClusters;
-        h.refcountOrder = REFCOUNT_ORDER;
-        h.backingFile = backingFile;
-        h.backingFormat = backingFormat;
-
-        Path tmp = target.resolveSibling("." + target.getFileName() + ".part");
-        try {
-            Files.deleteIfExists(tmp);
-            try (RandomAccessFile raf = new RandomAccessFile(tmp.toFile(), "rw")) {
-                FileChannel ch = raf.getChannel();
-                writeFully(ch, h.encodeV3(), 0);
-                writeFully(ch, ByteBuffer.allocate(8).putLong(0, blockOffset), tableOffset);
-                ByteBuffer counts = ByteBuffer.allocate((int) usedClusters * 2);
-                for (int i = 0; i < usedClusters; i++) {
-                    counts.putShort((short) 1);
-                }
-                counts.flip();
-                writeFully(ch, counts, blockOffset);
-                raf.setLength(usedClusters * cs);
+        Layout(long virtualSize, String backingFile, String backingFormat, int clusterBits) {
+            int cs = 1 << clusterBits;
+            long l1Size = Qcow2Header.l1EntriesFor(virtualSize, clusterBits, cs / 8);
+            if (l1Size * 8 > Qcow2Header.MAX_L1_BYTES) {
+                throw new IllegalArgumentException("virtual size " + virtualSize
+                        + " needs an L1 table above QEMU's 32 MiB limit");
             }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            long l1Clusters = Math.max(1, (l1Size * 8 + cs - 1) / cs);
+            long refcountsPerBlock = (long) cs * 8 / (1 << REFCOUNT_ORDER);
+            // Size the refcount table to cover a fully allocated image with room for metadata.
+            long coveredPerTableCluster = (cs / 8L) * refcountsPerBlock * cs;
+            long worstCase = virtualSize + virtualSize / 8 + 64L * cs;
+            long tableClusters = Math.max(1, (worstCase + coveredPerTableCluster - 1) / coveredPerTableCluster);
+
+            this.clusterSize = cs;
+            this.tableOffset = cs;
+            this.blockOffset = tableOffset + tableClusters * cs;
+            long l1Offset = blockOffset + cs;
+            long usedClusters = l1Offset / cs + l1Clusters;
+            if (usedClusters > refcountsPerBlock) {
+                throw new IllegalArgumentException("metadata of " + usedClusters + " clusters does not fit one refcount block");
+            }
+            Qcow2Header h = new Qcow2Header();
+            h.clusterBits = clusterBits;
+            h.size = virtualSize;
+            h.l1Size = (int) l1Size;
+            h.l1TableOffset = l1Offset;
+            h.refcountTableOffset = tableOffset;
+            h.refcountTableClusters = (int) tableClusters;
+            h.refcountOrder = REFCOUNT_ORDER;
+            h.backingFile = backingFile;
+            h.backingFormat = backingFormat;
+            this.header = h.encodeV3();
+            this.tableEntry = ByteBuffer.allocate(8).putLong(0, blockOffset);
+            this.refcounts = ByteBuffer.allocate((int) usedClusters * 2);
+            for (int i = 0; i < usedClusters; i++) {
+                refcounts.putShort((short) 1);
+            }
+            refcounts.flip();
+            // Like QEMU, the file ends right after the (all-zero) L1 table, which stays a hole.
+            this.fileLength = l1Offset + Math.max(8, l1Size * 8);
+        }
+
+        /**
+         * Writes a new image at {@code target}, which must not exist. On failure the file is
+         * removed again; a crash midway can leave a file that no pool records, never a
+         * recorded volume that is half-written (pools record a clone only after this returns).
+         */
+        void writeTo(Path target) {
+            boolean created = false;
+            try (FileChannel ch = FileChannel.open(target, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                created = true;
+                writeFully(ch, header.duplicate(), 0);
+                writeFully(ch, tableEntry.duplicate(), tableOffset);
+                writeFully(ch, refcounts.duplicate(), blockOffset);
+                growTo(ch, fileLength);
             } catch (FileAlreadyExistsException e) {
                 throw new VolumeExistsException(target + " already exists; not overwriting it");
+            } catch (IOException e) {
+                if (created) {
+                    deleteQuietly(target);
+                }
+                throw CowIOException.wrap(target, "creating", e);
+            } catch (RuntimeException e) {
+                if (created) {
+                    deleteQuietly(target);
+                }
+                throw e;
             }
-        } catch (IOException e) {
-            deleteQuietly(tmp);
-            throw CowIOException.wrap(target, "creating", e);
-        } catch (RuntimeException e) {
-            deleteQuietly(tmp);
-            throw e;
+        }
+
+        int clusterSize() {
+            return clusterSize;
+        }
+    }
+
+    /** Extends a file to {@code length}, writing one zero byte at the end; the rest stays a hole. */
+    private static void growTo(FileChannel ch, long length) throws IOException {
+        if (ch.size() < length) {
+            writeFully(ch, ByteBuffer.allocate(1), length - 1);
         }
     }
 

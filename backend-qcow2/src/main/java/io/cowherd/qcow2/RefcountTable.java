@@ -29,8 +29,11 @@ final class RefcountTable {
         this.refcountBits = 1 << header.refcountOrder;
         this.entriesPerBlock = (long) clusterSize * 8 / refcountBits;
         this.table = table;
-        long size = file.size();
-        this.nextFree = (size + clusterSize - 1) / clusterSize * clusterSize;
+        // New clusters go past everything the file or its tables reach: a file may end inside
+        // its last metadata cluster (QEMU and we write the L1 table only up to its last entry).
+        long end = Math.max(file.size(), header.l1TableOffset + 8L * header.l1Size);
+        end = Math.max(end, header.refcountTableOffset + (long) table.length * 8);
+        this.nextFree = (end + clusterSize - 1) / clusterSize * clusterSize;
     }
 
     static RefcountTable read(ImageFile file, Qcow2Header h) {

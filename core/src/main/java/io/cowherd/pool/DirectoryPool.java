@@ -112,10 +112,7 @@ public class DirectoryPool implements Pool {
         }
     }
 
-    /**
-     * Records an image file that already lies in the pool directory, in the pool's format and
-     * without a backing file, as a master (for masters made by other tools in place).
-     */
+    @Override
     public Volume adoptMaster(String name, Path file) {
         checkName(name);
         Path target = file.toAbsolutePath().normalize();
@@ -168,17 +165,16 @@ public class DirectoryPool implements Pool {
             // Read the master once: this validates it and gives the size every clone shares.
             VolumeInfo masterInfo = format.info(parent.path(), policy, 0);
             List<Volume> made = new ArrayList<>(clones.size());
+            for (String c : clones) {
+                made.add(new Volume(c, Volume.Role.CLONE, master, fileFor(c), format.name()));
+            }
+            List<Path> files = made.stream().map(Volume::path).toList();
             try {
-                for (String c : clones) {
-                    Path file = fileFor(c);
-                    format.createOverlay(file, parent.path(), parent.format(), masterInfo.virtualSize());
-                    made.add(new Volume(c, Volume.Role.CLONE, master, file, format.name()));
-                }
+                format.createOverlays(files, parent.path(), parent.format(), masterInfo.virtualSize());
                 records.added(made);
             } catch (RuntimeException e) {
-                for (Volume v : made) {
-                    deleteQuietly(v.path());
-                }
+                // None of these files existed before (checked above, under the lock).
+                files.forEach(DirectoryPool::deleteQuietly);
                 throw e;
             }
             LOG.debug("created {} clone(s) of '{}' in {}", made.size(), master, directory);

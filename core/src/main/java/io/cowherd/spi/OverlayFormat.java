@@ -1,6 +1,7 @@
 package io.cowherd.spi;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /** An {@link ImageFormat} that can record a backing image and store only what differs from it. */
 public interface OverlayFormat extends ImageFormat {
@@ -13,4 +14,14 @@ public interface OverlayFormat extends ImageFormat {
      * @param virtualSize the overlay's size, normally the backing image's
      */
     void createOverlay(Path overlay, Path backing, String backingFormat, long virtualSize);
+
+    /**
+     * Creates several overlays of one backing image. Formats override this when a batch can
+     * share work; on failure some of {@code overlays} may exist and the caller removes them.
+     */
+    default void createOverlays(List<Path> overlays, Path backing, String backingFormat, long virtualSize) {
+        for (Path o : overlays) {
+            createOverlay(o, backing, backingFormat, virtualSize);
+        }
+    }
 }

@@ -1,0 +1,71 @@
+package io.cowherd.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The {@code cowherd} command: copy-on-write VM disk clones, with qemu-img's conventions. */
+@Command(name = "cowherd", mixinStandardHelpOptions = true, versionProvider = CowherdCommand.Version.class,
+        description = "Turn one master disk image into many copy-on-write clones and libvirt domains.",
+        subcommands = {InfoCommand.class, CloneCommand.class, ConvertCommand.class, VolumesCommand.class,
+            DeleteCommand.class, BackendsCommand.class, DomainCommand.class, QuickstartCommand.class,
+            CommandLine.HelpCommand.class})
+public final class CowherdCommand implements Runnable {
+
+    @Option(names = {"-v", "--verbose"}, description = "Log what cowherd does (to stderr).", scope = CommandLine.ScopeType.INHERIT)
+    void verbose(boolean on) {
+        if (on) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "info");
+        }
+    }
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "name a command (see cowherd --help)");
+    }
+
+    /** Builds the command line with cowherd's error handling and exit codes. */
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new CowherdCommand());
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            PrintWriter err = cmd.getErr();
+            String message = e.getMessage() == null ? e.toString() : e.getMessage();
+            err.println("cowherd: " + message);
+            if (Boolean.getBoolean("cowherd.debug")) {
+                e.printStackTrace(err);
+            }
+            err.flush();
+            return ExitCodes.of(e);
+        });
+        cl.setParameterExceptionHandler((e, args) -> {
+            PrintWriter err = e.getCommandLine().getErr();
+            err.println("cowherd: " + e.getMessage());
+            err.println("Try '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help' for more information.");
+            err.flush();
+            return ExitCodes.USAGE;
+        });
+        return cl;
+    }
+
+    public static void main(String[] args) {
+        // Quiet by default: a command's output is its result; -v asks for the story.
+        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        }
+        System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The version from the jar's manifest. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = CowherdCommand.class.getPackage().getImplementationVersion();
+            return new String[] {"cowherd " + (v == null ? "(development build)" : v)};
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package io.cowherd.cli;
+
+import io.cowherd.ImagePolicy;
+import io.cowherd.VolumeInfo;
+import io.cowherd.spi.ImageFormat;
+import io.cowherd.spi.ImageFormats;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code cowherd info}: what {@code qemu-img info} says, with the same JSON keys. */
+@Command(name = "info", description = "Show an image's format, sizes and backing file.")
+final class InfoCommand implements Callable<Integer> {
+    @Option(names = "-f", paramLabel = "FMT", description = "The image's format (detected when omitted; backing files are never probed).")
+    String format;
+
+    @Option(names = "--output", paramLabel = "human|json", defaultValue = "human", description = "Output format (default: ${DEFAULT-VALUE}).")
+    String output;
+
+    @Option(names = "--backing-chain", description = "Show every image of the backing chain.")
+    boolean backingChain;
+
+    @Parameters(paramLabel = "IMAGE")
+    Path image;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        if (!output.equals("human") && !output.equals("json")) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--output must be human or json");
+        }
+        if (!java.nio.file.Files.exists(image)) {
+            throw new io.cowherd.NoSuchVolumeException(image + " does not exist");
+        }
+        ImageFormat f = format != null ? ImageFormats.byName(format) : ImageFormats.probe(image);
+        VolumeInfo info = f.info(image, ImagePolicy.operator(), 0);
+        List<VolumeInfo> shown = backingChain ? info.chain() : List.of(info);
+        PrintWriter out = spec.commandLine().getOut();
+        if (output.equals("json")) {
+            if (backingChain) {
+                out.println("[");
+                for (int i = 0; i < shown.size(); i++) {
+                    out.print(Json.object(fields(shown.get(i)), "    ").replaceFirst("^", "    "));
+                    out.println(i + 1 < shown.size() ? "," : "");
+                }
+                out.println("]");
+            } else {
+                out.println(Json.object(fields(info), ""));
+            }
+        } else {
+            for (int i = 0; i < shown.size(); i++) {
+                if (i > 0) {
+                    out.println();
+                }
+                human(out, shown.get(i));
+            }
+        }
+        out.flush();
+        return ExitCodes.OK;
+    }
+
+    static Map<String, Object> fields(VolumeInfo i) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("virtual-size", i.virtualSize());
+        m.put("filename", i.location());
+        if (i.clusterSize() > 0) {
+            m.put("cluster-size", i.clusterSize());
+        }
+        m.put("format", i.format());
+        m.put("actual-size", i.actualSize());
+        if (i.backingFilename() != null) {
+            m.put("full-backing-filename", i.fullBackingFilename());
+            m.put("backing-filename", i.backingFilename());
+            if (i.backingFormat() != null) {
+                m.put("backing-filename-format", i.backingFormat());
+            }
+        }
+        m.put("dirty-flag", false);
+        return m;
+    }
+
+    private static void human(PrintWriter out, VolumeInfo i) {
+        out.println("image: " + i.location());
+        out.println("file format: " + i.format());
+        out.println("virtual size: " + Sizes.human(i.virtualSize()) + " (" + i.virtualSize() + " bytes)");
+        out.println("disk size: " + Sizes.human(i.actualSize()));
+        if (i.clusterSize() > 0) {
+            out.println("cluster_size: " + i.clusterSize());
+        }
+        if (i.backingFilename() != null) {
+            out.println("backing file: " + i.backingFilename() + " (actual path: " + i.fullBackingFilename() + ")");
+            if (i.backingFormat() != null) {
+                out.println("backing file format: " + i.backingFormat());
+            }
+        }
+    }
+}
