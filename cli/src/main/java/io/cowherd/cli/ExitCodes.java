@@ -24,6 +24,7 @@ public final class ExitCodes {
     public static final int CONFLICT = 6;
     public static final int NO_SPACE = 7;
     public static final int UNSAFE = 8;
+    public static final int LIBVIRT = 9;
 
     private ExitCodes() {
     }
@@ -48,6 +49,9 @@ public final class ExitCodes {
         }
         if (e instanceof UnsafeBackingException || e instanceof PolicyViolationException) {
             return UNSAFE;
+        }
+        if (e instanceof io.cowherd.domain.LibvirtFailureException) {
+            return LIBVIRT;
         }
         if (e instanceof IllegalArgumentException) {
             return USAGE;

@@ -1,0 +1,215 @@
+package io.cowherd.cli;
+
+import io.cowherd.Pool;
+import io.cowherd.VirtualDisk;
+import io.cowherd.Volume;
+import io.cowherd.domain.ClonedDomain;
+import io.cowherd.domain.DomainCloneOptions;
+import io.cowherd.domain.DomainCloner;
+import io.cowherd.qcow2.Qcow2Backend;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import org.libvirt.Connect;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code cowherd quickstart}: the whole job on an embedded default, needing nothing but the
+ * build. Makes a small master, clones it into N virtual machines, writes into a few clones
+ * and proves they stay isolated, and defines the machines in libvirt's {@code test:///default}
+ * (or writes their domain XML when libvirt is not installed).
+ */
+@Command(name = "quickstart", description = "Demonstrate cowherd end to end on a small built-in master.")
+final class QuickstartCommand implements Callable<Integer> {
+    @Option(names = "--dir", paramLabel = "DIR", description = "Working directory (default: a new temporary one).")
+    Path dir;
+
+    @Option(names = "--count", paramLabel = "N", defaultValue = "100", description = "Number of clones (default: ${DEFAULT-VALUE}).")
+    int count;
+
+    @Option(names = "--size", paramLabel = "SIZE", defaultValue = "64M", description = "Master size (default: ${DEFAULT-VALUE}).")
+    String size;
+
+    @Option(names = "--connect", paramLabel = "URI", defaultValue = "test:///default",
+            description = "libvirt URI to define the clones in (default: ${DEFAULT-VALUE}).")
+    String connect;
+
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+
+    private PrintWriter out;
+
+    @Override
+    public Integer call() throws Exception {
+        out = spec.commandLine().getOut();
+        if (count < 3) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--count must be at least 3");
+        }
+        Path work = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("cowherd-quickstart-");
+        long masterSize = Sizes.parse(size);
+        say("cowherd quickstart in %s", work);
+
+        // 1. A master: a small disk image with recognisable content, imported into a qcow2 pool.
+        Path raw = work.resolve("golden.raw");
+        writeMasterContent(raw, masterSize);
+        long t0 = System.nanoTime();
+        try (Pool pool = new Qcow2Backend().openPool(work.resolve("pool"))) {
+            Volume master = pool.importMaster("golden", raw, "raw");
+            Files.delete(raw);
+            say("1. master: %s (%s, qcow2), imported in %s", master.path(), Sizes.human(masterSize), ms(t0));
+            String masterHash = sha256(pool, master.name());
+
+            // 2. N virtual machines, each on its own copy-on-write clone of the master.
+            String xml = goldenDomainXml(master.path());
+            DomainCloneOptions options = DomainCloneOptions.builder().namePattern("golden-%03d").count(count).build();
+            long t1 = System.nanoTime();
+            List<ClonedDomain> domains;
+            String where;
+            if (DomainCloner.libvirtAvailable()) {
+                Connect conn = DomainCloner.connect(connect);
+                try {
+                    domains = new DomainCloner(conn, pool).cloneXml(xml, options);
+                    where = "defined in libvirt " + connect + " (" + conn.numOfDefinedDomains() + " defined domains there now)";
+                } finally {
+                    conn.close();
+                }
+            } else {
+                Path xmlDir = Files.createDirectories(work.resolve("domains"));
+                domains = new DomainCloner(null, pool).cloneToXmlFiles(xml, options, xmlDir);
+                where = "libvirt is not installed: domain XML written to " + xmlDir;
+            }
+            double seconds = (System.nanoTime() - t1) / 1e9;
+            say("2. %d virtual machines cloned in %s (%.0f per second), %s", domains.size(), ms(t1),
+                    domains.size() / seconds, where);
+            ClonedDomain first = domains.get(0);
+            say("   e.g. %s: uuid %s, mac %s, disk %s", first.name(), first.uuid(), first.macs(),
+                    first.disks().get(0).path().getFileName());
+            long cloneBytes = 0;
+            for (ClonedDomain d : domains) {
+                cloneBytes += pool.info(d.disks().get(0).name()).actualSize();
+            }
+            say("   all %d disk clones together occupy %s on the host for %s of virtual disk", domains.size(),
+                    Sizes.human(cloneBytes), Sizes.human(masterSize * domains.size()));
+
+            // 3. Writes into three clones stay in those clones.
+            List<String> written = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                String disk = domains.get(i).disks().get(0).name();
+                try (VirtualDisk d = pool.open(disk, true)) {
+                    byte[] note = ("written by " + domains.get(i).name() + " only\n").getBytes(StandardCharsets.UTF_8);
+                    d.write(ByteBuffer.wrap(note), 1 << 20);
+                    d.flush();
+                }
+                written.add(disk);
+            }
+            List<String> hashes = new ArrayList<>();
+            for (String disk : written) {
+                hashes.add(sha256(pool, disk));
+            }
+            boolean distinct = hashes.stream().distinct().count() == 3 && !hashes.contains(masterHash);
+            String untouched = domains.get(3 % domains.size()).disks().get(0).name();
+            boolean siblingClean = sha256(pool, untouched).equals(masterHash);
+            boolean masterClean = sha256(pool, master.name()).equals(masterHash);
+            say("3. wrote into %s: each now differs from the master and from each other: %s; "
+                    + "untouched clone %s still equals the master: %s; master unchanged: %s",
+                    String.join(", ", written), yes(distinct), untouched, yes(siblingClean), yes(masterClean));
+            if (!(distinct && siblingClean && masterClean)) {
+                throw new IllegalStateException("isolation check failed");
+            }
+            say("done. Inspect with: java -jar cowherd.jar info --backing-chain %s", first.disks().get(0).path());
+        }
+        out.flush();
+        return ExitCodes.OK;
+    }
+
+    private void say(String format, Object... args) {
+        out.println(String.format(Locale.ROOT, format, args));
+        out.flush();
+    }
+
+    private static String ms(long startNanos) {
+        return String.format(Locale.ROOT, "%.1f ms", (System.nanoTime() - startNanos) / 1e6);
+    }
+
+    private static String yes(boolean b) {
+        return b ? "yes" : "NO";
+    }
+
+    /** A stand-in for an installed system: a boot sector, some "files" and plenty of zeros. */
+    private static void writeMasterContent(Path raw, long size) throws IOException {
+        try (var ch = java.nio.channels.FileChannel.open(raw, java.nio.file.StandardOpenOption.CREATE_NEW,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            Random r = new Random(2026);
+            ByteBuffer boot = ByteBuffer.allocate(512);
+            boot.put("cowherd quickstart master".getBytes(StandardCharsets.US_ASCII));
+            boot.put(510, (byte) 0x55).put(511, (byte) 0xaa);
+            ch.write(boot.clear(), 0);
+            byte[] block = new byte[256 * 1024];
+            for (long at = 1 << 20; at + block.length <= size; at += 4L << 20) {
+                r.nextBytes(block);
+                ch.write(ByteBuffer.wrap(block), at);
+            }
+            ch.truncate(size);
+            if (ch.size() < size) {
+                ch.write(ByteBuffer.allocate(1), size - 1);
+            }
+        }
+    }
+
+    private static String goldenDomainXml(Path disk) {
+        return """
+                <domain type='test'>
+                  <name>golden</name>
+                  <uuid>5f0d2d8c-1b6a-4c1e-9a65-1c2f1b3d4e5f</uuid>
+                  <title>golden master</title>
+                  <memory unit='MiB'>512</memory>
+                  <vcpu>1</vcpu>
+                  <os><type arch='x86_64'>hvm</type></os>
+                  <devices>
+                    <disk type='file' device='disk'>
+                      <driver name='qemu' type='qcow2'/>
+                      <source file='%s'/>
+                      <target dev='vda' bus='virtio'/>
+                    </disk>
+                    <interface type='network'>
+                      <mac address='52:54:00:00:00:01'/>
+                      <source network='default'/>
+                      <model type='virtio'/>
+                    </interface>
+                  </devices>
+                </domain>
+                """.formatted(disk);
+    }
+
+    private static String sha256(Pool pool, String volume) throws IOException {
+        MessageDigest md;
+        try {
+            md = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        try (VirtualDisk d = pool.open(volume, false)) {
+            ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+            for (long at = 0; at < d.size(); at += buf.capacity()) {
+                buf.clear().limit((int) Math.min(buf.capacity(), d.size() - at));
+                d.readFully(buf, at);
+                md.update(buf.flip());
+            }
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+}

@@ -1,0 +1,127 @@
+package io.cowherd.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The cowherd command as a user and a script see it: output, files made, exit codes. */
+class CliTest {
+    @TempDir
+    Path dir;
+
+    record Run(int exit, String out, String err) {
+    }
+
+    static Run cowherd(String... args) {
+        CommandLine cl = CowherdCommand.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(err));
+        int exit = cl.execute(args);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    static String sh(Path cwd, String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), String.join(" ", cmd) + ":\n" + out);
+        return out;
+    }
+
+    private Path rawMaster() throws IOException {
+        byte[] b = new byte[3 << 20];
+        new Random(1).nextBytes(b);
+        return Files.write(dir.resolve("golden.raw"), b);
+    }
+
+    @Test
+    void cloneByCountIntoAPoolThenInfoAsJson() throws Exception {
+        Path master = rawMaster();
+        Path pool = dir.resolve("pool");
+        Run r = cowherd("clone", "--count", "3", "--name-pattern", "web-%02d", "--into", pool.toString(), master.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertEquals(3, r.out().lines().count(), r.out());
+        assertTrue(Files.exists(pool.resolve("web-03.qcow2")));
+        sh(pool, "qemu-img", "check", "-f", "qcow2", "web-02.qcow2");
+        sh(pool, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", "web-01.qcow2", master.toString());
+
+        Run info = cowherd("info", "--output=json", pool.resolve("web-01.qcow2").toString());
+        assertEquals(0, info.exit(), info.err());
+        for (String key : new String[] {"\"format\": \"qcow2\"", "\"virtual-size\": " + (3 << 20), "\"actual-size\": ",
+            "\"cluster-size\": 65536", "\"backing-filename\": \"golden.qcow2\"", "\"backing-filename-format\": \"qcow2\"",
+            "\"full-backing-filename\": \"" + pool.resolve("golden.qcow2") + "\""}) {
+            assertTrue(info.out().contains(key), key + " in\n" + info.out());
+        }
+        Run human = cowherd("info", pool.resolve("web-01.qcow2").toString());
+        assertTrue(human.out().contains("backing file: golden.qcow2"), human.out());
+
+        Run named = cowherd("clone", pool.resolve("golden.qcow2").toString(), "db-1", "db-2.qcow2");
+        assertEquals(0, named.exit(), named.err());
+        assertTrue(Files.exists(pool.resolve("db-2.qcow2")));
+        Run list = cowherd("volumes", pool.toString());
+        assertEquals(1 + 1 + 5, list.out().lines().count(), list.out());
+    }
+
+    @Test
+    void convertFlattensQemuChainsByteIdentical() throws Exception {
+        sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", "base.qcow2", "4M");
+        sh(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 3M", "base.qcow2");
+        sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
+        sh(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x11 1000 100000", "-c", "write -z 2M 64k", "top.qcow2");
+        sh(dir, "qemu-img", "convert", "-f", "qcow2", "-O", "raw", "top.qcow2", "qemu.raw");
+        Run r = cowherd("convert", "-f", "qcow2", "-O", "raw", dir.resolve("top.qcow2").toString(),
+                dir.resolve("ours.raw").toString());
+        assertEquals(0, r.exit(), r.err());
+        assertArrayEquals(Files.readAllBytes(dir.resolve("qemu.raw")), Files.readAllBytes(dir.resolve("ours.raw")));
+
+        Run q = cowherd("convert", "-O", "qcow2", dir.resolve("top.qcow2").toString(), dir.resolve("flat.qcow2").toString());
+        assertEquals(0, q.exit(), q.err());
+        sh(dir, "qemu-img", "check", "-f", "qcow2", "flat.qcow2");
+        sh(dir, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", "flat.qcow2", "qemu.raw");
+        assertEquals(ExitCodes.CONFLICT, cowherd("convert", "-O", "raw", dir.resolve("top.qcow2").toString(),
+                dir.resolve("ours.raw").toString()).exit(), "never overwrites");
+    }
+
+    @Test
+    void exitCodesAndOneSentenceErrors() throws Exception {
+        Run usage = cowherd("clone", "--no-such-flag");
+        assertEquals(ExitCodes.USAGE, usage.exit());
+        assertTrue(usage.err().startsWith("cowherd: "), usage.err());
+
+        Run missing = cowherd("info", dir.resolve("nope.qcow2").toString());
+        assertEquals(ExitCodes.NOT_FOUND, missing.exit());
+        assertEquals(1, missing.err().lines().count(), missing.err());
+
+        Path junk = Files.write(dir.resolve("junk.qcow2"), new byte[4096]);
+        Run wrong = cowherd("info", "-f", "qcow2", junk.toString());
+        assertEquals(ExitCodes.CORRUPT, wrong.exit(), wrong.err());
+        assertTrue(wrong.err().contains(junk.toString()), wrong.err());
+
+        Path master = rawMaster();
+        Path pool = dir.resolve("pool");
+        assertEquals(0, cowherd("clone", "--into", pool.toString(), master.toString(), "c1").exit());
+        Run inUse = cowherd("delete", "--pool", pool.toString(), "golden");
+        assertEquals(ExitCodes.CONFLICT, inUse.exit(), inUse.err());
+        assertTrue(inUse.err().contains("c1"), inUse.err());
+        assertEquals(ExitCodes.NOT_FOUND, cowherd("clone", "--backend", "nope", master.toString(), "x").exit());
+
+        // A backing file outside the pool is refused when the image is cloned into a pool.
+        sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "outside.qcow2", "1M");
+        sh(pool, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "../outside.qcow2", "-F", "qcow2", "sneaky.qcow2");
+        Run sneaky = cowherd("clone", pool.resolve("sneaky.qcow2").toString(), "s1");
+        assertEquals(ExitCodes.UNSAFE, sneaky.exit(), sneaky.err());
+    }
+}
