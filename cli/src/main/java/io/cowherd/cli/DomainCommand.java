@@ -101,6 +101,7 @@ final class DomainCommand implements Runnable {
             try {
                 String xml;
                 try {
+                    // The inactive definition, as cloneDomain itself reads it, to find the pool.
                     xml = source.domain != null
                             ? conn.domainLookupByName(source.domain).getXMLDesc(0)
                             : DomainXml.read(source.xml).toXml();
@@ -110,7 +111,10 @@ final class DomainCommand implements Runnable {
                             source.domain, null, e);
                 }
                 try (Pool p = poolOptions.backend().openPool(poolDirectory(xml))) {
-                    List<ClonedDomain> made = new DomainCloner(conn, p).cloneXml(xml, options.build());
+                    DomainCloner cloner = new DomainCloner(conn, p);
+                    List<ClonedDomain> made = source.domain != null
+                            ? cloner.cloneDomain(source.domain, options.build())
+                            : cloner.cloneXml(xml, options.build());
                     made.forEach(d -> out.println(d.name() + " " + d.uuid()));
                 }
             } finally {

@@ -256,7 +256,7 @@ public class DomainCloner {
         List<ClonedDomain> done = new ArrayList<>();
         for (String name : names) {
             try {
-                done.add(cloneOne(source, sourceName, name, options, plans, macs, uuids, outDir));
+                done.add(cloneOne(source, sourceName, name, options, plans, macs, uuids, outDir, done.isEmpty()));
             } catch (RuntimeException e) {
                 String importedNote = "";
                 if (done.isEmpty() && !imported.isEmpty()) {
@@ -390,7 +390,11 @@ public class DomainCloner {
                     macs.addAll(DomainXml.parse(d.getXMLDesc(XML_INACTIVE)).macAddresses());
                 }
             } catch (LibvirtException e) {
-                throw LibvirtFailureException.of("reading", name, uri, e);
+                LibvirtFailureException f = LibvirtFailureException.of("reading", name, uri, e);
+                if (!"VIR_ERR_NO_DOMAIN".equals(f.errorCode())) {
+                    throw f;
+                }
+                LOG.debug("domain '{}' vanished while listing: {}", name, e.getMessage());
             } finally {
                 free(d);
             }
@@ -502,7 +506,7 @@ public class DomainCloner {
     }
 
     private ClonedDomain cloneOne(DomainXml source, String sourceName, String name, DomainCloneOptions options,
-            List<DiskPlan> plans, MacAddressAllocator macs, Set<String> uuids, Path outDir) {
+            List<DiskPlan> plans, MacAddressAllocator macs, Set<String> uuids, Path outDir, boolean first) {
         Made made = new Made(name);
         try {
             DomainXml xml = source.copy();
@@ -513,16 +517,20 @@ public class DomainCloner {
             List<String> newMacs = xml.replaceMacAddresses(macs::allocate);
             xml.dropInterfaceTargets();
             int graphics = xml.makeGraphicsAutoport();
-            if (graphics > 0) {
-                LOG.info("{}: {} graphics device(s) with a fixed port switched to autoport", name, graphics);
+            if (graphics > 0 && first) {
+                LOG.info("'{}' has {} graphics device(s) with a fixed port; the clones use automatic ports",
+                        sourceName, graphics);
             }
             if (xml.dropAgentSocketPaths() > 0) {
                 LOG.debug("{}: guest agent socket path dropped; libvirt generates one per domain", name);
             }
             xml.renameSerialFiles(sourceName, name);
             if (xml.dropTpmState() > 0) {
-                LOG.info("{}: emulated TPM state is not shared with '{}'; libvirt creates fresh TPM state for "
-                        + "UUID {}", name, sourceName, uuid);
+                if (first) {
+                    LOG.info("'{}' has an emulated TPM; its state is not shared: libvirt creates fresh TPM state "
+                            + "for each clone's UUID", sourceName);
+                }
+                LOG.debug("{}: fresh TPM state for UUID {}", name, uuid);
             }
             Path nvram = nvramTarget(source, name, options);
             if (nvram != null) {

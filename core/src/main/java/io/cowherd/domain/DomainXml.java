@@ -592,6 +592,19 @@ public final class DomainXml {
             parent.removeChild(prev);
         }
         parent.removeChild(e);
+        // If only indentation is left inside the parent, drop it too: <backend/> rather than an empty line.
+        boolean onlyBlank = parent.getFirstChild() != null;
+        for (Node n = parent.getFirstChild(); n != null; n = n.getNextSibling()) {
+            if (n.getNodeType() != Node.TEXT_NODE || !n.getTextContent().isBlank()) {
+                onlyBlank = false;
+                break;
+            }
+        }
+        if (onlyBlank) {
+            while (parent.getFirstChild() != null) {
+                parent.removeChild(parent.getFirstChild());
+            }
+        }
     }
 
     private Element insertFirst(Element parent, String tag) {

@@ -1,0 +1,171 @@
+package io.cowherd.qcow2;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cowherd.Pool;
+import io.cowherd.Volume;
+import io.cowherd.domain.ClonedDomain;
+import io.cowherd.domain.DomainCloneOptions;
+import io.cowherd.domain.DomainCloner;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.libvirt.Connect;
+import org.libvirt.Domain;
+import org.libvirt.LibvirtException;
+import org.libvirt.StoragePool;
+import org.libvirt.StorageVol;
+
+/**
+ * Against a real libvirtd ({@code qemu:///system}), started here when it is not running: qcow2
+ * clones made by cowherd in a directory that libvirt manages as a {@code dir} storage pool show
+ * up, after a refresh, as ordinary libvirt volumes whose backing store is the master, and domain
+ * clones defined through the daemon point at them.
+ */
+class LibvirtdPoolTest {
+    private static final Path SOCKET = Path.of("/run/libvirt/libvirt-sock");
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void startDaemon() throws Exception {
+        giveKvmToItsGroup();
+        if (Files.exists(SOCKET) && canConnect()) {
+            return;
+        }
+        for (String daemon : List.of("/usr/sbin/virtlogd", "/usr/sbin/libvirtd")) {
+            if (!Files.isExecutable(Path.of(daemon))) {
+                throw new IllegalStateException(daemon + " is missing: install the test peers with scripts/install-test-peers.sh");
+            }
+            Process p = new ProcessBuilder(daemon, "-d").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                throw new IllegalStateException(daemon + " -d failed: " + out);
+            }
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!(Files.exists(SOCKET) && canConnect())) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("libvirtd did not answer on " + SOCKET + " within 30 s");
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    /**
+     * Without udev (containers, CI machines) /dev/kvm stays root-only, libvirt's QEMU user cannot
+     * use it, and libvirtd then re-probes QEMU for ~30 s on every define ("KVM was enabled when
+     * probing, but it is not available now"). Give it the group and mode udev gives it on Debian.
+     */
+    private static void giveKvmToItsGroup() throws IOException, InterruptedException {
+        Path kvm = Path.of("/dev/kvm");
+        if (!Files.exists(kvm)) {
+            return;
+        }
+        for (String[] cmd : List.of(new String[] {"chgrp", "kvm", "/dev/kvm"}, new String[] {"chmod", "660", "/dev/kvm"})) {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static boolean canConnect() {
+        try {
+            Connect c = new Connect("qemu:///system");
+            c.close();
+            return true;
+        } catch (LibvirtException e) {
+            return false;
+        }
+    }
+
+    @Test
+    void clonesAppearInALibvirtDirPoolWithTheirBackingStore() throws Exception {
+        String tag = "cowherd-it-" + UUID.randomUUID().toString().substring(0, 8);
+        Path poolDir = Files.createDirectories(dir.resolve("pool"));
+        Path raw = dir.resolve("golden.raw");
+        Files.write(raw, new byte[2 << 20]);
+        Connect conn = new Connect("qemu:///system");
+        StoragePool libvirtPool = null;
+        List<String> domains = new ArrayList<>();
+        try (Pool pool = new Qcow2Backend().openPool(poolDir)) {
+            Volume master = pool.importMaster("golden", raw, "raw");
+            libvirtPool = conn.storagePoolCreateXML("<pool type='dir'><name>" + tag + "</name><target><path>" + poolDir
+                    + "</path></target></pool>", 0);
+            String source = tag + "-src";
+            conn.domainDefineXML(sourceDomain(source, master.path()));
+            domains.add(source);
+
+            List<ClonedDomain> clones = new DomainCloner(conn, pool).cloneDomain(source,
+                    DomainCloneOptions.builder().namePattern(tag + "-%d").count(3).build());
+            clones.forEach(c -> domains.add(c.name()));
+            assertEquals(3, clones.size());
+
+            libvirtPool.refresh(0);
+            List<String> volumes = List.of(libvirtPool.listVolumes());
+            for (ClonedDomain c : clones) {
+                Path disk = c.disks().get(0).path();
+                assertEquals(poolDir, disk.getParent());
+                assertTrue(volumes.contains(disk.getFileName().toString()), disk + " in " + volumes);
+                StorageVol vol = libvirtPool.storageVolLookupByName(disk.getFileName().toString());
+                String volXml = vol.getXMLDesc(0);
+                assertTrue(volXml.contains("<format type='qcow2'/>"), volXml);
+                String backing = volXml.substring(volXml.indexOf("<backingStore>"));
+                assertTrue(backing.contains("<path>" + master.path() + "</path>"), volXml);
+                assertTrue(backing.contains("<format type='qcow2'/>"), volXml);
+
+                Domain d = conn.domainLookupByName(c.name());
+                String xml = d.getXMLDesc(0);
+                assertTrue(xml.contains("<source file='" + disk + "'"), xml);
+                assertTrue(xml.contains("type='qcow2'"), xml);
+                assertEquals(c.uuid().toString(), d.getUUIDString());
+            }
+            assertEquals(3, new HashSet<>(clones.stream().map(ClonedDomain::uuid).toList()).size());
+        } finally {
+            for (String name : domains) {
+                try {
+                    conn.domainLookupByName(name).undefine();
+                } catch (LibvirtException e) {
+                    // already gone
+                }
+            }
+            if (libvirtPool != null) {
+                libvirtPool.destroy();
+            }
+            conn.close();
+        }
+    }
+
+    private static String sourceDomain(String name, Path disk) throws IOException {
+        return """
+                <domain type='qemu'>
+                  <name>%s</name>
+                  <memory unit='MiB'>256</memory>
+                  <vcpu>1</vcpu>
+                  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+                  <devices>
+                    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+                    <disk type='file' device='disk'>
+                      <driver name='qemu' type='qcow2'/>
+                      <source file='%s'/>
+                      <target dev='vda' bus='virtio'/>
+                    </disk>
+                    <interface type='user'>
+                      <mac address='52:54:00:12:34:56'/>
+                      <model type='virtio'/>
+                    </interface>
+                  </devices>
+                </domain>
+                """.formatted(name, disk);
+    }
+}
