@@ -1,6 +1,7 @@
 package io.cowherd.spi;
 
 import io.cowherd.ImagePolicy;
+import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.VirtualDisk;
 import io.cowherd.VolumeInfo;
 import java.nio.ByteBuffer;
@@ -38,4 +39,23 @@ public interface ImageFormat {
 
     /** Creates a new, empty (all zero) image; fails if {@code file} exists. */
     void create(Path file, long virtualSize);
+
+    /**
+     * Checks an image's metadata for corruptions and leaks, like {@code qemu-img check}.
+     *
+     * @param repairLeaks whether to free leaked clusters or blocks ({@code -r leaks})
+     */
+    default CheckReport check(Path file, ImagePolicy policy, boolean repairLeaks) {
+        throw new UnsupportedFeatureException("checking " + name() + " images is not supported");
+    }
+
+    /** Writes an overlay's own data into its backing image ({@code qemu-img commit}). */
+    default void commit(Path overlay, ImagePolicy policy) {
+        throw new UnsupportedFeatureException("committing " + name() + " images is not supported");
+    }
+
+    /** Grows an image's virtual size ({@code qemu-img resize}); shrinking is refused. */
+    default void resize(Path file, long newSize, ImagePolicy policy) {
+        throw new UnsupportedFeatureException("resizing " + name() + " images is not supported");
+    }
 }

@@ -19,6 +19,17 @@ public interface OverlayFormat extends ImageFormat {
      * Creates several overlays of one backing image. Formats override this when a batch can
      * share work; on failure some of {@code overlays} may exist and the caller removes them.
      */
+    /**
+     * Points an overlay at a new backing image ({@code qemu-img rebase}). Safe mode first copies
+     * into the overlay every cluster where the old and new backing differ, so the guest sees the
+     * same bytes; unsafe mode only rewrites the reference.
+     *
+     * @param newBacking the new backing file, or null to drop the backing file (safe mode copies it all in)
+     */
+    default void rebase(Path overlay, Path newBacking, String newBackingFormat, boolean unsafe, io.cowherd.ImagePolicy policy) {
+        throw new io.cowherd.UnsupportedFeatureException("rebasing " + name() + " images is not supported");
+    }
+
     default void createOverlays(List<Path> overlays, Path backing, String backingFormat, long virtualSize) {
         for (Path o : overlays) {
             createOverlay(o, backing, backingFormat, virtualSize);
