@@ -22,6 +22,9 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "-O", paramLabel = "FMT", required = true, description = "Output format: raw or qcow2.")
     String outputFormat;
 
+    @Option(names = "-o", paramLabel = "OPTIONS", description = "Output format options, as qemu-img: key=value[,key=value...].")
+    String options;
+
     @Parameters(index = "0", paramLabel = "SRC")
     Path source;
 
@@ -37,10 +40,26 @@ final class ConvertCommand implements Callable<Integer> {
         ImageFormat out = ImageFormats.byName(outputFormat);
         ImagePolicy policy = ImagePolicy.operator();
         try (VirtualDisk disk = in.open(source, policy, false, 0)) {
-            DiskCopier.copy(disk, out, target, policy);
+            DiskCopier.copy(disk, out, parseOptions(options), target, policy);
         } catch (IOException e) {
             throw CowIOException.wrap(source, "reading", e);
         }
         return ExitCodes.OK;
+    }
+
+    /** Parses qemu-img's {@code -o key=value,key=value}. */
+    static java.util.Map<String, String> parseOptions(String text) {
+        java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
+        if (text == null || text.isBlank()) {
+            return m;
+        }
+        for (String part : text.split(",")) {
+            int eq = part.indexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("-o expects key=value pairs separated by commas, got '" + part + "'");
+            }
+            m.put(part.substring(0, eq).trim(), part.substring(eq + 1).trim());
+        }
+        return m;
     }
 }

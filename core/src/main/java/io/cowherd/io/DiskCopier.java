@@ -22,6 +22,15 @@ public final class DiskCopier {
 
     /** Writes the content of {@code source} to a new {@code format} image at {@code target}. */
     public static void copy(VirtualDisk source, ImageFormat format, Path target, ImagePolicy policy) {
+        copy(source, format, java.util.Map.of(), target, policy);
+    }
+
+    /**
+     * Writes the content of {@code source} to a new {@code format} image at {@code target},
+     * created with {@code options} (qemu-img's {@code -o}).
+     */
+    public static void copy(VirtualDisk source, ImageFormat format, java.util.Map<String, String> options, Path target,
+            ImagePolicy policy) {
         Path dir = target.toAbsolutePath().getParent();
         Path tmp = dir.resolve("." + target.getFileName() + ".part");
         try {
@@ -29,7 +38,7 @@ public final class DiskCopier {
                 throw new io.cowherd.VolumeExistsException(target + " already exists; not overwriting it");
             }
             Files.deleteIfExists(tmp);
-            format.create(tmp, source.size());
+            format.create(tmp, source.size(), options);
             try (VirtualDisk out = format.open(tmp, policy, true, 0)) {
                 copyContent(source, out);
                 out.flush();

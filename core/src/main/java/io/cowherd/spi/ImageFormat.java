@@ -6,6 +6,7 @@ import io.cowherd.VirtualDisk;
 import io.cowherd.VolumeInfo;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * A disk image file format (raw, qcow2, vhd, ...): reading its metadata, opening its
@@ -39,6 +40,19 @@ public interface ImageFormat {
 
     /** Creates a new, empty (all zero) image; fails if {@code file} exists. */
     void create(Path file, long virtualSize);
+
+    /**
+     * Creates a new, empty image with format-specific options, spelled as qemu-img's {@code -o}
+     * (for example {@code cluster_size=65536} or {@code subformat=fixed}).
+     *
+     * @throws UnsupportedFeatureException for an option the format does not know
+     */
+    default void create(Path file, long virtualSize, Map<String, String> options) {
+        if (!options.isEmpty()) {
+            throw new UnsupportedFeatureException(name() + " images take no creation options, got " + options.keySet());
+        }
+        create(file, virtualSize);
+    }
 
     /**
      * Checks an image's metadata for corruptions and leaks, like {@code qemu-img check}.
