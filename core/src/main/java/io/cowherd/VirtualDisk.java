@@ -34,6 +34,28 @@ public interface VirtualDisk extends Closeable {
      */
     int write(ByteBuffer src, long position) throws IOException;
 
+    /**
+     * Makes {@code length} bytes at {@code position} read as zeros. Formats that can record
+     * zeros without storing them (qcow2 zero clusters) do so; the default writes zero bytes.
+     */
+    default void writeZeroes(long position, long length) throws IOException {
+        ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(length, 1 << 20));
+        long done = 0;
+        while (done < length) {
+            zeros.clear().limit((int) Math.min(zeros.capacity(), length - done));
+            write(zeros, position + done);
+            done += zeros.limit();
+        }
+    }
+
+    /**
+     * Tells the disk that {@code length} bytes at {@code position} are no longer needed, so
+     * their space may be released; afterwards they read as zeros. The default writes zeros.
+     */
+    default void discard(long position, long length) throws IOException {
+        writeZeroes(position, length);
+    }
+
     /** Makes every completed write durable (data and metadata). */
     void flush() throws IOException;
 

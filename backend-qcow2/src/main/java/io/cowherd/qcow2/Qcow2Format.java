@@ -5,7 +5,13 @@ import io.cowherd.ImagePolicy;
 import io.cowherd.VirtualDisk;
 import io.cowherd.VolumeInfo;
 import io.cowherd.io.HostFiles;
+import io.cowherd.UnsupportedFeatureException;
+import io.cowherd.io.DiskCopier;
+import io.cowherd.spi.CheckReport;
+import io.cowherd.spi.ImageFormat;
 import io.cowherd.spi.ImageFormats;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
 import io.cowherd.spi.OverlayFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -64,6 +70,190 @@ public final class Qcow2Format implements OverlayFormat {
     @Override
     public void create(Path file, long virtualSize) {
         Qcow2Creator.create(file, virtualSize, null, null);
+    }
+
+    /** Options as qemu-img spells them; only {@code cluster_size} (512 B to 2 MiB) so far. */
+    @Override
+    public void create(Path file, long virtualSize, Map<String, String> options) {
+        int clusterBits = Qcow2Creator.DEFAULT_CLUSTER_BITS;
+        for (Map.Entry<String, String> o : options.entrySet()) {
+            if (o.getKey().equals("cluster_size")) {
+                long cs = Long.parseLong(o.getValue().trim());
+                if (Long.bitCount(cs) != 1 || cs < 512 || cs > (2 << 20)) {
+                    throw new IllegalArgumentException("cluster_size must be a power of two from 512 to 2M, got " + cs);
+                }
+                clusterBits = Long.numberOfTrailingZeros(cs);
+            } else if (!(o.getKey().equals("compat") && o.getValue().equals("1.1"))) {
+                throw new UnsupportedFeatureException("qcow2 creation option " + o.getKey() + "=" + o.getValue()
+                        + " is not supported (supported: cluster_size, compat=1.1)");
+            }
+        }
+        Qcow2Creator.create(file, virtualSize, null, null, clusterBits);
+    }
+
+    @Override
+    public CheckReport check(Path file, ImagePolicy policy, boolean repairLeaks) {
+        policy.checkFormat(file, NAME);
+        return Qcow2Check.run(file, repairLeaks);
+    }
+
+    /**
+     * Writes every cluster the overlay defines into its backing image, then empties the overlay
+     * (as {@code qemu-img commit} does), so the chain shows the same bytes before and after.
+     */
+    @Override
+    public void commit(Path overlay, ImagePolicy policy) {
+        Path backingPath;
+        String backingRef;
+        String backingFmt;
+        try (Qcow2Image top = Qcow2Image.open(overlay, policy, false, 0)) {
+            Qcow2Header h = top.header();
+            if (h.backingFile == null) {
+                throw new UnsupportedFeatureException(overlay + " has no backing file to commit into");
+            }
+            backingRef = h.backingFile;
+            backingFmt = h.backingFormat;
+            backingPath = ImageFormats.resolveBacking(overlay, h.backingFile, policy, 0);
+            ImageFormat baseFormat = ImageFormats.backingFormat(overlay, backingPath, h.backingFormat, policy);
+            try (VirtualDisk base = baseFormat.open(backingPath, policy, true, 1)) {
+                if (top.size() > base.size()) {
+                    throw new UnsupportedFeatureException(overlay + " is larger than its backing file; resize the backing "
+                            + "file first");
+                }
+                int cs = top.clusterSize();
+                ByteBuffer buf = ByteBuffer.allocate(cs);
+                for (long at = 0; at < top.size(); at += cs) {
+                    if (!top.ownsCluster(at)) {
+                        continue;
+                    }
+                    buf.clear().limit((int) Math.min(cs, top.size() - at));
+                    top.readFully(buf, at);
+                    buf.flip();
+                    if (DiskCopier.isZero(buf)) {
+                        base.writeZeroes(at, buf.remaining());
+                    } else {
+                        base.write(buf, at);
+                    }
+                }
+                base.flush();
+            }
+        } catch (IOException e) {
+            throw CowIOException.wrap(overlay, "committing", e);
+        }
+        // Empty the overlay: a fresh one with the same backing reference, swapped in atomically.
+        long size = info(overlay, policy, 0).virtualSize();
+        Path fresh = overlay.resolveSibling("." + overlay.getFileName() + ".emptied");
+        try {
+            Files.deleteIfExists(fresh);
+            Qcow2Creator.create(fresh, size, backingRef, backingFmt);
+            Files.move(fresh, overlay, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw CowIOException.wrap(overlay, "emptying after commit", e);
+        }
+    }
+
+    @Override
+    public void rebase(Path overlay, Path newBacking, String newBackingFormat, boolean unsafe, ImagePolicy policy) {
+        String reference = null;
+        if (newBacking != null) {
+            if (newBackingFormat == null) {
+                throw new IllegalArgumentException("state the new backing file's format (-F); formats are never guessed");
+            }
+            Path dir = overlay.toAbsolutePath().getParent();
+            reference = dir.relativize(newBacking.toAbsolutePath().normalize()).toString();
+            policy.checkBackingLocation(overlay, newBacking);
+        }
+        try {
+            if (!unsafe) {
+                copyDifferences(overlay, newBacking, newBackingFormat, policy);
+            }
+            try (ImageFile f = new ImageFile(overlay, true)) {
+                Qcow2Header h = Qcow2Header.read(f);
+                h.rewriteBacking(f, reference, newBacking == null ? null : newBackingFormat);
+                f.force();
+            }
+        } catch (IOException e) {
+            throw CowIOException.wrap(overlay, "rebasing", e);
+        }
+    }
+
+    /** Safe rebase: every cluster the overlay leaves to its backing and the two backings disagree on is copied in. */
+    private void copyDifferences(Path overlay, Path newBacking, String newBackingFormat, ImagePolicy policy)
+            throws IOException {
+        try (Qcow2Image img = Qcow2Image.open(overlay, policy, true, 0);
+                VirtualDisk next = newBacking == null ? null
+                        : ImageFormats.byName(newBackingFormat).open(newBacking, policy, false, 1)) {
+            int cs = img.clusterSize();
+            ByteBuffer before = ByteBuffer.allocate(cs);
+            ByteBuffer after = ByteBuffer.allocate(cs);
+            for (long at = 0; at < img.size(); at += cs) {
+                if (img.ownsCluster(at)) {
+                    continue;
+                }
+                int len = (int) Math.min(cs, img.size() - at);
+                before.clear().limit(len);
+                img.readFully(before, at);
+                after.clear().limit(len);
+                if (next != null && at < next.size()) {
+                    int fromNext = (int) Math.min(len, next.size() - at);
+                    next.readFully(after.slice().limit(fromNext), at);
+                }
+                before.flip();
+                if (!before.equals(after.clear().limit(len))) {
+                    img.write(before, at);
+                }
+            }
+            img.flush();
+        }
+    }
+
+    /**
+     * Grows the virtual size. A larger L1 table, when needed, is written in full before the
+     * header switches to it; the size changes last.
+     */
+    @Override
+    public void resize(Path file, long newSize, ImagePolicy policy) {
+        policy.checkVirtualSize(file, newSize);
+        try (ImageFile f = new ImageFile(file, true)) {
+            Qcow2Header h = Qcow2Header.read(f);
+            if (newSize < h.size) {
+                throw new UnsupportedFeatureException(file + ": shrinking from " + h.size + " to " + newSize
+                        + " bytes is not supported (it would drop data)");
+            }
+            long needed = Qcow2Header.l1EntriesFor(newSize, h.clusterBits, h.l2Entries());
+            if (needed * 8 > Qcow2Header.MAX_L1_BYTES) {
+                throw new UnsupportedFeatureException(file + ": " + newSize + " bytes need an L1 table above QEMU's 32 MiB limit");
+            }
+            if (needed > h.l1Size) {
+                int cs = h.clusterSize();
+                RefcountTable refcounts = RefcountTable.read(f, h);
+                int clusters = (int) ((needed * 8 + cs - 1) / cs);
+                long oldOffset = h.l1TableOffset;
+                int oldClusters = (int) (((long) h.l1Size * 8 + cs - 1) / cs);
+                L1Table old = L1Table.read(f, h);
+                long table = refcounts.allocateClusters(clusters);
+                ByteBuffer bigger = ByteBuffer.allocate(clusters * cs);
+                for (int i = 0; i < old.size(); i++) {
+                    bigger.putLong(i * 8, old.entry(i));
+                }
+                f.write(bigger, table);
+                refcounts.flush();
+                f.force();
+                f.write(ByteBuffer.allocate(12).putInt(0, (int) needed).putLong(4, table), 36);
+                f.force();
+                if (h.l1Size > 0) {
+                    for (int i = 0; i < oldClusters; i++) {
+                        refcounts.adjust(oldOffset + (long) i * cs, -1);
+                    }
+                }
+                refcounts.flush();
+                f.force();
+            }
+            f.write(ByteBuffer.allocate(8).putLong(0, newSize), 24);
+            f.force();
+        } catch (IOException e) {
+            throw CowIOException.wrap(file, "resizing", e);
+        }
     }
 
     @Override

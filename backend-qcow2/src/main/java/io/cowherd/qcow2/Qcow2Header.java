@@ -60,6 +60,8 @@ final class Qcow2Header {
     int compressionType;
     String backingFile;
     String backingFormat;
+    /** Extensions other than the backing format, verbatim and padded, kept when the header is rewritten. */
+    final java.util.List<byte[]> otherExtensions = new java.util.ArrayList<>();
 
     int clusterSize() {
         return 1 << clusterBits;
@@ -255,7 +257,13 @@ final class Qcow2Header {
                 case EXT_ENCRYPTION -> throw new UnsupportedFeatureException(p + ": encryption extension at offset " + at
                         + "; encrypted qcow2 is not supported");
                 default -> {
-                    // feature names, bitmaps and unknown extensions carry nothing a reader needs
+                    // Feature names, bitmaps and unknown extensions carry nothing a reader needs,
+                    // but a header rewrite must keep them.
+                    int padded = (int) (8 + length + ((8 - (length % 8)) % 8));
+                    ByteBuffer raw = ByteBuffer.allocate(padded);
+                    raw.limit((int) Math.min(padded, end - at));
+                    file.readMetadata(raw, at, "header extension");
+                    otherExtensions.add(raw.array());
                 }
             }
             at = dataEnd + ((8 - (length % 8)) % 8);
@@ -306,6 +314,49 @@ final class Qcow2Header {
         b.put(name);
         b.flip();
         return b;
+    }
+
+    /**
+     * Rewrites the backing reference in place (for rebase and commit): the fixed header as stored,
+     * the backing format extension, every other extension verbatim, the end marker and the name,
+     * in one write within the first cluster.
+     */
+    void rewriteBacking(ImageFile file, String newBackingFile, String newBackingFormat) throws java.io.IOException {
+        int fixedLength = version == 3 ? headerLength : V2_LENGTH;
+        ByteBuffer fixed = ByteBuffer.allocate(fixedLength);
+        file.readMetadata(fixed, 0, "header");
+        byte[] name = newBackingFile == null ? new byte[0] : newBackingFile.getBytes(StandardCharsets.UTF_8);
+        byte[] fmt = newBackingFormat == null ? new byte[0] : newBackingFormat.getBytes(StandardCharsets.US_ASCII);
+        if (name.length > MAX_BACKING_NAME || fmt.length >= 16) {
+            throw new IllegalArgumentException("backing reference too long: " + newBackingFile);
+        }
+        int ext = (fmt.length > 0 ? 8 + pad8(fmt.length) : 0) + 8;
+        for (byte[] e : otherExtensions) {
+            ext += e.length;
+        }
+        int total = fixedLength + ext + name.length;
+        if (total > clusterSize()) {
+            throw new UnsupportedFeatureException(file.path() + ": the new backing reference does not fit in the header cluster");
+        }
+        ByteBuffer b = ByteBuffer.allocate(total);
+        b.put(fixed.array());
+        if (fmt.length > 0) {
+            b.putInt(EXT_BACKING_FORMAT).putInt(fmt.length).put(fmt);
+            b.position(b.position() + pad8(fmt.length) - fmt.length);
+        }
+        for (byte[] e : otherExtensions) {
+            b.put(e);
+        }
+        b.putInt(EXT_END).putInt(0);
+        long nameOffset = name.length > 0 ? b.position() : 0;
+        b.put(name);
+        b.putLong(8, nameOffset).putInt(16, name.length);
+        b.flip();
+        file.write(b, 0);
+        backingFile = newBackingFile;
+        backingFormat = newBackingFormat;
+        backingFileOffset = nameOffset;
+        backingFileSize = name.length;
     }
 
     private static int pad8(int n) {

@@ -1,24 +1,34 @@
 package io.cowherd.qcow2;
 
+import io.cowherd.CorruptImageException;
 import io.cowherd.CowException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.ReadOnlyVolumeException;
 import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.VirtualDisk;
+import io.cowherd.spi.CompressingDisk;
 import io.cowherd.spi.ImageFormats;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * A qcow2 image and its backing chain as a {@link VirtualDisk}. Reads follow L1 and L2
- * tables (standard or extended L2 entries, zero clusters) and fall through to the backing
- * image for unallocated clusters. Writes allocate clusters at the end of the file, copying
- * the rest of a partly written cluster from the chain, and update refcounts before any table
- * points at a new cluster, so an interrupted write can leak a cluster but never corrupt one.
+ * A qcow2 image and its backing chain as a {@link VirtualDisk}.
+ *
+ * <p>Reads follow the L1 and L2 tables (standard or extended entries, zero and compressed
+ * clusters) and fall through to the backing image for unallocated clusters.
+ *
+ * <p>Writes allocate clusters at the end of the file, copying the rest of a partly written
+ * cluster from the chain, and copy any table or cluster shared with an internal snapshot
+ * before changing it. Metadata changes wait in memory and reach the file in dependency
+ * order on {@link #flush()}: data, then refcount increments, then L2 tables, then L1 entries,
+ * then refcount decrements. Cut off anywhere in that order, the file holds a consistent image
+ * that at worst leaks clusters, never one whose refcounts are too low.
  */
-final class Qcow2Image implements VirtualDisk {
+final class Qcow2Image implements VirtualDisk, CompressingDisk {
     static final long L2_COPIED = 1L << 63;
     static final long L2_COMPRESSED = 1L << 62;
     static final long L2_ZERO = 1L;
@@ -35,11 +45,20 @@ final class Qcow2Image implements VirtualDisk {
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private RefcountTable refcounts;
     private boolean preparedForWrite;
+    /** Host clusters whose references are gone from the in-memory tables, freed after they reach disk. */
+    private final List<Long> pendingFrees = new ArrayList<>();
+    /** Where the next compressed cluster goes (0: start a new host cluster). */
+    private long compressedTail;
+    private long lastDecompressedOffset = -1;
+    private byte[] lastDecompressed;
 
-    private enum Kind { HOST, ZERO, BACKING }
+    private enum Kind { HOST, ZERO, BACKING, COMPRESSED }
 
     /** A run of guest bytes that all come from one place. */
-    private record Segment(Kind kind, long hostOffset, int length) {
+    private record Segment(Kind kind, long hostOffset, int length, long entry) {
+        Segment(Kind kind, long hostOffset, int length) {
+            this(kind, hostOffset, length, 0);
+        }
     }
 
     private Qcow2Image(ImageFile file, Qcow2Header header, L1Table l1, VirtualDisk backing, boolean writable) {
@@ -64,6 +83,9 @@ final class Qcow2Image implements VirtualDisk {
             if (writable) {
                 checkWritable(path, h);
             }
+            if (h.nbSnapshots > 0) {
+                SnapshotTable.read(file, h); // validates the table against QEMU's limits
+            }
             L1Table l1 = L1Table.read(file, h);
             if (h.backingFile != null) {
                 backing = ImageFormats.openBacking(path, h.backingFile, h.backingFormat, policy, depth);
@@ -71,6 +93,7 @@ final class Qcow2Image implements VirtualDisk {
             Qcow2Image image = new Qcow2Image(file, h, l1, backing, writable);
             if (writable) {
                 image.refcounts = RefcountTable.read(file, h);
+                image.l2.onWrite(image.refcounts::flush);
             }
             return image;
         } catch (RuntimeException e) {
@@ -86,15 +109,19 @@ final class Qcow2Image implements VirtualDisk {
         }
         if ((h.incompatibleFeatures & Qcow2Header.INCOMPAT_DIRTY) != 0) {
             throw new UnsupportedFeatureException(path + " has the dirty bit set (lazy refcounts not yet rebuilt); "
-                    + "repair it with `qemu-img check -r all` before writing");
+                    + "repair it with `cowherd check -r all` or `qemu-img check -r all` before writing");
         }
         if (h.extendedL2()) {
             throw new UnsupportedFeatureException(path + ": writing images with extended L2 entries is not supported yet");
         }
-        if (h.nbSnapshots > 0) {
-            throw new UnsupportedFeatureException(path + " has " + h.nbSnapshots
-                    + " internal snapshot(s); writing such images is not supported yet");
-        }
+    }
+
+    Qcow2Header header() {
+        return header;
+    }
+
+    VirtualDisk backing() {
+        return backing;
     }
 
     @Override
@@ -135,6 +162,7 @@ final class Qcow2Image implements VirtualDisk {
                 case HOST -> file.readData(part, s.hostOffset);
                 case ZERO -> fillZero(part);
                 case BACKING -> readBacking(part, off);
+                case COMPRESSED -> part.put(decompressed(s.entry), (int) (off & (clusterSize - 1)), s.length);
             }
             dst.position(dst.position() + s.length);
             done += s.length;
@@ -151,6 +179,26 @@ final class Qcow2Image implements VirtualDisk {
         backing.readFully(b, off);
         part.position(part.position() + fromBacking);
         fillZero(part);
+    }
+
+    /** The whole guest content of a compressed cluster; the last one is kept for sequential reads. */
+    private synchronized byte[] decompressed(long entry) throws IOException {
+        CompressedCluster c = CompressedCluster.of(entry, clusterBits);
+        if (c.hostOffset == lastDecompressedOffset) {
+            return lastDecompressed;
+        }
+        if (c.length <= 0 || c.length > 2 * clusterSize) {
+            throw new CorruptImageException(file.path(), "compressed cluster descriptor", c.hostOffset,
+                    "claims " + c.length + " bytes for a " + clusterSize + "-byte cluster");
+        }
+        ByteBuffer src = ByteBuffer.allocate(c.length);
+        file.readData(src, c.hostOffset);
+        byte[] out = new byte[clusterSize];
+        CompressedCluster.decompress(file.path(), c.hostOffset, header.version >= 3 ? header.compressionType : 0,
+                src.array(), c.length, out);
+        lastDecompressedOffset = c.hostOffset;
+        lastDecompressed = out;
+        return out;
     }
 
     /** Where the guest bytes at {@code off} (at most {@code max} of them) come from. */
@@ -174,8 +222,7 @@ final class Qcow2Image implements VirtualDisk {
         }
         long entry = table[index];
         if ((entry & L2_COMPRESSED) != 0) {
-            throw new UnsupportedFeatureException(file.path() + ": compressed cluster at L2 entry " + index
-                    + " (offset " + (l2Offset + 8L * index) + "); reading compressed clusters is not supported yet");
+            return new Segment(Kind.COMPRESSED, 0, len, entry);
         }
         long host = entry & L1Table.OFFSET_MASK;
         if (header.version >= 3 && (entry & L2_ZERO) != 0) {
@@ -191,7 +238,8 @@ final class Qcow2Image implements VirtualDisk {
         while (total < max && next < header.l2Entries()) {
             long e = table[next];
             long h = e & L1Table.OFFSET_MASK;
-            if ((e & (L2_COMPRESSED | L2_ZERO)) != 0 || h != host + (long) (next - index) * clusterSize) {
+            if ((e & L2_COMPRESSED) != 0 || (header.version >= 3 && (e & L2_ZERO) != 0)
+                    || h != host + (long) (next - index) * clusterSize) {
                 break;
             }
             total += Math.min(max - total, clusterSize);
@@ -204,8 +252,7 @@ final class Qcow2Image implements VirtualDisk {
         long entry = table[2 * index];
         long bitmap = table[2 * index + 1];
         if ((entry & L2_COMPRESSED) != 0) {
-            throw new UnsupportedFeatureException(file.path() + ": compressed cluster at L2 entry " + index
-                    + "; reading compressed clusters is not supported yet");
+            return new Segment(Kind.COMPRESSED, 0, len, entry);
         }
         long host = entry & L1Table.OFFSET_MASK;
         int subSize = clusterSize / SUBCLUSTERS;
@@ -214,12 +261,12 @@ final class Qcow2Image implements VirtualDisk {
         boolean allocated = (bitmap >>> sub & 1) != 0;
         boolean zero = (bitmap >>> (SUBCLUSTERS + sub) & 1) != 0;
         if (allocated && zero) {
-            throw new io.cowherd.CorruptImageException(file.path(), "L2 subcluster bitmap " + index, l2Offset + 16L * index + 8,
+            throw new CorruptImageException(file.path(), "L2 subcluster bitmap " + index, l2Offset + 16L * index + 8,
                     "subcluster " + sub + " is both allocated and zero");
         }
         if (allocated) {
             if (host == 0) {
-                throw new io.cowherd.CorruptImageException(file.path(), "L2 entry " + index, l2Offset + 16L * index,
+                throw new CorruptImageException(file.path(), "L2 entry " + index, l2Offset + 16L * index,
                         "subcluster " + sub + " is allocated but the cluster has no host offset");
             }
             l2.checkDataOffset(l2Offset, 2 * index, host);
@@ -230,14 +277,8 @@ final class Qcow2Image implements VirtualDisk {
 
     @Override
     public int write(ByteBuffer src, long position) throws IOException {
-        if (!writable) {
-            throw new ReadOnlyVolumeException(file.path() + " is open read-only");
-        }
         int n = src.remaining();
-        if (position < 0 || position + n > header.size) {
-            throw new IllegalArgumentException("write of " + n + " bytes at " + position + " lies outside the disk ("
-                    + header.size + " bytes)");
-        }
+        checkWrite(position, n);
         lock.writeLock().lock();
         try {
             prepareForWrite();
@@ -255,6 +296,16 @@ final class Qcow2Image implements VirtualDisk {
         return n;
     }
 
+    private void checkWrite(long position, long n) {
+        if (!writable) {
+            throw new ReadOnlyVolumeException(file.path() + " is open read-only");
+        }
+        if (position < 0 || n < 0 || position + n > header.size) {
+            throw new IllegalArgumentException("write of " + n + " bytes at " + position + " lies outside the disk ("
+                    + header.size + " bytes)");
+        }
+    }
+
     /** Clears autoclear features once, before the first write: bitmaps and the like no longer match. */
     private void prepareForWrite() throws IOException {
         if (preparedForWrite) {
@@ -269,14 +320,12 @@ final class Qcow2Image implements VirtualDisk {
 
     private void writeInCluster(long off, int inCluster, ByteBuffer data) throws IOException {
         int l1Index = (int) (off / header.bytesPerL1Entry());
-        long l2Offset = ensureL2(l1Index);
+        long l2Offset = writableL2(l1Index);
         int index = (int) ((off >>> clusterBits) & (header.l2Entries() - 1));
         long entry = l2.get(l2Offset)[index];
-        if ((entry & L2_COMPRESSED) != 0) {
-            throw new UnsupportedFeatureException(file.path() + ": writing over a compressed cluster is not supported yet");
-        }
-        long host = entry & L1Table.OFFSET_MASK;
-        boolean zero = header.version >= 3 && (entry & L2_ZERO) != 0;
+        boolean compressed = (entry & L2_COMPRESSED) != 0;
+        long host = compressed ? 0 : entry & L1Table.OFFSET_MASK;
+        boolean zero = !compressed && header.version >= 3 && (entry & L2_ZERO) != 0;
         if (host != 0) {
             l2.checkDataOffset(l2Offset, index, host);
         }
@@ -297,31 +346,226 @@ final class Qcow2Image implements VirtualDisk {
         long newHost = refcounts.allocateCluster();
         file.write(cluster, newHost);
         l2.set(l2Offset, index, newHost | L2_COPIED);
+        release(entry);
+    }
+
+    /** Queues the host clusters an L2 entry referenced for freeing once the tables no longer point at them. */
+    private void release(long entry) {
+        if ((entry & L2_COMPRESSED) != 0) {
+            CompressedCluster c = CompressedCluster.of(entry, clusterBits);
+            for (long k = c.firstCluster(clusterSize); k <= c.lastCluster(clusterSize); k++) {
+                pendingFrees.add(k * clusterSize);
+            }
+            return;
+        }
+        long host = entry & L1Table.OFFSET_MASK;
         if (host != 0) {
-            refcounts.adjust(host, -1);
+            pendingFrees.add(host);
         }
     }
 
-    /** The L2 table for {@code l1Index}, allocated (zeroed) if the image has none yet. */
-    private long ensureL2(int l1Index) throws IOException {
+    /**
+     * The L2 table for {@code l1Index}, ready to change: allocated (zeroed) if the image has none
+     * yet, copied first if an internal snapshot shares it.
+     */
+    private long writableL2(int l1Index) throws IOException {
         long l2Offset = l1.l2Offset(l1Index);
-        if (l2Offset != 0) {
-            if (!l1.copied(l1Index)) {
-                throw new UnsupportedFeatureException(file.path() + ": L2 table " + l1Index
-                        + " is shared (refcount above 1); writing shared tables is not supported yet");
-            }
+        if (l2Offset != 0 && l1.copied(l1Index)) {
             return l2Offset;
         }
+        if (l2Offset != 0 && refcounts.get(l2Offset) == 1) {
+            // Only this image references it: the flag was merely missing.
+            l1.set(l1Index, l2Offset | L1Table.COPIED);
+            return l2Offset;
+        }
+        long[] words = l2Offset == 0 ? new long[clusterSize / 8] : l2.get(l2Offset).clone();
         long fresh = refcounts.allocateCluster();
-        file.write(ByteBuffer.allocate(clusterSize), fresh);
-        l2.putEmpty(fresh);
+        l2.putNew(fresh, words);
         l1.set(l1Index, fresh | L1Table.COPIED);
+        if (l2Offset != 0) {
+            pendingFrees.add(l2Offset);
+        }
         return fresh;
+    }
+
+    /**
+     * Whether this image itself defines the guest cluster at {@code clusterStart} (data, zero
+     * or compressed), rather than leaving it to the backing image.
+     */
+    boolean ownsCluster(long clusterStart) {
+        lock.readLock().lock();
+        try {
+            long l1Index = clusterStart / header.bytesPerL1Entry();
+            if (l1Index >= l1.size()) {
+                return false;
+            }
+            long l2Offset = l1.l2Offset((int) l1Index);
+            if (l2Offset == 0) {
+                return false;
+            }
+            int index = (int) ((clusterStart >>> clusterBits) & (header.l2Entries() - 1));
+            long[] table = l2.get(l2Offset);
+            if (header.extendedL2()) {
+                return table[2 * index + 1] != 0 || (table[2 * index] & L2_COMPRESSED) != 0;
+            }
+            long entry = table[index];
+            return (entry & (L2_COMPRESSED | L1Table.OFFSET_MASK)) != 0 || header.version >= 3 && (entry & L2_ZERO) != 0;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** Whether the guest cluster at {@code clusterStart} is a zero cluster of this image. */
+    boolean isZeroCluster(long clusterStart) {
+        Segment s = segment(clusterStart, 1);
+        return s.kind == Kind.ZERO;
+    }
+
+    int clusterSize() {
+        return clusterSize;
+    }
+
+    @Override
+    public int compressionUnit() {
+        return clusterSize;
+    }
+
+    @Override
+    public void writeCompressed(long offset, byte[] content) throws IOException {
+        writeCompressedCluster(offset, content);
+    }
+
+    @Override
+    public void writeZeroes(long position, long length) throws IOException {
+        changeRange(position, length, false);
+    }
+
+    @Override
+    public void discard(long position, long length) throws IOException {
+        changeRange(position, length, true);
+    }
+
+    /**
+     * Zeroes (or discards) a range: whole clusters become zero clusters (v3) or, with nothing
+     * underneath to show through, unallocated ones; the ragged ends get zero bytes written.
+     */
+    private void changeRange(long position, long length, boolean discard) throws IOException {
+        checkWrite(position, length);
+        lock.writeLock().lock();
+        try {
+            prepareForWrite();
+            long end = position + length;
+            long off = position;
+            while (off < end) {
+                int inCluster = (int) (off & (clusterSize - 1));
+                long clusterEnd = Math.min(off - inCluster + clusterSize, header.size);
+                int len = (int) (Math.min(end, clusterEnd) - off);
+                boolean whole = inCluster == 0 && off + len == clusterEnd;
+                if (whole && (header.version >= 3 || backing == null)) {
+                    int l1Index = (int) (off / header.bytesPerL1Entry());
+                    if (l1.l2Offset(l1Index) != 0 || header.version >= 3 && backing != null) {
+                        long l2Offset = writableL2(l1Index);
+                        int index = (int) ((off >>> clusterBits) & (header.l2Entries() - 1));
+                        long entry = l2.get(l2Offset)[index];
+                        long replacement = header.version >= 3 && (backing != null || !discard) ? L2_ZERO : 0;
+                        if (entry != replacement) {
+                            l2.set(l2Offset, index, replacement);
+                            release(entry);
+                        }
+                    }
+                } else {
+                    writeInCluster(off, inCluster, ByteBuffer.allocate(len));
+                }
+                off += len;
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Writes one whole guest cluster compressed (raw deflate), for {@code convert -c}; falls back
+     * to a normal write when compression does not pay. The target cluster must be unallocated.
+     */
+    void writeCompressedCluster(long clusterStart, byte[] content) throws IOException {
+        checkWrite(clusterStart, content.length);
+        if (header.version >= 3 && header.compressionType != CompressedCluster.TYPE_DEFLATE) {
+            throw new UnsupportedFeatureException(file.path() + ": writing zstd-compressed clusters is not supported");
+        }
+        byte[] packed = content.length == clusterSize ? CompressedCluster.deflate(content) : null;
+        lock.writeLock().lock();
+        try {
+            prepareForWrite();
+            int l1Index = (int) (clusterStart / header.bytesPerL1Entry());
+            long l2Offset = writableL2(l1Index);
+            int index = (int) ((clusterStart >>> clusterBits) & (header.l2Entries() - 1));
+            long old = l2.get(l2Offset)[index];
+            if (packed == null) {
+                writeInCluster(clusterStart, 0, ByteBuffer.wrap(content));
+                return;
+            }
+            long at = compressedSpace(packed.length);
+            file.write(ByteBuffer.wrap(packed), at);
+            l2.set(l2Offset, index, CompressedCluster.entry(at, packed.length, clusterBits));
+            release(old);
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Byte space for compressed data: packed after the previous compressed cluster when it fits
+     * in the same host cluster (each compressed cluster adds one to the refcount of the host
+     * cluster it lies in), else at the start of a new one. Compressed data is always smaller
+     * than a cluster, so it never spans two.
+     */
+    private long compressedSpace(int length) throws IOException {
+        long tail = compressedTail;
+        long at;
+        if (tail % clusterSize != 0 && (tail % clusterSize) + length <= clusterSize) {
+            refcounts.adjust(tail, +1);
+            at = tail;
+        } else {
+            at = refcounts.allocateCluster();
+        }
+        compressedTail = at + length;
+        return at;
     }
 
     @Override
     public void flush() throws IOException {
-        if (writable) {
+        if (!writable) {
+            return;
+        }
+        lock.writeLock().lock();
+        try {
+            flushMetadata();
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** Writes waiting metadata in dependency order, with a barrier between steps. */
+    private void flushMetadata() throws IOException {
+        file.force();
+        if (refcounts.dirty()) {
+            refcounts.flush();
+            file.force();
+        }
+        if (l2.dirty()) {
+            l2.flush();
+            file.force();
+        }
+        if (l1.dirty()) {
+            l1.flush();
+            file.force();
+        }
+        if (!pendingFrees.isEmpty()) {
+            for (long host : pendingFrees) {
+                refcounts.adjust(host, -1);
+            }
+            pendingFrees.clear();
+            refcounts.flush();
             file.force();
         }
     }
@@ -329,10 +573,16 @@ final class Qcow2Image implements VirtualDisk {
     @Override
     public void close() throws IOException {
         try {
-            file.close();
+            if (writable) {
+                flush();
+            }
         } finally {
-            if (backing != null) {
-                backing.close();
+            try {
+                file.close();
+            } finally {
+                if (backing != null) {
+                    backing.close();
+                }
             }
         }
     }

@@ -25,6 +25,15 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "-o", paramLabel = "OPTIONS", description = "Output format options, as qemu-img: key=value[,key=value...].")
     String options;
 
+    @Option(names = "-c", description = "Compress the output (qcow2).")
+    boolean compress;
+
+    @Option(names = "-B", paramLabel = "BACKING", description = "Write only what differs from BACKING, recorded as the output's backing file.")
+    Path backing;
+
+    @Option(names = "-F", paramLabel = "FMT", description = "Format of the -B backing file (required with -B).")
+    String backingFormat;
+
     @Parameters(index = "0", paramLabel = "SRC")
     Path source;
 
@@ -40,7 +49,16 @@ final class ConvertCommand implements Callable<Integer> {
         ImageFormat out = ImageFormats.byName(outputFormat);
         ImagePolicy policy = ImagePolicy.operator();
         try (VirtualDisk disk = in.open(source, policy, false, 0)) {
-            DiskCopier.copy(disk, out, parseOptions(options), target, policy);
+            if (backing != null) {
+                if (options != null && !options.isBlank()) {
+                    throw new IllegalArgumentException("-o cannot be combined with -B");
+                }
+                DiskCopier.copyAgainstBacking(disk, out, target, backing, backingFormat, compress, policy);
+            } else if (compress) {
+                DiskCopier.copyCompressed(disk, out, parseOptions(options), target, policy);
+            } else {
+                DiskCopier.copy(disk, out, parseOptions(options), target, policy);
+            }
         } catch (IOException e) {
             throw CowIOException.wrap(source, "reading", e);
         }

@@ -8,7 +8,8 @@ import picocli.CommandLine.Option;
 /** The {@code cowherd} command: copy-on-write VM disk clones, with qemu-img's conventions. */
 @Command(name = "cowherd", mixinStandardHelpOptions = true, versionProvider = CowherdCommand.Version.class,
         description = "Turn one master disk image into many copy-on-write clones and libvirt domains.",
-        subcommands = {InfoCommand.class, CloneCommand.class, ConvertCommand.class, VolumesCommand.class,
+        subcommands = {InfoCommand.class, CloneCommand.class, ConvertCommand.class, CheckCommand.class,
+            CommitCommand.class, RebaseCommand.class, ResizeCommand.class, VolumesCommand.class,
             DeleteCommand.class, BackendsCommand.class, DomainCommand.class, QuickstartCommand.class,
             CommandLine.HelpCommand.class})
 public final class CowherdCommand implements Runnable {

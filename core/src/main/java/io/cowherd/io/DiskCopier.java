@@ -53,6 +53,109 @@ public final class DiskCopier {
         }
     }
 
+    /**
+     * Writes {@code source} to a new {@code format} image at {@code target} that holds only what
+     * differs from {@code backing} ({@code convert -B}), recording {@code backing} (relative) and
+     * its format; with {@code compress}, changed units are stored compressed.
+     */
+    public static void copyAgainstBacking(VirtualDisk source, ImageFormat format, Path target, Path backing,
+            String backingFormat, boolean compress, ImagePolicy policy) {
+        if (!(format instanceof io.cowherd.spi.OverlayFormat overlay)) {
+            throw new io.cowherd.UnsupportedFeatureException(format.name() + " images cannot have a backing file (-B)");
+        }
+        if (backingFormat == null) {
+            throw new IllegalArgumentException("state the backing file's format (-F); formats are never guessed");
+        }
+        Path tmp = target.toAbsolutePath().getParent().resolve("." + target.getFileName() + ".part");
+        try (VirtualDisk base = io.cowherd.spi.ImageFormats.byName(backingFormat).open(backing, policy, false, 0)) {
+            if (Files.exists(target)) {
+                throw new io.cowherd.VolumeExistsException(target + " already exists; not overwriting it");
+            }
+            Files.deleteIfExists(tmp);
+            // The overlay lives next to the target, so the relative reference stays right after the rename.
+            overlay.createOverlay(tmp, backing, backingFormat, source.size());
+            try (VirtualDisk out = format.open(tmp, policy.allowingAnyBacking(), true, 0)) {
+                int unit = out instanceof io.cowherd.spi.CompressingDisk c ? c.compressionUnit() : 64 * 1024;
+                ByteBuffer mine = ByteBuffer.allocate(unit);
+                ByteBuffer theirs = ByteBuffer.allocate(unit);
+                for (long pos = 0; pos < source.size(); pos += unit) {
+                    int len = (int) Math.min(unit, source.size() - pos);
+                    mine.clear().limit(len);
+                    source.readFully(mine, pos);
+                    theirs.clear().limit(len);
+                    if (pos < base.size()) {
+                        base.readFully(theirs.slice().limit((int) Math.min(len, base.size() - pos)), pos);
+                    }
+                    mine.flip();
+                    theirs.clear().limit(len);
+                    if (mine.equals(theirs)) {
+                        continue;
+                    }
+                    if (isZero(mine)) {
+                        out.writeZeroes(pos, len);
+                    } else {
+                        writeUnit(out, mine, pos, len == unit && compress);
+                    }
+                }
+                out.flush();
+            }
+            Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            deleteQuietly(tmp);
+            throw CowIOException.wrap(target, "writing", e);
+        } catch (RuntimeException e) {
+            deleteQuietly(tmp);
+            throw e;
+        }
+    }
+
+    /** Copies {@code source} into a new image like {@link #copy}, storing every non-zero unit compressed. */
+    public static void copyCompressed(VirtualDisk source, ImageFormat format, java.util.Map<String, String> options,
+            Path target, ImagePolicy policy) {
+        Path tmp = target.toAbsolutePath().getParent().resolve("." + target.getFileName() + ".part");
+        try {
+            if (Files.exists(target)) {
+                throw new io.cowherd.VolumeExistsException(target + " already exists; not overwriting it");
+            }
+            Files.deleteIfExists(tmp);
+            format.create(tmp, source.size(), options);
+            try (VirtualDisk out = format.open(tmp, policy, true, 0)) {
+                if (!(out instanceof io.cowherd.spi.CompressingDisk c)) {
+                    throw new io.cowherd.UnsupportedFeatureException(format.name() + " images cannot be compressed (-c)");
+                }
+                int unit = c.compressionUnit();
+                ByteBuffer buf = ByteBuffer.allocate(unit);
+                for (long pos = 0; pos < source.size(); pos += unit) {
+                    int len = (int) Math.min(unit, source.size() - pos);
+                    buf.clear().limit(len);
+                    source.readFully(buf, pos);
+                    buf.flip();
+                    if (!isZero(buf)) {
+                        writeUnit(out, buf, pos, len == unit);
+                    }
+                }
+                out.flush();
+            }
+            Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            deleteQuietly(tmp);
+            throw CowIOException.wrap(target, "writing", e);
+        } catch (RuntimeException e) {
+            deleteQuietly(tmp);
+            throw e;
+        }
+    }
+
+    private static void writeUnit(VirtualDisk out, ByteBuffer data, long pos, boolean compress) throws IOException {
+        if (compress && out instanceof io.cowherd.spi.CompressingDisk c) {
+            byte[] bytes = new byte[data.remaining()];
+            data.get(bytes);
+            c.writeCompressed(pos, bytes);
+        } else {
+            out.write(data, pos);
+        }
+    }
+
     /** Copies every non-zero chunk of {@code source} into {@code target} (same size, zero-filled). */
     public static void copyContent(VirtualDisk source, VirtualDisk target) throws IOException {
         ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);

@@ -12,21 +12,22 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * Excludes other threads and other processes from a pool while its records change. A file lock
  * alone is held per JVM (a second lock from the same JVM throws), so threads queue on a
- * {@link ReentrantLock} per lock file first.
+ * {@link ReentrantLock} per lock file first. Public for pools outside this package.
  */
-final class PoolLock {
+public final class PoolLock {
     private static final ConcurrentHashMap<Path, ReentrantLock> IN_PROCESS = new ConcurrentHashMap<>();
 
     private final Path lockFile;
     private final ReentrantLock threads;
 
-    PoolLock(Path lockFile) {
+    /** A lock on {@code lockFile} (created when first held). */
+    public PoolLock(Path lockFile) {
         this.lockFile = lockFile.toAbsolutePath().normalize();
         this.threads = IN_PROCESS.computeIfAbsent(this.lockFile, p -> new ReentrantLock());
     }
 
     /** Holds the lock until closed. */
-    Held acquire() {
+    public Held acquire() {
         threads.lock();
         try {
             FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -46,7 +47,7 @@ final class PoolLock {
     }
 
     /** A held lock; closing releases it. */
-    final class Held implements AutoCloseable {
+    public final class Held implements AutoCloseable {
         private final FileChannel channel;
         private final FileLock lock;
 

@@ -27,8 +27,11 @@ import java.util.Map;
  * +	name	MASTER|CLONE	master-or-dash	file-name	format
  * -	name
  * </pre>
+ *
+ * <p>Public so that pools which are not plain directories of images (device-mapper snapshots)
+ * keep the same record.
  */
-final class PoolRecords {
+public final class PoolRecords {
     static final String HEADER = "cowherd-pool 1";
     /** Rewrite the journal once it holds this many more lines than live volumes. */
     private static final int COMPACT_SLACK = 4096;
@@ -36,13 +39,14 @@ final class PoolRecords {
     private final Path journal;
     private final Path directory;
 
-    PoolRecords(Path journal, Path directory) {
+    /** The journal {@code journal}; recorded file names resolve against {@code directory}. */
+    public PoolRecords(Path journal, Path directory) {
         this.journal = journal;
         this.directory = directory;
     }
 
     /** The journal replayed: live volumes by name, in creation order. */
-    Map<String, Volume> load() {
+    public Map<String, Volume> load() {
         Map<String, Volume> volumes = new LinkedHashMap<>();
         if (!Files.exists(journal)) {
             return volumes;
@@ -88,7 +92,7 @@ final class PoolRecords {
     }
 
     /** Appends records for new volumes and makes them durable. */
-    void added(List<Volume> created) {
+    public void added(List<Volume> created) {
         StringBuilder sb = new StringBuilder();
         for (Volume v : created) {
             sb.append("+\t").append(v.name()).append('\t').append(v.role()).append('\t')
@@ -99,12 +103,24 @@ final class PoolRecords {
     }
 
     /** Appends the record of a deletion and makes it durable. */
-    void removed(String name) {
+    public void removed(String name) {
         append("-\t" + name + "\n");
     }
 
+    /**
+     * Records that {@code volume} (already recorded under its name) changed, in one durable
+     * append: replay sees either the old record or the new one, never neither.
+     */
+    public void replaced(Volume volume) {
+        StringBuilder sb = new StringBuilder("-\t").append(volume.name()).append('\n');
+        sb.append("+\t").append(volume.name()).append('\t').append(volume.role()).append('\t')
+                .append(volume.master() == null ? "-" : volume.master()).append('\t')
+                .append(volume.path().getFileName()).append('\t').append(volume.format()).append('\n');
+        append(sb.toString());
+    }
+
     /** Rewrites the journal with only the live volumes when deletions have bloated it. */
-    void compactIfWorthIt(Map<String, Volume> live) {
+    public void compactIfWorthIt(Map<String, Volume> live) {
         try {
             if (!Files.exists(journal) || Files.size(journal) < 256L * (live.size() + COMPACT_SLACK)) {
                 return;

@@ -1,0 +1,53 @@
+package io.cowherd.cli;
+
+import io.cowherd.ImagePolicy;
+import io.cowherd.UnsupportedFeatureException;
+import io.cowherd.spi.ImageFormat;
+import io.cowherd.spi.ImageFormats;
+import io.cowherd.spi.OverlayFormat;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code cowherd rebase}: points an overlay at another backing image, safely unless {@code -u}. */
+@Command(name = "rebase", description = {"Change an overlay's backing file.",
+    "Safe mode copies in whatever differs between the old and new backing; -u only rewrites the reference."})
+final class RebaseCommand implements Callable<Integer> {
+    @Option(names = "-f", paramLabel = "FMT", description = "The overlay's format (detected when omitted).")
+    String format;
+
+    @Option(names = "-b", paramLabel = "BACKING", required = true, description = "New backing file; \"\" for none.")
+    String backing;
+
+    @Option(names = "-F", paramLabel = "FMT", description = "The new backing file's format (required with -b FILE).")
+    String backingFormat;
+
+    @Option(names = "-u", description = "Unsafe: rewrite the reference without comparing contents.")
+    boolean unsafe;
+
+    @Parameters(paramLabel = "IMAGE")
+    Path image;
+
+    @Override
+    public Integer call() {
+        if (!java.nio.file.Files.exists(image)) {
+            throw new io.cowherd.NoSuchVolumeException(image + " does not exist");
+        }
+        ImageFormat f = format != null ? ImageFormats.byName(format) : ImageFormats.probe(image);
+        if (!(f instanceof OverlayFormat overlay)) {
+            throw new UnsupportedFeatureException(f.name() + " images have no backing file");
+        }
+        Path newBacking = null;
+        if (!backing.isEmpty()) {
+            // Like qemu-img, a relative -b is relative to the overlay's directory.
+            newBacking = image.toAbsolutePath().getParent().resolve(backing).normalize();
+            if (!java.nio.file.Files.exists(newBacking)) {
+                throw new io.cowherd.NoSuchVolumeException("new backing file " + newBacking + " does not exist");
+            }
+        }
+        overlay.rebase(image, newBacking, backingFormat, unsafe, ImagePolicy.operator());
+        return ExitCodes.OK;
+    }
+}
