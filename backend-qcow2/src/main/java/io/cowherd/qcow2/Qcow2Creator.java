@@ -44,7 +44,9 @@ final class Qcow2Creator {
         private final ByteBuffer refcounts;
         private final long fileLength;
 
-        Layout(long virtualSize, String backingFile, String backingFormat, int clusterBits) {
+        Layout(long requestedSize, String backingFile, String backingFormat, int clusterBits) {
+            // QEMU sees disks in whole 512-byte sectors and ignores a ragged tail; round up as qemu-img does.
+            long virtualSize = (requestedSize + 511) & ~511L;
             int cs = 1 << clusterBits;
             long l1Size = Qcow2Header.l1EntriesFor(virtualSize, clusterBits, cs / 8);
             if (l1Size * 8 > Qcow2Header.MAX_L1_BYTES) {
