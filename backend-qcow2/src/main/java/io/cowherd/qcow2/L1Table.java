@@ -32,6 +32,11 @@ final class L1Table {
     }
 
     static L1Table read(ImageFile file, long offset, int size, int clusterSize, String what) {
+        // Never trust a size before the file proves it has the bytes (no allocation on a lie).
+        if (size < 0 || offset < 0 || offset + (long) size * 8 > file.size()) {
+            throw new CorruptImageException(file.path(), what, offset, Integer.toUnsignedString(size)
+                    + " entries run past the end of the file (" + file.size() + " bytes)");
+        }
         ByteBuffer buf = ByteBuffer.allocate(size * 8);
         if (size > 0) {
             file.readMetadata(buf, offset, what);

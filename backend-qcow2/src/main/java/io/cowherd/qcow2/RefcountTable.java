@@ -46,6 +46,10 @@ final class RefcountTable {
 
     static RefcountTable read(ImageFile file, Qcow2Header h) {
         int bytes = h.refcountTableClusters * h.clusterSize();
+        if (h.refcountTableOffset + bytes > file.size()) {
+            throw new CorruptImageException(file.path(), "refcount table", h.refcountTableOffset, bytes
+                    + " bytes run past the end of the file (" + file.size() + " bytes)");
+        }
         ByteBuffer buf = ByteBuffer.allocate(bytes);
         file.readMetadata(buf, h.refcountTableOffset, "refcount table");
         buf.flip();
