@@ -56,7 +56,60 @@ public interface VirtualDisk extends Closeable {
         writeZeroes(position, length);
     }
 
-    /** Makes every completed write durable (data and metadata). */
+    /**
+     * Where guest bytes are stored verbatim in a host file.
+     *
+     * @param channel the host file (owned by the disk: do not close or move its position)
+     * @param offset where in the host file the bytes start
+     * @param length how many guest bytes are stored there contiguously
+     */
+    record Extent(java.nio.channels.FileChannel channel, long offset, long length) {
+    }
+
+    /**
+     * The host file range holding the guest bytes at {@code position} verbatim (at most
+     * {@code max} of them), or null when they are not stored that way (zeros, compressed,
+     * unknown). Lets copies move data inside the kernel instead of through the heap.
+     */
+    default Extent storedAt(long position, long max) throws IOException {
+        return null;
+    }
+
+    /**
+     * Writes the bytes of {@code source} at {@code position} of this disk. The default reads
+     * and writes through a buffer; file-backed disks let the kernel copy.
+     */
+    default void writeFrom(Extent source, long position) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocateDirect((int) Math.min(source.length(), 1 << 20));
+        long done = 0;
+        while (done < source.length()) {
+            buf.clear().limit((int) Math.min(buf.capacity(), source.length() - done));
+            while (buf.hasRemaining()) {
+                if (source.channel().read(buf, source.offset() + done + buf.position()) < 0) {
+                    while (buf.hasRemaining()) {
+                        buf.put((byte) 0);
+                    }
+                }
+            }
+            buf.flip();
+            write(buf, position + done);
+            done += buf.limit();
+        }
+    }
+
+    /**
+     * How many bytes from {@code position} (at most {@code max}) are known to read as zeros
+     * without reading them: unallocated or zero clusters all the way down the chain. 0 when
+     * unknown; lets copies skip holes instead of reading them.
+     */
+    default long knownZeroes(long position, long max) throws IOException {
+        return 0;
+    }
+
+    /**
+     * Makes every completed write durable (data and metadata). {@link #close()} alone hands
+     * writes to the operating system, like closing a file, without waiting for the disk.
+     */
     void flush() throws IOException;
 
     /**

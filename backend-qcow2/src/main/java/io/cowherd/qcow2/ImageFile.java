@@ -29,6 +29,11 @@ final class ImageFile implements Closeable {
         return path;
     }
 
+    /** The channel, for kernel-side copies; callers must not close it or move its position. */
+    FileChannel channel() {
+        return channel;
+    }
+
     long size() {
         try {
             return channel.size();

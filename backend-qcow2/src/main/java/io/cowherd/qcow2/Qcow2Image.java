@@ -333,18 +333,20 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
             file.write(data, host + inCluster);
             return;
         }
-        // Copy on write: the new cluster holds the old guest content with the new bytes on top.
-        long clusterStart = off - inCluster;
-        ByteBuffer cluster = ByteBuffer.allocate(clusterSize);
-        if (data.remaining() < clusterSize) {
+        long newHost = refcounts.allocateCluster();
+        if (data.remaining() == clusterSize) {
+            file.write(data, newHost); // a whole cluster: nothing old to keep
+        } else {
+            // Copy on write: the new cluster holds the old guest content with the new bytes on top.
+            long clusterStart = off - inCluster;
+            ByteBuffer cluster = ByteBuffer.allocate(clusterSize);
             int valid = (int) Math.min(clusterSize, header.size - clusterStart);
             readUnlocked(cluster.slice().limit(valid), clusterStart, valid);
+            cluster.position(inCluster);
+            cluster.put(data);
+            cluster.clear();
+            file.write(cluster, newHost);
         }
-        cluster.position(inCluster);
-        cluster.put(data);
-        cluster.clear();
-        long newHost = refcounts.allocateCluster();
-        file.write(cluster, newHost);
         l2.set(l2Offset, index, newHost | L2_COPIED);
         release(entry);
     }
@@ -386,6 +388,62 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
             pendingFrees.add(l2Offset);
         }
         return fresh;
+    }
+
+    @Override
+    public Extent storedAt(long position, long max) throws IOException {
+        if (position >= header.size) {
+            return null;
+        }
+        long limit = Math.min(max, header.size - position);
+        lock.readLock().lock();
+        try {
+            Segment s = segment(position, (int) Math.min(limit, Integer.MAX_VALUE));
+            return switch (s.kind) {
+                case HOST -> new Extent(file.channel(), s.hostOffset, s.length);
+                case BACKING -> backing == null || position >= backing.size() ? null
+                        : backing.storedAt(position, Math.min(s.length, backing.size() - position));
+                default -> null;
+            };
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    @Override
+    public long knownZeroes(long position, long max) throws IOException {
+        if (position >= header.size) {
+            return 0;
+        }
+        long limit = Math.min(max, header.size - position);
+        long done = 0;
+        lock.readLock().lock();
+        try {
+            while (done < limit) {
+                long off = position + done;
+                Segment s = segment(off, (int) Math.min(limit - done, Integer.MAX_VALUE));
+                long zero;
+                if (s.kind == Kind.ZERO) {
+                    zero = s.length;
+                } else if (s.kind == Kind.BACKING) {
+                    if (backing == null || off >= backing.size()) {
+                        zero = s.length;
+                    } else {
+                        zero = backing.knownZeroes(off, Math.min(s.length, backing.size() - off));
+                        if (zero < s.length && off + zero < backing.size()) {
+                            return done + zero;
+                        }
+                        zero = s.length;
+                    }
+                } else {
+                    break;
+                }
+                done += zero;
+            }
+        } finally {
+            lock.readLock().unlock();
+        }
+        return done;
     }
 
     /**
@@ -539,26 +597,30 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
         }
         lock.writeLock().lock();
         try {
-            flushMetadata();
+            writeMetadata(true);
         } finally {
             lock.writeLock().unlock();
         }
     }
 
-    /** Writes waiting metadata in dependency order, with a barrier between steps. */
-    private void flushMetadata() throws IOException {
-        file.force();
+    /**
+     * Writes waiting metadata in dependency order. With {@code durable}, a barrier (fsync)
+     * separates the steps so the order also holds across a power cut; without, the order of the
+     * writes alone keeps the image consistent if the process dies.
+     */
+    private void writeMetadata(boolean durable) throws IOException {
+        barrier(durable);
         if (refcounts.dirty()) {
             refcounts.flush();
-            file.force();
+            barrier(durable);
         }
         if (l2.dirty()) {
             l2.flush();
-            file.force();
+            barrier(durable);
         }
         if (l1.dirty()) {
             l1.flush();
-            file.force();
+            barrier(durable);
         }
         if (!pendingFrees.isEmpty()) {
             for (long host : pendingFrees) {
@@ -566,15 +628,31 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
             }
             pendingFrees.clear();
             refcounts.flush();
+            barrier(durable);
+        }
+    }
+
+    private void barrier(boolean durable) throws IOException {
+        if (durable) {
             file.force();
         }
     }
 
+    /**
+     * Writes waiting metadata (in dependency order) and closes. Like closing a file, this hands
+     * everything to the operating system without forcing it to disk; call {@link #flush()} first
+     * for durability.
+     */
     @Override
     public void close() throws IOException {
         try {
             if (writable) {
-                flush();
+                lock.writeLock().lock();
+                try {
+                    writeMetadata(false);
+                } finally {
+                    lock.writeLock().unlock();
+                }
             }
         } finally {
             try {

@@ -34,6 +34,10 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "-F", paramLabel = "FMT", description = "Format of the -B backing file (required with -B).")
     String backingFormat;
 
+    @Option(names = "--sync", description = "Wait until the output is on disk before finishing "
+            + "(qemu-img convert does not by default, nor does cowherd).")
+    boolean sync;
+
     @Parameters(index = "0", paramLabel = "SRC")
     Path source;
 
@@ -57,7 +61,7 @@ final class ConvertCommand implements Callable<Integer> {
             } else if (compress) {
                 DiskCopier.copyCompressed(disk, out, parseOptions(options), target, policy);
             } else {
-                DiskCopier.copy(disk, out, parseOptions(options), target, policy);
+                DiskCopier.copy(disk, out, parseOptions(options), target, policy, sync);
             }
         } catch (IOException e) {
             throw CowIOException.wrap(source, "reading", e);

@@ -16,6 +16,8 @@ import java.nio.file.Path;
  */
 public final class DiskCopier {
     private static final int CHUNK = 1 << 20;
+    /** Largest stored run handed to the kernel in one go. */
+    private static final long CHUNK_EXTENT = 64L << 20;
 
     private DiskCopier() {
     }
@@ -31,6 +33,16 @@ public final class DiskCopier {
      */
     public static void copy(VirtualDisk source, ImageFormat format, java.util.Map<String, String> options, Path target,
             ImagePolicy policy) {
+        copy(source, format, options, target, policy, true);
+    }
+
+    /**
+     * As {@link #copy(VirtualDisk, ImageFormat, java.util.Map, Path, ImagePolicy)}; {@code durable}
+     * says whether to wait for the disk before the rename ({@code false} is qemu-img convert's
+     * default behaviour: the data is in the page cache, a power cut can lose it).
+     */
+    public static void copy(VirtualDisk source, ImageFormat format, java.util.Map<String, String> options, Path target,
+            ImagePolicy policy, boolean durable) {
         Path dir = target.toAbsolutePath().getParent();
         Path tmp = dir.resolve("." + target.getFileName() + ".part");
         try {
@@ -41,7 +53,9 @@ public final class DiskCopier {
             format.create(tmp, source.size(), options);
             try (VirtualDisk out = format.open(tmp, policy, true, 0)) {
                 copyContent(source, out);
-                out.flush();
+                if (durable) {
+                    out.flush();
+                }
             }
             Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
@@ -160,7 +174,19 @@ public final class DiskCopier {
     public static void copyContent(VirtualDisk source, VirtualDisk target) throws IOException {
         ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
         long size = source.size();
-        for (long pos = 0; pos < size; pos += CHUNK) {
+        long pos = 0;
+        while (pos < size) {
+            long hole = source.knownZeroes(pos, size - pos);
+            if (hole > 0) {
+                pos += hole; // the target is created all-zero: nothing to read or write
+                continue;
+            }
+            VirtualDisk.Extent stored = source.storedAt(pos, Math.min(CHUNK_EXTENT, size - pos));
+            if (stored != null) {
+                target.writeFrom(stored, pos); // no trip through the heap
+                pos += stored.length();
+                continue;
+            }
             buf.clear();
             buf.limit((int) Math.min(CHUNK, size - pos));
             source.readFully(buf, pos);
@@ -168,6 +194,7 @@ public final class DiskCopier {
             if (!isZero(buf)) {
                 target.write(buf, pos);
             }
+            pos += buf.limit();
         }
     }
 

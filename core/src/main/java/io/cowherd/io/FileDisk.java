@@ -75,6 +75,38 @@ public final class FileDisk implements VirtualDisk {
     }
 
     @Override
+    public Extent storedAt(long position, long max) {
+        if (position >= size) {
+            return null;
+        }
+        return new Extent(channel, position, Math.min(max, size - position));
+    }
+
+    /** Copies inside the kernel (sendfile or copy_file_range) when the source is a file too. */
+    @Override
+    public synchronized void writeFrom(Extent source, long position) throws IOException {
+        if (!writable) {
+            throw new ReadOnlyVolumeException(path + " is open read-only");
+        }
+        if (position < 0 || position + source.length() > size) {
+            throw new IllegalArgumentException("write of " + source.length() + " bytes at " + position
+                    + " lies outside the disk (" + size + " bytes)");
+        }
+        long done = 0;
+        channel.position(position);
+        while (done < source.length()) {
+            long n = source.channel().transferTo(source.offset() + done, source.length() - done, channel);
+            if (n <= 0) {
+                // The source file ends early: what is missing reads as zeros.
+                VirtualDisk.super.writeFrom(new Extent(source.channel(), source.offset() + done, source.length() - done),
+                        position + done);
+                return;
+            }
+            done += n;
+        }
+    }
+
+    @Override
     public void flush() throws IOException {
         channel.force(true);
     }
