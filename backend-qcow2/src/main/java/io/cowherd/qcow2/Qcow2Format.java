@@ -191,6 +191,10 @@ public final class Qcow2Format implements OverlayFormat {
                     continue;
                 }
                 int len = (int) Math.min(cs, img.size() - at);
+                if (img.knownZeroes(at, len) >= len && (next == null || at >= next.size()
+                        || next.knownZeroes(at, Math.min(len, next.size() - at)) >= Math.min(len, next.size() - at))) {
+                    continue; // zeros on both sides: nothing to compare, no need to read
+                }
                 before.clear().limit(len);
                 img.readFully(before, at);
                 after.clear().limit(len);

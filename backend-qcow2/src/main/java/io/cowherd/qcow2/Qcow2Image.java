@@ -111,9 +111,6 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
             throw new UnsupportedFeatureException(path + " has the dirty bit set (lazy refcounts not yet rebuilt); "
                     + "repair it with `cowherd check -r all` or `qemu-img check -r all` before writing");
         }
-        if (h.extendedL2()) {
-            throw new UnsupportedFeatureException(path + ": writing images with extended L2 entries is not supported yet");
-        }
     }
 
     Qcow2Header header() {
@@ -322,6 +319,10 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
         int l1Index = (int) (off / header.bytesPerL1Entry());
         long l2Offset = writableL2(l1Index);
         int index = (int) ((off >>> clusterBits) & (header.l2Entries() - 1));
+        if (header.extendedL2()) {
+            writeInSubclusters(off, inCluster, data, l2Offset, index);
+            return;
+        }
         long entry = l2.get(l2Offset)[index];
         boolean compressed = (entry & L2_COMPRESSED) != 0;
         long host = compressed ? 0 : entry & L1Table.OFFSET_MASK;
@@ -349,6 +350,75 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
         }
         l2.set(l2Offset, index, newHost | L2_COPIED);
         release(entry);
+    }
+
+    /**
+     * A write with extended L2 entries: only the 1/32-cluster subclusters it touches are
+     * allocated; a partly touched subcluster first gets its previous content (zeros or the
+     * backing image's), the rest of the cluster keeps showing what it showed.
+     */
+    private void writeInSubclusters(long off, int inCluster, ByteBuffer data, long l2Offset, int index)
+            throws IOException {
+        long[] table = l2.get(l2Offset);
+        long desc = table[2 * index];
+        long bitmap = table[2 * index + 1];
+        long clusterStart = off - inCluster;
+        if ((desc & L2_COMPRESSED) != 0) {
+            // Whole-cluster copy on write; the new cluster is plain, every subcluster allocated.
+            ByteBuffer cluster = ByteBuffer.allocate(clusterSize);
+            int valid = (int) Math.min(clusterSize, header.size - clusterStart);
+            readUnlocked(cluster.slice().limit(valid), clusterStart, valid);
+            cluster.position(inCluster);
+            cluster.put(data);
+            cluster.clear();
+            long host = refcounts.allocateCluster();
+            file.write(cluster, host);
+            l2.set(l2Offset, 2 * index, host | L2_COPIED);
+            l2.set(l2Offset, 2 * index + 1, 0xffffffffL);
+            release(desc);
+            return;
+        }
+        long host = desc & L1Table.OFFSET_MASK;
+        if (host != 0 && (desc & L2_COPIED) == 0 && refcounts.get(host) != 1) {
+            throw new UnsupportedFeatureException(file.path() + ": writing a cluster shared with an internal snapshot "
+                    + "in an image with extended L2 entries is not supported yet");
+        }
+        if (host == 0) {
+            host = refcounts.allocateCluster();
+        } else {
+            l2.checkDataOffset(l2Offset, 2 * index, host);
+        }
+        int subSize = clusterSize / SUBCLUSTERS;
+        int len = data.remaining();
+        int first = inCluster / subSize;
+        int last = (inCluster + len - 1) / subSize;
+        for (int sc = first; sc <= last; sc++) {
+            int scStart = sc * subSize;
+            int from = Math.max(inCluster, scStart);
+            int to = Math.min(inCluster + len, scStart + subSize);
+            ByteBuffer part = data.slice(from - inCluster, to - from);
+            boolean allocated = (bitmap >>> sc & 1) != 0;
+            if (allocated) {
+                file.write(part, host + from);
+                continue;
+            }
+            ByteBuffer sub = ByteBuffer.allocate(subSize);
+            boolean zero = (bitmap >>> (SUBCLUSTERS + sc) & 1) != 0;
+            long guest = clusterStart + scStart;
+            int valid = (int) Math.max(0, Math.min(subSize, header.size - guest));
+            if (!zero && valid > 0) {
+                readBacking(sub.slice().limit(valid), guest);
+            }
+            sub.position(from - scStart);
+            sub.put(part);
+            sub.clear();
+            file.write(sub, host + scStart);
+        }
+        long touched = (last == 31 ? 0xffffffffL : (1L << (last + 1)) - 1) & ~((1L << first) - 1);
+        bitmap = (bitmap | touched) & ~(touched << SUBCLUSTERS);
+        l2.set(l2Offset, 2 * index, host | L2_COPIED);
+        l2.set(l2Offset, 2 * index + 1, bitmap);
+        data.position(data.limit());
     }
 
     /** Queues the host clusters an L2 entry referenced for freeing once the tables no longer point at them. */
@@ -519,7 +589,16 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
                 long clusterEnd = Math.min(off - inCluster + clusterSize, header.size);
                 int len = (int) (Math.min(end, clusterEnd) - off);
                 boolean whole = inCluster == 0 && off + len == clusterEnd;
-                if (whole && (header.version >= 3 || backing == null)) {
+                if (whole && header.extendedL2()) {
+                    // Every subcluster reads as zero; the host cluster (if any) is freed.
+                    int l1Index = (int) (off / header.bytesPerL1Entry());
+                    long l2Offset = writableL2(l1Index);
+                    int index = (int) ((off >>> clusterBits) & (header.l2Entries() - 1));
+                    long desc = l2.get(l2Offset)[2 * index];
+                    l2.set(l2Offset, 2 * index, 0);
+                    l2.set(l2Offset, 2 * index + 1, 0xffffffffL << SUBCLUSTERS);
+                    release(desc);
+                } else if (whole && (header.version >= 3 || backing == null)) {
                     int l1Index = (int) (off / header.bytesPerL1Entry());
                     if (l1.l2Offset(l1Index) != 0 || header.version >= 3 && backing != null) {
                         long l2Offset = writableL2(l1Index);
@@ -547,6 +626,10 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
      */
     void writeCompressedCluster(long clusterStart, byte[] content) throws IOException {
         checkWrite(clusterStart, content.length);
+        if (header.extendedL2()) {
+            throw new UnsupportedFeatureException(file.path() + ": writing compressed clusters with extended L2 entries "
+                    + "is not supported");
+        }
         if (header.version >= 3 && header.compressionType != CompressedCluster.TYPE_DEFLATE) {
             throw new UnsupportedFeatureException(file.path() + ": writing zstd-compressed clusters is not supported");
         }
