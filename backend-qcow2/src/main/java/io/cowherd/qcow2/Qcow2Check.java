@@ -46,7 +46,15 @@ final class Qcow2Check {
     }
 
     static CheckReport run(Path path, boolean repairLeaks) {
-        try (ImageFile file = new ImageFile(path, repairLeaks)) {
+        return run(path, repairLeaks, false);
+    }
+
+    /**
+     * @param repairAll also raise refcounts that are too low (rebuilding an image left dirty by
+     *     lazy refcounts), then clear the dirty bit
+     */
+    static CheckReport run(Path path, boolean repairLeaks, boolean repairAll) {
+        try (ImageFile file = new ImageFile(path, repairLeaks || repairAll)) {
             Qcow2Header h = Qcow2Header.read(file);
             if (h.autoclearFeatures != 0 && h.version >= 3) {
                 // Bitmap tables are counted by QEMU; we do not parse them yet.
@@ -54,13 +62,21 @@ final class Qcow2Check {
                         + "checking such images is not supported yet");
             }
             RefcountTable refcounts = RefcountTable.read(file, h);
-            return new Qcow2Check(file, h, refcounts).check(repairLeaks);
+            CheckReport report = new Qcow2Check(file, h, refcounts).check(repairLeaks || repairAll, repairAll);
+            if (repairAll && report.corruptions() == report.corruptionsFixed()
+                    && (h.incompatibleFeatures & Qcow2Header.INCOMPAT_DIRTY) != 0) {
+                // Refcounts are right again: the image is no longer dirty.
+                file.force();
+                file.write(ByteBuffer.allocate(8).putLong(0, h.incompatibleFeatures & ~Qcow2Header.INCOMPAT_DIRTY), 72);
+                file.force();
+            }
+            return report;
         } catch (IOException e) {
             throw CowIOException.wrap(path, "checking", e);
         }
     }
 
-    private CheckReport check(boolean repairLeaks) throws IOException {
+    private CheckReport check(boolean repairLeaks, boolean repairAll) throws IOException {
         reference(0, cs, "header");
         reference(h.refcountTableOffset, (long) h.refcountTableClusters * cs, "refcount table");
         for (long block : refcounts.blockOffsets()) {
@@ -80,9 +96,12 @@ final class Qcow2Check {
                 walk(l1, s.l1TableOffset(), false);
             }
         }
+        long copiedErrorsBefore = corruptions;
         checkCopiedFlags(active);
+        long copiedErrors = corruptions - copiedErrorsBefore;
         long leaks = 0;
         long fixed = 0;
+        long corruptionsFixed = 0;
         List<long[]> mismatches = new ArrayList<>();
         for (int c = 0; c < references.length; c++) {
             long stored = refcounts.get((long) c * cs);
@@ -99,6 +118,10 @@ final class Qcow2Check {
             long expected = m[2];
             if (stored < expected) {
                 corrupt("ERROR cluster " + c + " refcount=" + stored + " reference=" + expected);
+                if (repairAll) {
+                    refcounts.set(c * cs, expected);
+                    corruptionsFixed++;
+                }
             } else {
                 leaks++;
                 problems.add("Leaked cluster " + c + " refcount=" + stored + " reference=" + expected);
@@ -108,12 +131,20 @@ final class Qcow2Check {
                 }
             }
         }
-        if (repairLeaks && fixed > 0) {
+        if (fixed > 0 || corruptionsFixed > 0) {
             refcounts.flush();
             file.force();
         }
+        if (repairAll && corruptionsFixed > 0) {
+            // Wrong "copied" flags followed from the wrong refcounts; count them fixed if they now agree.
+            long before = corruptions;
+            checkCopiedFlags(active);
+            long stillWrong = corruptions - before;
+            corruptions = before;
+            corruptionsFixed += Math.max(0, copiedErrors - stillWrong);
+        }
         long total = (h.size + cs - 1) / cs;
-        return new CheckReport(corruptions, leaks, fixed, problems, allocated, total, highestEnd);
+        return new CheckReport(corruptions, leaks, fixed, problems, allocated, total, highestEnd, corruptionsFixed);
     }
 
     private void walk(L1Table l1, long l1Offset, boolean active) {

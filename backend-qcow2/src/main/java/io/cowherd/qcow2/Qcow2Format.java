@@ -97,6 +97,12 @@ public final class Qcow2Format implements OverlayFormat {
         return Qcow2Check.run(file, repairLeaks);
     }
 
+    @Override
+    public CheckReport checkRepairingAll(Path file, ImagePolicy policy) {
+        policy.checkFormat(file, NAME);
+        return Qcow2Check.run(file, true, true);
+    }
+
     /**
      * Writes every cluster the overlay defines into its backing image, then empties the overlay
      * (as {@code qemu-img commit} does), so the chain shows the same bytes before and after.

@@ -308,4 +308,25 @@ class Qcow2OperationsQemuTest {
         ok("qemu-img", "compare", "-f", "qcow2", "-F", "raw", p("delta.qcow2").toString(), raw2.toString());
         assertTrue(Files.size(p("delta.qcow2")) < 600_000, "only the difference is stored: " + Files.size(p("delta.qcow2")));
     }
+
+    @Test
+    void imagesLeftDirtyByLazyRefcountsAreRebuiltThenWritable() throws Exception {
+        Path img = p("lazy.qcow2");
+        ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", img.toString(), "4M");
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 1M", "-c", "abort", img.toString()); // a crash
+        byte[] expect = qemuRaw(img);
+        assertEquals(2, qemuCheck(img), "QEMU sees the dirty image's refcounts as errors");
+        assertTrue(ok("qemu-img", "info", "--output=json", img.toString()).contains("\"dirty-flag\": true"));
+        assertEquals(2, format.check(img, POLICY, false).exitCode());
+        assertThrows(UnsupportedFeatureException.class, () -> format.open(img, POLICY, true, 0));
+        CheckReport repaired = format.checkRepairingAll(img, POLICY);
+        assertEquals(0, repaired.exitCode(), repaired.problems().toString());
+        assertClean(img);
+        assertTrue(ok("qemu-img", "info", "--output=json", img.toString()).contains("\"dirty-flag\": false"));
+        try (VirtualDisk d = format.open(img, POLICY, true, 0)) {
+            writeRandom(d, expect, 12, 20, 100_000);
+        }
+        assertClean(img);
+        assertArrayEquals(expect, qemuRaw(img));
+    }
 }

@@ -22,7 +22,8 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "-f", paramLabel = "FMT", description = "The image's format (detected when omitted).")
     String format;
 
-    @Option(names = "-r", paramLabel = "leaks", description = "Repair: 'leaks' frees leaked clusters.")
+    @Option(names = "-r", paramLabel = "leaks|all", description = "Repair: 'leaks' frees leaked clusters; 'all' also "
+            + "rebuilds refcounts that are too low (images left dirty by lazy refcounts).")
     String repair;
 
     @Option(names = "--output", paramLabel = "human|json", defaultValue = "human")
@@ -36,21 +37,23 @@ final class CheckCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (repair != null && !repair.equals("leaks")) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "-r takes 'leaks' (repairing corruptions is not supported)");
+        if (repair != null && !repair.equals("leaks") && !repair.equals("all")) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "-r takes 'leaks' or 'all'");
         }
         if (!java.nio.file.Files.exists(image)) {
             throw new io.cowherd.NoSuchVolumeException(image + " does not exist");
         }
         ImageFormat f = format != null ? ImageFormats.byName(format) : ImageFormats.probe(image);
-        CheckReport r = f.check(image, ImagePolicy.operator(), repair != null);
+        CheckReport r = "all".equals(repair) ? f.checkRepairingAll(image, ImagePolicy.operator())
+                : f.check(image, ImagePolicy.operator(), repair != null);
         PrintWriter out = spec.commandLine().getOut();
         if (output.equals("json")) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("image-end-offset", r.imageEndOffset());
             m.put("total-clusters", r.totalUnits());
             m.put("check-errors", 0);
-            m.put("corruptions", r.corruptions());
+            m.put("corruptions", r.corruptions() - r.corruptionsFixed());
+            m.put("corruptions-fixed", r.corruptionsFixed());
             m.put("leaks", r.leaks() - r.leaksFixed());
             m.put("leaks-fixed", r.leaksFixed());
             m.put("allocated-clusters", r.allocatedUnits());
@@ -59,16 +62,18 @@ final class CheckCommand implements Callable<Integer> {
             out.println(Json.object(m, ""));
         } else {
             r.problems().forEach(out::println);
-            if (r.leaksFixed() > 0) {
-                out.printf("The following inconsistencies were found and repaired:%n%n    %d leaked clusters%n%n", r.leaksFixed());
+            if (r.leaksFixed() > 0 || r.corruptionsFixed() > 0) {
+                out.printf("The following inconsistencies were found and repaired:%n%n    %d leaked clusters%n    %d corruptions%n%n",
+                        r.leaksFixed(), r.corruptionsFixed());
             }
             long leaksLeft = r.leaks() - r.leaksFixed();
-            if (r.corruptions() == 0 && leaksLeft == 0) {
+            long corruptionsLeft = r.corruptions() - r.corruptionsFixed();
+            if (corruptionsLeft == 0 && leaksLeft == 0) {
                 out.println("No errors were found on the image.");
             } else {
-                if (r.corruptions() > 0) {
+                if (corruptionsLeft > 0) {
                     out.printf("%n%d errors were found on the image.%nData may be corrupted, or further writes to the image "
-                            + "may corrupt it.%n", r.corruptions());
+                            + "may corrupt it.%n", corruptionsLeft);
                 }
                 if (leaksLeft > 0) {
                     out.printf("%n%d leaked clusters were found on the image.%nThis means waste of disk space, but no harm "

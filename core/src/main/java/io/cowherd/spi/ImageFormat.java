@@ -63,6 +63,14 @@ public interface ImageFormat {
         throw new UnsupportedFeatureException("checking " + name() + " images is not supported");
     }
 
+    /**
+     * Checks an image and repairs everything it can ({@code -r all}): refcounts set to the
+     * references found (this is how images left dirty with lazy refcounts are rebuilt), leaks freed.
+     */
+    default CheckReport checkRepairingAll(Path file, ImagePolicy policy) {
+        throw new UnsupportedFeatureException("repairing " + name() + " images is not supported");
+    }
+
     /** Writes an overlay's own data into its backing image ({@code qemu-img commit}). */
     default void commit(Path overlay, ImagePolicy policy) {
         throw new UnsupportedFeatureException("committing " + name() + " images is not supported");
