@@ -4,10 +4,17 @@
 #   libvirt0, libvirt-clients  libvirt's test:///default driver for domain definitions (no daemon)
 #   libvirt-daemon-system, libvirt-daemon-driver-qemu, qemu-system-x86
 #                              a real libvirtd (qemu:///system) with a dir pool, started by the tests
+#   libvhdi-utils, fuse3       vhdiinfo judges every VHD we write; vhdimount (FUSE) reads our differencing chains
+#   user-mode-linux, kmod, lvm2, thin-provisioning-tools, gcc
+#                              a real Linux 6.1 kernel with the device mapper and loop devices, in which
+#                              backend-dmsnapshot's tests run (src/test/uml/run-in-uml.sh; gcc builds the
+#                              XSAVE shim that UML needs on hosts with Intel AMX)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   openjdk-17-jdk-headless curl ca-certificates \
   qemu-utils \
-  libvirt0 libvirt-clients libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86
+  libvhdi-utils fuse3 \
+  libvirt0 libvirt-clients libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 \
+  user-mode-linux kmod lvm2 thin-provisioning-tools gcc libc6-dev

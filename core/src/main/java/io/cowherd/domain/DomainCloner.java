@@ -66,6 +66,9 @@ public class DomainCloner {
     /** VIR_DOMAIN_UNDEFINE_NVRAM: also remove the NVRAM file (qemu refuses a plain undefine otherwise). */
     static final int UNDEFINE_NVRAM = 4;
 
+    /** The VHD backend's volume format, whose clones need Xen's blktap driver. */
+    private static final String VHD = "vhd";
+
     private static volatile Boolean available;
 
     private final Connect conn;
@@ -235,6 +238,7 @@ public class DomainCloner {
         Objects.requireNonNull(options, "options");
         String sourceName = source.name();
         List<DiskPlan> plans = planDisks(source, sourceName);
+        checkDiskFormatFitsDomain(source, sourceName, plans);
         if (sourceActive && !plans.isEmpty()) {
             throw new CowException("domain '" + sourceName + "' is running; its disks can only be cloned while it is "
                     + "shut off: `virsh shutdown " + sourceName + "`, then clone again");
@@ -273,6 +277,20 @@ public class DomainCloner {
             }
         }
         return Collections.unmodifiableList(done);
+    }
+
+    /**
+     * VHD clones are differencing disks, which only Xen's blktap follows (libvirt's libxl driver
+     * with {@code <driver name='tap' type='vhd'/>}); QEMU's vpc driver never reads a VHD parent,
+     * so a KVM guest would see its clone's unwritten sectors as zeros. Refused before anything
+     * is made.
+     */
+    private void checkDiskFormatFitsDomain(DomainXml source, String sourceName, List<DiskPlan> plans) {
+        if (!plans.isEmpty() && VHD.equals(pool.backend().volumeFormat()) && !"xen".equals(source.domainType())) {
+            throw new CowException("domain '" + sourceName + "' is a <domain type='" + source.domainType() + "'>, "
+                    + "but VHD differencing clones only work under Xen (QEMU cannot follow a VHD parent): use the "
+                    + "qcow2 backend for this domain, or a vhd pool for Xen domains");
+        }
     }
 
     /** Decides, before anything is made, which disks are cloned from which master. */
@@ -542,6 +560,10 @@ public class DomainCloner {
                 made.volumes.add(clone);
                 xml.replaceDiskSource(p.targetDev(), clone.path().toString(), pool.backend().volumeFormat(),
                         pool.backend().volumesAreFiles());
+                if (VHD.equals(pool.backend().volumeFormat())) {
+                    // libxl opens VHD chains through blktap: <driver name='tap' type='vhd'/>.
+                    xml.setDiskDriverName(p.targetDev(), "tap");
+                }
             }
             String text = xml.toXml();
             LOG.debug("XML of clone '{}':\n{}", name, text);

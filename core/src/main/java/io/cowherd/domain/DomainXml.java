@@ -180,6 +180,11 @@ public final class DomainXml {
                 .orElseThrow(() -> new CowException("domain XML has no <name>"));
     }
 
+    /** The {@code type} attribute of {@code <domain>} ({@code kvm}, {@code qemu}, {@code xen}, ...), or "". */
+    public String domainType() {
+        return root().getAttribute("type");
+    }
+
     /** The domain's {@code <uuid>}, if it states one. */
     public Optional<String> uuid() {
         return child(root(), "uuid").map(e -> e.getTextContent().trim());
@@ -511,6 +516,13 @@ public final class DomainXml {
         for (Element b : children(disk, "backingStore")) {
             remove(b);
         }
+    }
+
+    /** Sets {@code <driver name>} of the disk whose {@code <target dev>} is {@code targetDev}. */
+    public void setDiskDriverName(String targetDev, String driverName) {
+        Element disk = diskElement(targetDev);
+        Element driver = child(disk, "driver").orElseGet(() -> insertFirst(disk, "driver"));
+        driver.setAttribute("name", driverName);
     }
 
     private Element diskElement(String targetDev) {
