@@ -223,10 +223,10 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
         }
         long host = entry & L1Table.OFFSET_MASK;
         if (header.version >= 3 && (entry & L2_ZERO) != 0) {
-            return new Segment(Kind.ZERO, 0, len);
+            return new Segment(Kind.ZERO, 0, len + sameKindAfter(table, index, max - len, true));
         }
         if (host == 0) {
-            return new Segment(Kind.BACKING, 0, len);
+            return new Segment(Kind.BACKING, 0, len + sameKindAfter(table, index, max - len, false));
         }
         l2.checkDataOffset(l2Offset, index, host);
         // Extend over following clusters that are stored right after this one, for long reads.
@@ -243,6 +243,24 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
             next++;
         }
         return new Segment(Kind.HOST, host + inCluster, total);
+    }
+
+    /**
+     * How many bytes (at most {@code max}) after cluster {@code index} of the same L2 table are
+     * also zero clusters ({@code zero}) or also unallocated, so long reads take them in one go.
+     */
+    private int sameKindAfter(long[] table, int index, int max, boolean zero) {
+        int total = 0;
+        for (int next = index + 1; total < max && next < header.l2Entries(); next++) {
+            long e = table[next];
+            boolean same = zero ? header.version >= 3 && (e & L2_ZERO) != 0 && (e & L2_COMPRESSED) == 0
+                    : e == 0 || (e & ~L2_COPIED) == 0;
+            if (!same) {
+                break;
+            }
+            total += Math.min(max - total, clusterSize);
+        }
+        return total;
     }
 
     private Segment extendedSegment(long[] table, long l2Offset, int index, int inCluster, int len) {
