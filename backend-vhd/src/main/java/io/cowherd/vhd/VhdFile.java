@@ -94,4 +94,9 @@ final class VhdFile implements Closeable {
     public void close() throws IOException {
         channel.close();
     }
+
+    /** The channel, for kernel-side copies; callers must not close it or move its position. */
+    FileChannel channel() {
+        return channel;
+    }
 }

@@ -215,6 +215,66 @@ final class VhdImage implements io.cowherd.VirtualDisk {
         }
     }
 
+    /** Stored runs: a fixed disk's file, a fully written block's data, or the parent's for an empty block. */
+    @Override
+    public Extent storedAt(long position, long max) throws IOException {
+        if (position < 0 || position >= size) {
+            return null;
+        }
+        long limit = Math.min(max, size - position);
+        if (header == null) {
+            return new Extent(file.channel(), position, limit);
+        }
+        lock.readLock().lock();
+        try {
+            int block = (int) (position / blockSize);
+            int inBlock = (int) (position % blockSize);
+            long len = Math.min(limit, blockSize - inBlock);
+            long blockOff = bat.blockOffset(block);
+            if (blockOff < 0) {
+                return parent == null || position >= parent.size ? null
+                        : parent.storedAt(position, Math.min(len, parent.size - position));
+            }
+            if (!bitmap(block, blockOff).isFull()) {
+                return null;
+            }
+            return new Extent(file.channel(), blockOff + bitmapBytes + inBlock, len);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** Unallocated blocks read as zeros without a parent, or as whatever the parent says. */
+    @Override
+    public long knownZeroes(long position, long max) throws IOException {
+        if (header == null || position < 0 || position >= size) {
+            return 0;
+        }
+        long limit = Math.min(max, size - position);
+        long done = 0;
+        lock.readLock().lock();
+        try {
+            while (done < limit) {
+                long off = position + done;
+                int block = (int) (off / blockSize);
+                long len = Math.min(limit - done, blockSize - off % blockSize);
+                if (bat.blockOffset(block) >= 0) {
+                    break;
+                }
+                if (parent != null && off < parent.size) {
+                    long z = parent.knownZeroes(off, Math.min(len, parent.size - off));
+                    if (z < Math.min(len, parent.size - off)) {
+                        return done + z;
+                    }
+                }
+                done += len;
+            }
+        } finally {
+            lock.readLock().unlock();
+        }
+        return done;
+    }
+
     private void readParent(ByteBuffer part, long off) throws IOException {
         if (parent == null || off >= parent.size) {
             fillZero(part);
