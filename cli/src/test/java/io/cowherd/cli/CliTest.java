@@ -124,4 +124,51 @@ class CliTest {
         Run sneaky = cowherd("clone", pool.resolve("sneaky.qcow2").toString(), "s1");
         assertEquals(ExitCodes.UNSAFE, sneaky.exit(), sneaky.err());
     }
+
+    @Test
+    void vhdThroughTheCommandLine() throws Exception {
+        Path master = rawMaster();
+        Run convert = cowherd("convert", "-f", "raw", "-O", "vhd", master.toString(), dir.resolve("golden.vhd").toString());
+        assertEquals(0, convert.exit(), convert.err());
+        sh(dir, "qemu-img", "compare", "-f", "vpc", "-F", "raw", "golden.vhd", master.toString());
+        Run info = cowherd("info", "--output=json", dir.resolve("golden.vhd").toString());
+        assertTrue(info.out().contains("\"format\": \"vhd\""), info.out());
+        Run clone = cowherd("clone", "--backend", "vhd", dir.resolve("golden.vhd").toString(), "web-1");
+        assertEquals(0, clone.exit(), clone.err());
+        Run chain = cowherd("info", "--backing-chain", dir.resolve("web-1.vhd").toString());
+        assertTrue(chain.out().contains("backing file: golden.vhd"), chain.out());
+        assertEquals(0, cowherd("check", dir.resolve("web-1.vhd").toString()).exit());
+        sh(dir, "vhdiinfo", "web-1.vhd");
+    }
+
+    @Test
+    void qcow2MaintenanceCommandsFollowQemuImg() throws Exception {
+        sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "4M");
+        sh(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 4M", "base.qcow2");
+        sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
+        sh(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x11 1000 100000", "top.qcow2");
+        sh(dir, "qemu-img", "convert", "-O", "raw", "top.qcow2", "expect.raw");
+        Path top = dir.resolve("top.qcow2");
+        Run check = cowherd("check", top.toString());
+        assertEquals(0, check.exit(), check.out() + check.err());
+        assertTrue(check.out().contains("No errors were found on the image."), check.out());
+        assertEquals(0, cowherd("resize", top.toString(), "+1M").exit());
+        assertTrue(cowherd("info", "--output=json", top.toString()).out().contains("\"virtual-size\": " + (5 << 20)));
+        assertEquals(ExitCodes.UNSUPPORTED, cowherd("resize", top.toString(), "1M").exit(), "shrinking is refused");
+        assertEquals(0, cowherd("rebase", "-b", "", top.toString()).exit());
+        sh(dir, "qemu-img", "check", "top.qcow2");
+        assertTrue(!sh(dir, "qemu-img", "info", "top.qcow2").contains("backing file"));
+        sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "top.qcow2", "-F", "qcow2", "upper.qcow2");
+        sh(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x22 0 4096", "upper.qcow2");
+        assertEquals(0, cowherd("commit", dir.resolve("upper.qcow2").toString()).exit());
+        sh(dir, "qemu-img", "check", "top.qcow2");
+        sh(dir, "qemu-io", "-f", "qcow2", "-c", "read -P 0x22 0 4096", "top.qcow2");
+        Run compressed = cowherd("convert", "-c", "-O", "qcow2", top.toString(), dir.resolve("small.qcow2").toString());
+        assertEquals(0, compressed.exit(), compressed.err());
+        sh(dir, "qemu-img", "compare", "small.qcow2", "top.qcow2");
+        Run delta = cowherd("convert", "-O", "qcow2", "-B", dir.resolve("small.qcow2").toString(), "-F", "qcow2",
+                top.toString(), dir.resolve("delta.qcow2").toString());
+        assertEquals(0, delta.exit(), delta.err());
+        sh(dir, "qemu-img", "compare", "delta.qcow2", "top.qcow2");
+    }
 }
