@@ -1,5 +1,6 @@
 package io.cowherd.qcow2;
 
+import io.cowherd.io.HostFile;
 import io.cowherd.CorruptImageException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -14,24 +15,24 @@ final class L1Table {
     static final long OFFSET_MASK = 0x00fffffffffffe00L;
     static final long COPIED = 1L << 63;
 
-    private final ImageFile file;
+    private final HostFile file;
     private final long tableOffset;
     private final long[] entries;
     private final int clusterSize;
     private final BitSet dirty = new BitSet();
 
-    private L1Table(ImageFile file, long tableOffset, long[] entries, int clusterSize) {
+    private L1Table(HostFile file, long tableOffset, long[] entries, int clusterSize) {
         this.file = file;
         this.tableOffset = tableOffset;
         this.entries = entries;
         this.clusterSize = clusterSize;
     }
 
-    static L1Table read(ImageFile file, Qcow2Header h) {
+    static L1Table read(HostFile file, Qcow2Header h) {
         return read(file, h.l1TableOffset, h.l1Size, h.clusterSize(), "L1 table");
     }
 
-    static L1Table read(ImageFile file, long offset, int size, int clusterSize, String what) {
+    static L1Table read(HostFile file, long offset, int size, int clusterSize, String what) {
         // Never trust a size before the file proves it has the bytes (no allocation on a lie).
         if (size < 0 || offset < 0 || offset + (long) size * 8 > file.size()) {
             throw new CorruptImageException(file.path(), what, offset, Integer.toUnsignedString(size)

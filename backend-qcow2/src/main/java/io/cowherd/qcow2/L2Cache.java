@@ -1,5 +1,6 @@
 package io.cowherd.qcow2;
 
+import io.cowherd.io.HostFile;
 import io.cowherd.CorruptImageException;
 import io.cowherd.CowException;
 import io.cowherd.CowIOException;
@@ -34,13 +35,13 @@ final class L2Cache {
         void beforeTableWrite() throws IOException;
     }
 
-    private final ImageFile file;
+    private final HostFile file;
     private final int clusterSize;
     private final int maxTables;
     private final LinkedHashMap<Long, Table> tables;
     private WriteBarrier beforeWrite = () -> { };
 
-    L2Cache(ImageFile file, int clusterSize, long budgetBytes) {
+    L2Cache(HostFile file, int clusterSize, long budgetBytes) {
         this.file = file;
         this.clusterSize = clusterSize;
         this.maxTables = (int) Math.max(4, budgetBytes / clusterSize);
@@ -135,7 +136,7 @@ final class L2Cache {
         }
     }
 
-    static CowException unwrap(UncheckedIOException e, ImageFile f) {
+    static CowException unwrap(UncheckedIOException e, HostFile f) {
         return CowIOException.wrap(f.path(), "writing", e);
     }
 }

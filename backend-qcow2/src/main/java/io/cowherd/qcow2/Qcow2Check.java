@@ -1,5 +1,6 @@
 package io.cowherd.qcow2;
 
+import io.cowherd.io.HostFile;
 import io.cowherd.CowIOException;
 import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.spi.CheckReport;
@@ -20,7 +21,7 @@ final class Qcow2Check {
     /** Bound on per-cluster counters, so a check stays within a small heap (4 bytes each). */
     private static final long MAX_CLUSTERS = 32L << 20;
 
-    private final ImageFile file;
+    private final HostFile file;
     private final Qcow2Header h;
     private final RefcountTable refcounts;
     private final int cs;
@@ -31,7 +32,7 @@ final class Qcow2Check {
     private long allocated;
     private long highestEnd;
 
-    private Qcow2Check(ImageFile file, Qcow2Header h, RefcountTable refcounts) {
+    private Qcow2Check(HostFile file, Qcow2Header h, RefcountTable refcounts) {
         this.file = file;
         this.h = h;
         this.refcounts = refcounts;
@@ -54,7 +55,7 @@ final class Qcow2Check {
      *     lazy refcounts), then clear the dirty bit
      */
     static CheckReport run(Path path, boolean repairLeaks, boolean repairAll) {
-        try (ImageFile file = new ImageFile(path, repairLeaks || repairAll)) {
+        try (HostFile file = new HostFile(path, repairLeaks || repairAll)) {
             Qcow2Header h = Qcow2Header.read(file);
             if (h.autoclearFeatures != 0 && h.version >= 3) {
                 // Bitmap tables are counted by QEMU; we do not parse them yet.

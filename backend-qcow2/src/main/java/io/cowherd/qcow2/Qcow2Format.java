@@ -1,5 +1,6 @@
 package io.cowherd.qcow2;
 
+import io.cowherd.io.HostFile;
 import io.cowherd.CowIOException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.VirtualDisk;
@@ -40,7 +41,7 @@ public final class Qcow2Format implements OverlayFormat {
     public VolumeInfo info(Path file, ImagePolicy policy, int depth) {
         policy.checkFormat(file, NAME);
         Qcow2Header h;
-        try (ImageFile f = new ImageFile(file, false)) {
+        try (HostFile f = new HostFile(file, false)) {
             h = Qcow2Header.read(f);
         } catch (IOException e) {
             throw CowIOException.wrap(file, "reading", e);
@@ -173,7 +174,7 @@ public final class Qcow2Format implements OverlayFormat {
             if (!unsafe) {
                 copyDifferences(overlay, newBacking, newBackingFormat, policy);
             }
-            try (ImageFile f = new ImageFile(overlay, true)) {
+            try (HostFile f = new HostFile(overlay, true)) {
                 Qcow2Header h = Qcow2Header.read(f);
                 h.rewriteBacking(f, reference, newBacking == null ? null : newBackingFormat);
                 f.force();
@@ -224,7 +225,7 @@ public final class Qcow2Format implements OverlayFormat {
     @Override
     public void resize(Path file, long newSize, ImagePolicy policy) {
         policy.checkVirtualSize(file, newSize);
-        try (ImageFile f = new ImageFile(file, true)) {
+        try (HostFile f = new HostFile(file, true)) {
             Qcow2Header h = Qcow2Header.read(f);
             if (newSize < h.size) {
                 throw new UnsupportedFeatureException(file + ": shrinking from " + h.size + " to " + newSize

@@ -1,5 +1,6 @@
 package io.cowherd.qcow2;
 
+import io.cowherd.io.HostFile;
 import io.cowherd.CorruptImageException;
 import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.WrongFormatException;
@@ -98,7 +99,7 @@ final class Qcow2Header {
      * @throws WrongFormatException if the magic is not qcow2's
      * @throws CorruptImageException naming the field that breaks a limit
      */
-    static Qcow2Header read(ImageFile file) {
+    static Qcow2Header read(HostFile file) {
         Path p = file.path();
         long fileSize = file.size();
         if (fileSize < V2_LENGTH) {
@@ -222,7 +223,7 @@ final class Qcow2Header {
         }
     }
 
-    private void readExtensions(ImageFile file) {
+    private void readExtensions(HostFile file) {
         Path p = file.path();
         long start = version == 3 ? headerLength : V2_LENGTH;
         // Extensions end where the backing file name begins, or at the end of cluster 0.
@@ -270,7 +271,7 @@ final class Qcow2Header {
         }
     }
 
-    private void readBackingName(ImageFile file) {
+    private void readBackingName(HostFile file) {
         if (backingFileOffset == 0 || backingFileSize == 0) {
             return;
         }
@@ -321,7 +322,7 @@ final class Qcow2Header {
      * the backing format extension, every other extension verbatim, the end marker and the name,
      * in one write within the first cluster.
      */
-    void rewriteBacking(ImageFile file, String newBackingFile, String newBackingFormat) throws java.io.IOException {
+    void rewriteBacking(HostFile file, String newBackingFile, String newBackingFormat) throws java.io.IOException {
         int fixedLength = version == 3 ? headerLength : V2_LENGTH;
         ByteBuffer fixed = ByteBuffer.allocate(fixedLength);
         file.readMetadata(fixed, 0, "header");

@@ -1,5 +1,6 @@
 package io.cowherd.qcow2;
 
+import io.cowherd.io.HostFile;
 import io.cowherd.CorruptImageException;
 import io.cowherd.CowException;
 import io.cowherd.ImagePolicy;
@@ -34,7 +35,7 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
     static final long L2_ZERO = 1L;
     private static final int SUBCLUSTERS = 32;
 
-    private final ImageFile file;
+    private final HostFile file;
     private final Qcow2Header header;
     private final L1Table l1;
     private final L2Cache l2;
@@ -61,7 +62,7 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
         }
     }
 
-    private Qcow2Image(ImageFile file, Qcow2Header header, L1Table l1, VirtualDisk backing, boolean writable) {
+    private Qcow2Image(HostFile file, Qcow2Header header, L1Table l1, VirtualDisk backing, boolean writable) {
         this.file = file;
         this.header = header;
         this.l1 = l1;
@@ -75,7 +76,7 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
     /** Opens {@code path} and, as {@code policy} allows, its backing chain. */
     static Qcow2Image open(Path path, ImagePolicy policy, boolean writable, int depth) {
         policy.checkFormat(path, Qcow2Format.NAME);
-        ImageFile file = new ImageFile(path, writable);
+        HostFile file = new HostFile(path, writable);
         VirtualDisk backing = null;
         try {
             Qcow2Header h = Qcow2Header.read(file);
@@ -775,7 +776,7 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
         }
     }
 
-    private static void closeQuietly(ImageFile file, VirtualDisk backing) {
+    private static void closeQuietly(HostFile file, VirtualDisk backing) {
         try {
             file.close();
             if (backing != null) {

@@ -1,5 +1,6 @@
 package io.cowherd.qcow2;
 
+import io.cowherd.io.HostFile;
 import io.cowherd.CorruptImageException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -17,7 +18,7 @@ import java.util.Set;
  * clusters are allocated at the end of the file and never reused, so a crash can only leak.
  */
 final class RefcountTable {
-    private final ImageFile file;
+    private final HostFile file;
     private final Qcow2Header header;
     private final int clusterSize;
     private final int refcountBits;
@@ -29,7 +30,7 @@ final class RefcountTable {
     private final Set<Integer> dirtyTableEntries = new LinkedHashSet<>();
     private long nextFree;
 
-    private RefcountTable(ImageFile file, Qcow2Header header, long[] table) {
+    private RefcountTable(HostFile file, Qcow2Header header, long[] table) {
         this.file = file;
         this.header = header;
         this.clusterSize = header.clusterSize();
@@ -44,7 +45,7 @@ final class RefcountTable {
         this.nextFree = roundUp(end);
     }
 
-    static RefcountTable read(ImageFile file, Qcow2Header h) {
+    static RefcountTable read(HostFile file, Qcow2Header h) {
         int bytes = h.refcountTableClusters * h.clusterSize();
         if (h.refcountTableOffset + bytes > file.size()) {
             throw new CorruptImageException(file.path(), "refcount table", h.refcountTableOffset, bytes

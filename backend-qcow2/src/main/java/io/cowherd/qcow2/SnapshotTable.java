@@ -1,5 +1,6 @@
 package io.cowherd.qcow2;
 
+import io.cowherd.io.HostFile;
 import io.cowherd.CorruptImageException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -27,7 +28,7 @@ final class SnapshotTable {
         this.tableBytes = tableBytes;
     }
 
-    static SnapshotTable read(ImageFile file, Qcow2Header h) {
+    static SnapshotTable read(HostFile file, Qcow2Header h) {
         List<Snapshot> list = new ArrayList<>();
         long at = h.snapshotsOffset;
         for (int i = 0; i < h.nbSnapshots; i++) {

@@ -58,7 +58,7 @@ class CrashSafetyTest {
                     flushed = Integer.parseInt(line.substring(2));
                 }
             }
-            QemuTool.Result check = QemuTool.run("qemu-img", "check", "-f", "qcow2", clone.toString());
+            io.cowherd.testkit.PeerTool.Result check = QemuTool.run("qemu-img", "check", "-f", "qcow2", clone.toString());
             if (check.exit() == 3) {
                 leaked.incrementAndGet();
             } else if (check.exit() != 0) {

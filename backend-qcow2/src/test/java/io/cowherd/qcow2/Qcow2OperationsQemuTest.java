@@ -1,5 +1,6 @@
 package io.cowherd.qcow2;
 
+import io.cowherd.io.HostFile;
 import static io.cowherd.qcow2.QemuTool.ok;
 import static io.cowherd.qcow2.QemuTool.qemuIo;
 import static io.cowherd.qcow2.QemuTool.run;
@@ -74,7 +75,7 @@ class Qcow2OperationsQemuTest {
     }
 
     private static void assertClean(Path image) throws Exception {
-        QemuTool.Result r = run("qemu-img", "check", "-f", "qcow2", image.toString());
+        io.cowherd.testkit.PeerTool.Result r = run("qemu-img", "check", "-f", "qcow2", image.toString());
         assertEquals(0, r.exit(), r.output());
     }
 
@@ -172,7 +173,7 @@ class Qcow2OperationsQemuTest {
 
     /** Sets the stored refcount of the cluster at {@code host} directly, to fake damage. */
     private static void setRefcount(Path img, long host, long value) throws IOException {
-        try (ImageFile f = new ImageFile(img, true)) {
+        try (HostFile f = new HostFile(img, true)) {
             Qcow2Header h = Qcow2Header.read(f);
             RefcountTable t = RefcountTable.read(f, h);
             t.set(host, value);
@@ -207,7 +208,7 @@ class Qcow2OperationsQemuTest {
 
         // A data cluster whose refcount dropped to zero is a corruption for both.
         long data;
-        try (ImageFile f = new ImageFile(img, false)) {
+        try (HostFile f = new HostFile(img, false)) {
             Qcow2Header h = Qcow2Header.read(f);
             L1Table l1 = L1Table.read(f, h);
             ByteBuffer l2 = ByteBuffer.allocate(h.clusterSize());

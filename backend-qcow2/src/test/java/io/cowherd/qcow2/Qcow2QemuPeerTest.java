@@ -60,7 +60,7 @@ class Qcow2QemuPeerTest {
     }
 
     private static void checkClean(Path image) throws Exception {
-        QemuTool.Result r = run("qemu-img", "check", "-f", "qcow2", image.toString());
+        io.cowherd.testkit.PeerTool.Result r = run("qemu-img", "check", "-f", "qcow2", image.toString());
         assertEquals(0, r.exit(), "qemu-img check " + image + ":\n" + r.output());
         assertTrue(r.output().contains("No errors were found"), r.output());
     }

@@ -1,5 +1,6 @@
 package io.cowherd.vhd;
 
+import io.cowherd.io.HostFile;
 import io.cowherd.CorruptImageException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -36,7 +37,7 @@ final class BlockAllocationTable {
      * {@code fileSize} with room for a whole block, and not overlap the footer copy, the dynamic
      * header or the table itself.
      */
-    static BlockAllocationTable read(VhdFile f, long headerOffset, DynamicHeader h, long fileSize) {
+    static BlockAllocationTable read(HostFile f, long headerOffset, DynamicHeader h, long fileSize) {
         int count = h.maxTableEntries;
         byte[] raw = f.readMetadata(h.tableOffset, count * 4, "block allocation table");
         ByteBuffer b = ByteBuffer.wrap(raw);
@@ -85,7 +86,7 @@ final class BlockAllocationTable {
     }
 
     /** Points {@code block} at {@code offset} (sector-aligned) in memory and on disk. */
-    void set(VhdFile f, int block, long offset) throws IOException {
+    void set(HostFile f, int block, long offset) throws IOException {
         int sector = offset < 0 ? UNUSED : (int) (offset / VhdLayout.SECTOR);
         if (offset >= 0 && (offset % VhdLayout.SECTOR != 0 || offset / VhdLayout.SECTOR >= 0xFFFFFFFFL)) {
             throw new IllegalStateException(file + ": block offset " + offset + " cannot be recorded");

@@ -1,5 +1,6 @@
 package io.cowherd.vhd;
 
+import io.cowherd.io.HostFile;
 import io.cowherd.CorruptImageException;
 import io.cowherd.CowException;
 import io.cowherd.CowIOException;
@@ -25,7 +26,7 @@ final class VhdChecker {
         policy.checkFormat(file, VhdFormat.NAME);
         List<String> problems = new ArrayList<>();
         VhdMetadata meta;
-        try (VhdFile f = new VhdFile(file, repairLeaks)) {
+        try (HostFile f = new HostFile(file, repairLeaks)) {
             try {
                 meta = VhdMetadata.read(f, policy);
             } catch (CorruptImageException e) {
@@ -104,10 +105,10 @@ final class VhdChecker {
         return corruptions;
     }
 
-    private static long checkParent(VhdFile f, VhdMetadata meta, ImagePolicy policy, List<String> problems) {
+    private static long checkParent(HostFile f, VhdMetadata meta, ImagePolicy policy, List<String> problems) {
         try {
             VhdMetadata.ResolvedParent rp = meta.resolveParent(f, policy, 0);
-            try (VhdFile pf = new VhdFile(rp.path(), false)) {
+            try (HostFile pf = new HostFile(rp.path(), false)) {
                 VhdMetadata pm = VhdMetadata.read(pf, policy);
                 meta.checkParent(f.path(), rp.path(), pm.footer);
             }

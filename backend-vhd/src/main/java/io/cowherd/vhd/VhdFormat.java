@@ -1,5 +1,6 @@
 package io.cowherd.vhd;
 
+import io.cowherd.io.HostFile;
 import io.cowherd.CowIOException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.UnsupportedFeatureException;
@@ -50,7 +51,7 @@ public final class VhdFormat implements OverlayFormat {
         VhdMetadata meta;
         String reference = null;
         Path parentPath = null;
-        try (VhdFile f = new VhdFile(file, false)) {
+        try (HostFile f = new HostFile(file, false)) {
             meta = VhdMetadata.read(f, policy);
             if (meta.footer.isDifferencing()) {
                 VhdMetadata.ResolvedParent rp = meta.resolveParent(f, policy, depth);
@@ -138,7 +139,7 @@ public final class VhdFormat implements OverlayFormat {
         Path parent = backing.toAbsolutePath().normalize();
         VhdFooter parentFooter;
         int blockSize;
-        try (VhdFile f = new VhdFile(parent, false)) {
+        try (HostFile f = new HostFile(parent, false)) {
             VhdMetadata m = VhdMetadata.read(f, ImagePolicy.operator());
             parentFooter = m.footer;
             blockSize = m.header == null ? DynamicHeader.DEFAULT_BLOCK_SIZE : m.header.blockSize;

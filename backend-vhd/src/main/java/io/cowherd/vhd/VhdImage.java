@@ -1,5 +1,6 @@
 package io.cowherd.vhd;
 
+import io.cowherd.io.HostFile;
 import io.cowherd.CowException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.ReadOnlyVolumeException;
@@ -30,7 +31,7 @@ final class VhdImage implements io.cowherd.VirtualDisk {
     /** Bitmaps kept in memory; a full one is shared, so this bounds only partial ones. */
     private static final int BITMAP_CACHE_ENTRIES = 8192;
 
-    private final VhdFile file;
+    private final HostFile file;
     private final VhdMetadata meta;
     private final VhdFooter footer;
     private final DynamicHeader header;
@@ -48,7 +49,7 @@ final class VhdImage implements io.cowherd.VirtualDisk {
     /** Where the next block goes; the footer stands there. */
     private long nextFree;
 
-    private VhdImage(VhdFile file, VhdMetadata meta, VhdImage parent, boolean writable) {
+    private VhdImage(HostFile file, VhdMetadata meta, VhdImage parent, boolean writable) {
         this.file = file;
         this.meta = meta;
         this.footer = meta.footer;
@@ -69,7 +70,7 @@ final class VhdImage implements io.cowherd.VirtualDisk {
     /** Opens {@code path} and, for a differencing disk, its parent chain (read-only). */
     static VhdImage open(Path path, ImagePolicy policy, boolean writable, int depth) {
         policy.checkFormat(path, VhdFormat.NAME);
-        VhdFile file = new VhdFile(path, writable);
+        HostFile file = new HostFile(path, writable);
         VhdImage parent = null;
         try {
             VhdMetadata meta = VhdMetadata.read(file, policy);
@@ -118,7 +119,7 @@ final class VhdImage implements io.cowherd.VirtualDisk {
         return meta;
     }
 
-    VhdFile file() {
+    HostFile file() {
         return file;
     }
 
@@ -476,7 +477,7 @@ final class VhdImage implements io.cowherd.VirtualDisk {
         }
     }
 
-    private static void closeQuietly(VhdFile file, VhdImage parent) {
+    private static void closeQuietly(HostFile file, VhdImage parent) {
         try {
             file.close();
             if (parent != null) {

@@ -1,5 +1,6 @@
 package io.cowherd.vhd;
 
+import io.cowherd.io.HostFile;
 import io.cowherd.CorruptImageException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.NoSuchVolumeException;
@@ -43,7 +44,7 @@ final class VhdMetadata {
         this.staleFooterCopy = staleFooterCopy;
     }
 
-    static VhdMetadata read(VhdFile f, ImagePolicy policy) {
+    static VhdMetadata read(HostFile f, ImagePolicy policy) {
         Path path = f.path();
         long fileSize = f.size();
         if (fileSize < VhdFooter.SIZE) {
@@ -136,7 +137,7 @@ final class VhdMetadata {
     }
 
     /** Every usable parent reference, in the order they are tried: W2ru, MacX, W2ku, then the parent name. */
-    List<ParentReference> parentReferences(VhdFile f) {
+    List<ParentReference> parentReferences(HostFile f) {
         List<ParentReference> refs = new ArrayList<>();
         for (int code : new int[] {ParentLocator.W2RU, ParentLocator.MACX, ParentLocator.W2KU}) {
             for (ParentLocator l : header.locators) {
@@ -159,7 +160,7 @@ final class VhdMetadata {
     }
 
     /** Resolves the parent of a differencing disk as the policy allows: the first reference that exists. */
-    ResolvedParent resolveParent(VhdFile f, ImagePolicy policy, int depth) {
+    ResolvedParent resolveParent(HostFile f, ImagePolicy policy, int depth) {
         List<ParentReference> refs = parentReferences(f);
         RuntimeException first = null;
         for (ParentReference r : refs) {

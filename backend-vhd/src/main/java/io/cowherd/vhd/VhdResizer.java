@@ -1,5 +1,6 @@
 package io.cowherd.vhd;
 
+import io.cowherd.io.HostFile;
 import io.cowherd.CowIOException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.UnsupportedFeatureException;
@@ -26,7 +27,7 @@ final class VhdResizer {
         }
         long size = VhdCreator.diskSize(file, newSize);
         policy.checkVirtualSize(file, size);
-        try (VhdFile f = new VhdFile(file, true)) {
+        try (HostFile f = new HostFile(file, true)) {
             VhdMetadata meta = VhdMetadata.read(f, policy);
             VhdFooter footer = meta.footer;
             long old = footer.currentSize;
@@ -148,11 +149,11 @@ final class VhdResizer {
     private static void rewriteParent(Path overlay, Path target, ImagePolicy policy) throws IOException {
         VhdFooter parentFooter = null;
         if (target != null) {
-            try (VhdFile pf = new VhdFile(target, false)) {
+            try (HostFile pf = new HostFile(target, false)) {
                 parentFooter = VhdMetadata.read(pf, policy).footer;
             }
         }
-        try (VhdFile f = new VhdFile(overlay, true)) {
+        try (HostFile f = new HostFile(overlay, true)) {
             VhdMetadata meta = VhdMetadata.read(f, policy);
             if (!meta.footer.isDifferencing()) {
                 throw new UnsupportedFeatureException(overlay + " is a " + meta.footer.typeName()

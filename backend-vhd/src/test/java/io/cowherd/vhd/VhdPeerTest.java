@@ -1,6 +1,7 @@
 package io.cowherd.vhd;
 
-import static io.cowherd.vhd.PeerTool.ok;
+import io.cowherd.testkit.PeerTool;
+import static io.cowherd.testkit.PeerTool.ok;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -2,54 +2,64 @@ package io.cowherd.io;
 
 import io.cowherd.CowIOException;
 import io.cowherd.ImagePolicy;
+import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.VirtualDisk;
+import io.cowherd.VolumeExistsException;
+import io.cowherd.spi.CompressingDisk;
 import io.cowherd.spi.ImageFormat;
+import io.cowherd.spi.ImageFormats;
+import io.cowherd.spi.OverlayFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Map;
 
 /**
- * Copies the guest-visible bytes of a disk into a new image of any format, skipping runs of
- * zeros so the result stays sparse. The target is written under a temporary name and renamed
- * into place only when complete, so a failure never leaves a half-written image behind.
+ * Copies the guest-visible bytes of a disk into a new image of any format ({@code convert}):
+ * holes are skipped, stored runs are copied by the kernel, everything else goes through a
+ * buffer that drops zeros so the result stays sparse. The target is written under a temporary
+ * name next to it and renamed into place only when complete, so a failure never leaves a
+ * half-written image behind.
  */
 public final class DiskCopier {
     private static final int CHUNK = 1 << 20;
     /** Largest stored run handed to the kernel in one go. */
     private static final long CHUNK_EXTENT = 64L << 20;
+    /** Comparison unit for {@code -B} when the output format has no cluster of its own. */
+    private static final int DEFAULT_UNIT = 64 * 1024;
 
     private DiskCopier() {
     }
 
-    /** Writes the content of {@code source} to a new {@code format} image at {@code target}. */
+    /** What fills a freshly made image, given its temporary path. */
+    private interface Filler {
+        void fill(Path tmp) throws IOException;
+    }
+
+    /** Writes the content of {@code source} to a new {@code format} image at {@code target}, durably. */
     public static void copy(VirtualDisk source, ImageFormat format, Path target, ImagePolicy policy) {
-        copy(source, format, java.util.Map.of(), target, policy);
+        copy(source, format, Map.of(), target, policy);
     }
 
     /**
      * Writes the content of {@code source} to a new {@code format} image at {@code target},
-     * created with {@code options} (qemu-img's {@code -o}).
+     * created with {@code options} (qemu-img's {@code -o}), durably.
      */
-    public static void copy(VirtualDisk source, ImageFormat format, java.util.Map<String, String> options, Path target,
+    public static void copy(VirtualDisk source, ImageFormat format, Map<String, String> options, Path target,
             ImagePolicy policy) {
         copy(source, format, options, target, policy, true);
     }
 
     /**
-     * As {@link #copy(VirtualDisk, ImageFormat, java.util.Map, Path, ImagePolicy)}; {@code durable}
-     * says whether to wait for the disk before the rename ({@code false} is qemu-img convert's
-     * default behaviour: the data is in the page cache, a power cut can lose it).
+     * As {@link #copy(VirtualDisk, ImageFormat, Map, Path, ImagePolicy)}; {@code durable} says
+     * whether to wait for the disk before the rename ({@code false} is qemu-img convert's default:
+     * the data is in the page cache, a power cut can lose it).
      */
-    public static void copy(VirtualDisk source, ImageFormat format, java.util.Map<String, String> options, Path target,
+    public static void copy(VirtualDisk source, ImageFormat format, Map<String, String> options, Path target,
             ImagePolicy policy, boolean durable) {
-        Path dir = target.toAbsolutePath().getParent();
-        Path tmp = dir.resolve("." + target.getFileName() + ".part");
-        try {
-            if (Files.exists(target)) {
-                throw new io.cowherd.VolumeExistsException(target + " already exists; not overwriting it");
-            }
-            Files.deleteIfExists(tmp);
+        writeAtomically(target, tmp -> {
             format.create(tmp, source.size(), options);
             try (VirtualDisk out = format.open(tmp, policy, true, 0)) {
                 copyContent(source, out);
@@ -57,14 +67,22 @@ public final class DiskCopier {
                     out.flush();
                 }
             }
-            Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            deleteQuietly(tmp);
-            throw CowIOException.wrap(target, "writing", e);
-        } catch (RuntimeException e) {
-            deleteQuietly(tmp);
-            throw e;
-        }
+        });
+    }
+
+    /** Copies {@code source} into a new image like {@link #copy}, storing every non-zero unit compressed. */
+    public static void copyCompressed(VirtualDisk source, ImageFormat format, Map<String, String> options, Path target,
+            ImagePolicy policy) {
+        writeAtomically(target, tmp -> {
+            format.create(tmp, source.size(), options);
+            try (VirtualDisk out = format.open(tmp, policy, true, 0)) {
+                if (!(out instanceof CompressingDisk c)) {
+                    throw new UnsupportedFeatureException(format.name() + " images cannot be compressed (-c)");
+                }
+                copyUnits(source, null, out, c.compressionUnit(), true);
+                out.flush();
+            }
+        });
     }
 
     /**
@@ -74,99 +92,73 @@ public final class DiskCopier {
      */
     public static void copyAgainstBacking(VirtualDisk source, ImageFormat format, Path target, Path backing,
             String backingFormat, boolean compress, ImagePolicy policy) {
-        if (!(format instanceof io.cowherd.spi.OverlayFormat overlay)) {
-            throw new io.cowherd.UnsupportedFeatureException(format.name() + " images cannot have a backing file (-B)");
+        if (!(format instanceof OverlayFormat overlay)) {
+            throw new UnsupportedFeatureException(format.name() + " images cannot have a backing file (-B)");
         }
         if (backingFormat == null) {
             throw new IllegalArgumentException("state the backing file's format (-F); formats are never guessed");
         }
-        Path tmp = target.toAbsolutePath().getParent().resolve("." + target.getFileName() + ".part");
-        try (VirtualDisk base = io.cowherd.spi.ImageFormats.byName(backingFormat).open(backing, policy, false, 0)) {
-            if (Files.exists(target)) {
-                throw new io.cowherd.VolumeExistsException(target + " already exists; not overwriting it");
-            }
-            Files.deleteIfExists(tmp);
-            // The overlay lives next to the target, so the relative reference stays right after the rename.
-            overlay.createOverlay(tmp, backing, backingFormat, source.size());
-            try (VirtualDisk out = format.open(tmp, policy.allowingAnyBacking(), true, 0)) {
-                int unit = out instanceof io.cowherd.spi.CompressingDisk c ? c.compressionUnit() : 64 * 1024;
-                ByteBuffer mine = ByteBuffer.allocate(unit);
-                ByteBuffer theirs = ByteBuffer.allocate(unit);
-                for (long pos = 0; pos < source.size(); pos += unit) {
-                    int len = (int) Math.min(unit, source.size() - pos);
-                    mine.clear().limit(len);
-                    source.readFully(mine, pos);
-                    theirs.clear().limit(len);
-                    if (pos < base.size()) {
-                        base.readFully(theirs.slice().limit((int) Math.min(len, base.size() - pos)), pos);
-                    }
-                    mine.flip();
-                    theirs.clear().limit(len);
-                    if (mine.equals(theirs)) {
-                        continue;
-                    }
-                    if (isZero(mine)) {
-                        out.writeZeroes(pos, len);
-                    } else {
-                        writeUnit(out, mine, pos, len == unit && compress);
-                    }
+        writeAtomically(target, tmp -> {
+            try (VirtualDisk base = ImageFormats.byName(backingFormat).open(backing, policy, false, 0)) {
+                // The overlay lives next to the target, so its relative reference holds after the rename.
+                overlay.createOverlay(tmp, backing, backingFormat, source.size());
+                try (VirtualDisk out = format.open(tmp, policy.allowingAnyBacking(), true, 0)) {
+                    int unit = out instanceof CompressingDisk c ? c.compressionUnit() : DEFAULT_UNIT;
+                    copyUnits(source, base, out, unit, compress);
+                    out.flush();
                 }
-                out.flush();
             }
-            Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            deleteQuietly(tmp);
-            throw CowIOException.wrap(target, "writing", e);
-        } catch (RuntimeException e) {
-            deleteQuietly(tmp);
-            throw e;
+        });
+    }
+
+    /**
+     * Copies {@code source} unit by unit into {@code out}: units equal to {@code base} (or, with
+     * no base, all-zero units) are skipped; zero units over a base are written as zeroes.
+     */
+    private static void copyUnits(VirtualDisk source, VirtualDisk base, VirtualDisk out, int unit, boolean compress)
+            throws IOException {
+        ByteBuffer mine = ByteBuffer.allocate(unit);
+        ByteBuffer theirs = ByteBuffer.allocate(unit);
+        for (long pos = 0; pos < source.size(); pos += unit) {
+            int len = (int) Math.min(unit, source.size() - pos);
+            mine.clear().limit(len);
+            source.readFully(mine, pos);
+            mine.flip();
+            theirs.clear().limit(len);
+            if (base != null && pos < base.size()) {
+                base.readFully(theirs.slice().limit((int) Math.min(len, base.size() - pos)), pos);
+            }
+            if (mine.equals(theirs.clear().limit(len))) {
+                continue; // same as the base, or zeros over nothing
+            }
+            if (isZero(mine)) {
+                out.writeZeroes(pos, len);
+            } else if (compress && len == unit && out instanceof CompressingDisk c) {
+                byte[] bytes = new byte[len];
+                mine.get(bytes);
+                c.writeCompressed(pos, bytes);
+            } else {
+                out.write(mine, pos);
+            }
         }
     }
 
-    /** Copies {@code source} into a new image like {@link #copy}, storing every non-zero unit compressed. */
-    public static void copyCompressed(VirtualDisk source, ImageFormat format, java.util.Map<String, String> options,
-            Path target, ImagePolicy policy) {
+    /** Runs {@code filler} on a temporary file next to {@code target}, then renames it into place. */
+    private static void writeAtomically(Path target, Filler filler) {
         Path tmp = target.toAbsolutePath().getParent().resolve("." + target.getFileName() + ".part");
         try {
             if (Files.exists(target)) {
-                throw new io.cowherd.VolumeExistsException(target + " already exists; not overwriting it");
+                throw new VolumeExistsException(target + " already exists; not overwriting it");
             }
             Files.deleteIfExists(tmp);
-            format.create(tmp, source.size(), options);
-            try (VirtualDisk out = format.open(tmp, policy, true, 0)) {
-                if (!(out instanceof io.cowherd.spi.CompressingDisk c)) {
-                    throw new io.cowherd.UnsupportedFeatureException(format.name() + " images cannot be compressed (-c)");
-                }
-                int unit = c.compressionUnit();
-                ByteBuffer buf = ByteBuffer.allocate(unit);
-                for (long pos = 0; pos < source.size(); pos += unit) {
-                    int len = (int) Math.min(unit, source.size() - pos);
-                    buf.clear().limit(len);
-                    source.readFully(buf, pos);
-                    buf.flip();
-                    if (!isZero(buf)) {
-                        writeUnit(out, buf, pos, len == unit);
-                    }
-                }
-                out.flush();
-            }
-            Files.move(tmp, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            filler.fill(tmp);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             deleteQuietly(tmp);
             throw CowIOException.wrap(target, "writing", e);
         } catch (RuntimeException e) {
             deleteQuietly(tmp);
             throw e;
-        }
-    }
-
-    private static void writeUnit(VirtualDisk out, ByteBuffer data, long pos, boolean compress) throws IOException {
-        if (compress && out instanceof io.cowherd.spi.CompressingDisk c) {
-            byte[] bytes = new byte[data.remaining()];
-            data.get(bytes);
-            c.writeCompressed(pos, bytes);
-        } else {
-            out.write(data, pos);
         }
     }
 

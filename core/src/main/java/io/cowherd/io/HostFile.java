@@ -1,4 +1,4 @@
-package io.cowherd.vhd;
+package io.cowherd.io;
 
 import io.cowherd.CorruptImageException;
 import io.cowherd.CowIOException;
@@ -9,12 +9,17 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
-/** The host file under a VHD, with whole-buffer positional reads and writes. */
-final class VhdFile implements Closeable {
+/**
+ * The host file under an image, for format implementations: whole-buffer positional reads and
+ * writes, metadata reads that turn a short file into a {@link CorruptImageException} naming
+ * the field, and data reads that see zeros past the end (as QEMU's file driver does).
+ */
+public final class HostFile implements Closeable {
     private final Path path;
     private final FileChannel channel;
 
-    VhdFile(Path path, boolean writable) {
+    /** Opens {@code path} for reading, and writing when {@code writable}. */
+    public HostFile(Path path, boolean writable) {
         this.path = path;
         try {
             this.channel = writable
@@ -25,11 +30,16 @@ final class VhdFile implements Closeable {
         }
     }
 
-    Path path() {
+    public Path path() {
         return path;
     }
 
-    long size() {
+    /** The channel, for kernel-side copies; callers must not close it or move its position. */
+    public FileChannel channel() {
+        return channel;
+    }
+
+    public long size() {
         try {
             return channel.size();
         } catch (IOException e) {
@@ -37,9 +47,11 @@ final class VhdFile implements Closeable {
         }
     }
 
-    /** Reads {@code length} bytes of metadata; a file that ends first is corrupt, {@code field} named. */
-    byte[] readMetadata(long offset, int length, String field) {
-        ByteBuffer dst = ByteBuffer.allocate(length);
+    /**
+     * Fills {@code dst} with metadata at {@code offset}; a file that ends first is corrupt, with
+     * {@code field} named in the error.
+     */
+    public void readMetadata(ByteBuffer dst, long offset, String field) {
         long at = offset;
         try {
             while (dst.hasRemaining()) {
@@ -53,11 +65,17 @@ final class VhdFile implements Closeable {
         } catch (IOException e) {
             throw CowIOException.wrap(path, "reading " + field + " of", e);
         }
+    }
+
+    /** Reads {@code length} bytes of metadata, as {@link #readMetadata(ByteBuffer, long, String)}. */
+    public byte[] readMetadata(long offset, int length, String field) {
+        ByteBuffer dst = ByteBuffer.allocate(length);
+        readMetadata(dst, offset, field);
         return dst.array();
     }
 
     /** Reads guest data: bytes beyond the end of the file read as zeros. */
-    void readData(ByteBuffer dst, long offset) throws IOException {
+    public void readData(ByteBuffer dst, long offset) throws IOException {
         long at = offset;
         while (dst.hasRemaining()) {
             int n = channel.read(dst, at);
@@ -71,32 +89,28 @@ final class VhdFile implements Closeable {
         }
     }
 
-    void write(ByteBuffer src, long offset) throws IOException {
+    public void write(ByteBuffer src, long offset) throws IOException {
         long at = offset;
         while (src.hasRemaining()) {
             at += channel.write(src, at);
         }
     }
 
-    void write(byte[] src, long offset) throws IOException {
+    public void write(byte[] src, long offset) throws IOException {
         write(ByteBuffer.wrap(src), offset);
     }
 
-    void truncate(long size) throws IOException {
+    public void truncate(long size) throws IOException {
         channel.truncate(size);
     }
 
-    void force() throws IOException {
+    /** Makes every write so far durable. */
+    public void force() throws IOException {
         channel.force(true);
     }
 
     @Override
     public void close() throws IOException {
         channel.close();
-    }
-
-    /** The channel, for kernel-side copies; callers must not close it or move its position. */
-    FileChannel channel() {
-        return channel;
     }
 }
