@@ -330,4 +330,32 @@ class Qcow2OperationsQemuTest {
         assertClean(img);
         assertArrayEquals(expect, qemuRaw(img));
     }
+
+    @Test
+    void jsonAndProtocolBackingNamesAndExternalDataFilesAreRefused() throws Exception {
+        Path json = p("json.qcow2");
+        ok("qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", "json:{\"file.filename\":\"/etc/passwd\"}", "-F", "raw",
+                json.toString(), "1M");
+        io.cowherd.UnsafeBackingException e1 = assertThrows(io.cowherd.UnsafeBackingException.class,
+                () -> format.open(json, POLICY, false, 0));
+        assertTrue(e1.getMessage().contains("json:"), e1.getMessage());
+        Path nbd = p("nbd.qcow2");
+        ok("qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", "nbd://127.0.0.1:10809/x", "-F", "raw", nbd.toString(), "1M");
+        assertThrows(io.cowherd.UnsafeBackingException.class, () -> format.open(nbd, POLICY, false, 0));
+        Path noFormat = p("noformat.qcow2");
+        Files.write(p("base.raw"), new byte[1 << 20]);
+        ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", noFormat.toString(), "1M");
+        try (io.cowherd.io.HostFile f = new io.cowherd.io.HostFile(noFormat, true)) {
+            Qcow2Header.read(f).rewriteBacking(f, "base.raw", null); // an old image that never recorded the format
+        }
+        assertTrue(!ok("qemu-img", "info", noFormat.toString()).contains("backing file format"));
+        io.cowherd.UnsafeBackingException e2 = assertThrows(io.cowherd.UnsafeBackingException.class,
+                () -> format.open(noFormat, POLICY, false, 0));
+        assertTrue(e2.getMessage().contains("probing"), e2.getMessage());
+        Path data = p("external.qcow2");
+        ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=" + p("external.data"), data.toString(), "1M");
+        UnsupportedFeatureException e3 = assertThrows(UnsupportedFeatureException.class,
+                () -> format.open(data, POLICY, false, 0));
+        assertTrue(e3.getMessage().contains("external data file"), e3.getMessage());
+    }
 }
