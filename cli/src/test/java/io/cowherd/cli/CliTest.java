@@ -171,4 +171,47 @@ class CliTest {
         assertEquals(0, delta.exit(), delta.err());
         sh(dir, "qemu-img", "compare", "delta.qcow2", "top.qcow2");
     }
+
+    @Test
+    void quickstartRunsTheWholeJob() {
+        Run r = cowherd("quickstart", "--dir", dir.resolve("qs").toString(), "--count", "5", "--size", "8M");
+        assertEquals(0, r.exit(), r.out() + r.err());
+        assertTrue(r.out().contains("5 virtual machines cloned"), r.out());
+        assertTrue(r.out().contains("from each other: yes") && r.out().contains("still equals the master: yes")
+                && r.out().contains("master unchanged: yes"), r.out());
+    }
+
+    @Test
+    void domainCloneFromXmlWithoutLibvirtAndOnTestDriver() throws Exception {
+        Path master = rawMaster();
+        Path pool = Files.createDirectories(dir.resolve("pool"));
+        String xml = """
+                <domain type='kvm'><name>golden</name><memory unit='MiB'>256</memory>
+                  <os><type arch='x86_64'>hvm</type></os>
+                  <devices>
+                    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/><target dev='vda'/></disk>
+                    <interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/></interface>
+                  </devices></domain>
+                """.formatted(master);
+        Path xmlFile = Files.writeString(dir.resolve("golden.xml"), xml);
+        Path out = dir.resolve("out");
+        Run files = cowherd("domain", "clone", "--xml", xmlFile.toString(), "--count", "2", "--name-pattern", "web-%02d",
+                "--pool", pool.toString(), "--output-dir", out.toString());
+        assertEquals(0, files.exit(), files.err());
+        String web1 = Files.readString(out.resolve("web-01.xml"));
+        assertTrue(web1.contains("<name>web-01</name>") && web1.contains(pool.resolve("web-01-vda.qcow2").toString())
+                && web1.contains("type=\"qcow2\"") || web1.contains("type='qcow2'"), web1);
+        sh(pool, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", "web-02-vda.qcow2", master.toString());
+
+        Run defined = cowherd("domain", "clone", "--connect", "test:///default", "--xml", xmlFile.toString(), "--count", "2",
+                "--name-pattern", "db-%d", "--pool", dir.resolve("pool2").toString());
+        assertEquals(0, defined.exit(), defined.err());
+        assertEquals(2, defined.out().lines().count(), defined.out());
+        assertTrue(defined.out().startsWith("db-1 "), defined.out());
+        // The test driver's own domain has a disk without a stated format: refused, never guessed.
+        Run unstated = cowherd("domain", "clone", "--connect", "test:///default", "--domain", "test", "--pool", pool.toString());
+        assertTrue(unstated.exit() >= 2 && unstated.err().contains("never guesses"), unstated.err());
+        assertEquals(ExitCodes.LIBVIRT, cowherd("domain", "clone", "--connect", "test:///default", "--domain", "nope",
+                "--pool", pool.toString()).exit());
+    }
 }
