@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,42 +46,85 @@ public final class PoolRecords {
         this.directory = directory;
     }
 
-    /** The journal replayed: live volumes by name, in creation order. */
-    public Map<String, Volume> load() {
-        Map<String, Volume> volumes = new LinkedHashMap<>();
+    /** What was replayed last: which file (inode), how far, with what result. */
+    private Object cachedFileKey;
+    private long cachedLength;
+    private int cachedLines;
+    private final Map<String, Volume> cached = new LinkedHashMap<>();
+
+    /**
+     * The journal replayed: live volumes by name, in creation order (a copy the caller may
+     * change). Only lines appended since the last call are parsed, unless the journal was
+     * replaced (compaction) or cut (a torn last line), when it is read again from the start.
+     */
+    public synchronized Map<String, Volume> load() {
         if (!Files.exists(journal)) {
-            return volumes;
+            forget();
+            return new LinkedHashMap<>();
         }
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(journal);
+        try (FileChannel ch = FileChannel.open(journal, StandardOpenOption.READ)) {
+            Object key = Files.readAttributes(journal, BasicFileAttributes.class).fileKey();
+            long size = ch.size();
+            if (key == null || !key.equals(cachedFileKey) || size < cachedLength) {
+                forget();
+                cachedFileKey = key;
+            }
+            if (size > cachedLength) {
+                ByteBuffer tail = ByteBuffer.allocate((int) Math.min(Integer.MAX_VALUE - 8, size - cachedLength));
+                while (tail.hasRemaining() && ch.read(tail, cachedLength + tail.position()) > 0) {
+                    // read to the end
+                }
+                replay(tail.array(), tail.position());
+            }
         } catch (IOException e) {
             throw CowIOException.wrap(journal, "reading the pool records", e);
+        } catch (RuntimeException e) {
+            forget(); // never keep a half-applied replay
+            throw e;
         }
-        String text = new String(bytes, StandardCharsets.UTF_8);
-        int end = text.lastIndexOf('\n'); // a line cut short by a crash has no newline: ignore it
-        if (end < 0) {
-            return volumes;
-        }
-        String[] lines = text.substring(0, end).split("\n", -1);
-        if (!lines[0].equals(HEADER)) {
-            throw new CorruptImageException(journal, "header", 0, "expected '" + HEADER + "', found '" + lines[0] + "'");
-        }
-        long offset = lines[0].length() + 1;
-        for (int i = 1; i < lines.length; i++) {
-            String line = lines[i];
-            String[] f = line.split("\t", -1);
-            if (f.length == 6 && f[0].equals("+")) {
-                Volume.Role role = parseRole(f[2], offset);
-                volumes.put(f[1], new Volume(f[1], role, f[3].equals("-") ? null : f[3], directory.resolve(f[4]), f[5]));
-            } else if (f.length == 2 && f[0].equals("-")) {
-                volumes.remove(f[1]);
-            } else {
-                throw new CorruptImageException(journal, "line " + (i + 1), offset, "unreadable record '" + line + "'");
+        return new LinkedHashMap<>(cached);
+    }
+
+    private void forget() {
+        cachedFileKey = null;
+        cachedLength = 0;
+        cachedLines = 0;
+        cached.clear();
+    }
+
+    /** Applies every complete line of {@code bytes[0..length)}, the journal from {@link #cachedLength} on. */
+    private void replay(byte[] bytes, int length) {
+        int start = 0;
+        for (int i = 0; i < length; i++) {
+            if (bytes[i] != '\n') {
+                continue;
             }
-            offset += line.getBytes(StandardCharsets.UTF_8).length + 1L;
+            String line = new String(bytes, start, i - start, StandardCharsets.UTF_8);
+            long offset = cachedLength;
+            apply(line, offset);
+            cachedLines++;
+            cachedLength += i - start + 1L;
+            start = i + 1;
         }
-        return volumes;
+        // A line without its newline (cut short by a crash) waits: the next append cuts it away.
+    }
+
+    private void apply(String line, long offset) {
+        if (cachedLines == 0) {
+            if (!line.equals(HEADER)) {
+                throw new CorruptImageException(journal, "header", 0, "expected '" + HEADER + "', found '" + line + "'");
+            }
+            return;
+        }
+        String[] f = line.split("\t", -1);
+        if (f.length == 6 && f[0].equals("+")) {
+            Volume.Role role = parseRole(f[2], offset);
+            cached.put(f[1], new Volume(f[1], role, f[3].equals("-") ? null : f[3], directory.resolve(f[4]), f[5]));
+        } else if (f.length == 2 && f[0].equals("-")) {
+            cached.remove(f[1]);
+        } else {
+            throw new CorruptImageException(journal, "line " + (cachedLines + 1), offset, "unreadable record '" + line + "'");
+        }
     }
 
     private Volume.Role parseRole(String text, long offset) {
