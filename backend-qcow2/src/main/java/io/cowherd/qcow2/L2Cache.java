@@ -2,7 +2,6 @@ package io.cowherd.qcow2;
 
 import io.cowherd.io.HostFile;
 import io.cowherd.CorruptImageException;
-import io.cowherd.CowException;
 import io.cowherd.CowIOException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -136,7 +135,4 @@ final class L2Cache {
         }
     }
 
-    static CowException unwrap(UncheckedIOException e, HostFile f) {
-        return CowIOException.wrap(f.path(), "writing", e);
-    }
 }

@@ -118,10 +118,6 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
         return header;
     }
 
-    VirtualDisk backing() {
-        return backing;
-    }
-
     @Override
     public long size() {
         return header.size;
@@ -560,12 +556,6 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
         } finally {
             lock.readLock().unlock();
         }
-    }
-
-    /** Whether the guest cluster at {@code clusterStart} is a zero cluster of this image. */
-    boolean isZeroCluster(long clusterStart) {
-        Segment s = segment(clusterStart, 1);
-        return s.kind == Kind.ZERO;
     }
 
     int clusterSize() {

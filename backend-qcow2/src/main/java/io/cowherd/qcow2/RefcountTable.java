@@ -68,16 +68,6 @@ final class RefcountTable {
         return refcountBits == 64 ? Long.MAX_VALUE : (1L << refcountBits) - 1;
     }
 
-    /** The offset the next allocated cluster will get. */
-    long nextFree() {
-        return nextFree;
-    }
-
-    /** Makes sure the next allocation starts at or after {@code offset}. */
-    void reserveUpTo(long offset) {
-        nextFree = Math.max(nextFree, roundUp(offset));
-    }
-
     /** Allocates one cluster at the end of the file with refcount 1 and returns its offset. */
     long allocateCluster() throws IOException {
         return allocateClusters(1);
@@ -238,19 +228,6 @@ final class RefcountTable {
             }
         }
         return out;
-    }
-
-    long tableOffset() {
-        return tableOffset;
-    }
-
-    int tableClusters() {
-        return (int) ((long) table.length * 8 / clusterSize);
-    }
-
-    /** Host clusters the table can describe. */
-    long coveredClusters() {
-        return table.length * entriesPerBlock;
     }
 
     private byte[] block(long offset, int tableIndex) {
