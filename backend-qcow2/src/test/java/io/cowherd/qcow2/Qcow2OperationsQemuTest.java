@@ -358,4 +358,23 @@ class Qcow2OperationsQemuTest {
                 () -> format.open(data, POLICY, false, 0));
         assertTrue(e3.getMessage().contains("external data file"), e3.getMessage());
     }
+
+    @Test
+    void writingClearsAutoclearBitsSoQemuDropsBitmapsItCannotTrust() throws Exception {
+        Path img = p("bitmap.qcow2");
+        ok("qemu-img", "create", "-q", "-f", "qcow2", img.toString(), "4M");
+        qemuIo(img.toString(), "write -P 1 0 1M");
+        ok("qemu-img", "bitmap", "--add", img.toString(), "b0");
+        try (VirtualDisk d = format.open(img, POLICY, true, 0)) {
+            d.write(ByteBuffer.wrap(new byte[70000]), 100_000);
+        }
+        // The spec's contract: a writer that does not know bitmaps clears the autoclear bit, and
+        // QEMU then treats the bitmaps as inconsistent. Their clusters leak; nothing is corrupt.
+        io.cowherd.testkit.PeerTool.Result check = run("qemu-img", "check", "-f", "qcow2", img.toString());
+        assertEquals(3, check.exit(), check.output());
+        assertTrue(check.output().contains("bitmaps are now considered inconsistent"), check.output());
+        assertEquals(3, format.check(img, POLICY, false).exitCode());
+        assertEquals(0, format.check(img, POLICY, true).exitCode());
+        assertClean(img);
+    }
 }
