@@ -1,0 +1,59 @@
+package io.cowherd.lvm;
+
+import io.cowherd.Capability;
+import io.cowherd.CowBackend;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * The {@code lvm} backend: masters and clones are logical volumes, clones are LVM snapshots.
+ * One backend serves both kinds of pool; the location says which:
+ * <ul>
+ * <li>{@code /dev/VG}: a <em>classic</em> pool, every clone a classic snapshot with its own
+ * fixed-size copy-on-write area ({@code lvcreate -s -L}) taken from the volume group;</li>
+ * <li>{@code /dev/VG/THINPOOL}: a <em>thin</em> pool, masters are thin volumes in
+ * {@code THINPOOL} and every clone a thin snapshot ({@code lvcreate -s}, no size).</li>
+ * </ul>
+ * The volume group and thin pool must exist ({@code vgcreate}, {@code lvcreate -T}). Needs root
+ * and the {@code lvm2} tools.
+ */
+public final class LvmBackend implements CowBackend {
+    /** The backend's name. */
+    public static final String NAME = "lvm";
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public Set<Capability> capabilities() {
+        return EnumSet.of(Capability.CLONE, Capability.IMPORT, Capability.READ, Capability.WRITE);
+    }
+
+    /** Guests see a plain block device: libvirt's {@code <driver type='raw'>}. */
+    @Override
+    public String volumeFormat() {
+        return "raw";
+    }
+
+    @Override
+    public boolean volumesAreFiles() {
+        return false;
+    }
+
+    /**
+     * Opens the pool at {@code /dev/VG} (classic) or {@code /dev/VG/THINPOOL} (thin) with
+     * default settings.
+     */
+    @Override
+    public LvmPool openPool(Path location) {
+        return new LvmPool(this, location, LvmSettings.defaults());
+    }
+
+    /** Opens the pool at {@code location} with {@code settings}. */
+    public LvmPool openPool(Path location, LvmSettings settings) {
+        return new LvmPool(this, location, settings);
+    }
+}

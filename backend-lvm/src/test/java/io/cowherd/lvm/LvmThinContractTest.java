@@ -1,0 +1,12 @@
+package io.cowherd.lvm;
+
+import java.nio.file.Path;
+
+/** The contract kit on a thin pool ({@code /dev/VG/tp}, thin snapshots), in a real kernel. */
+@InKernel
+class LvmThinContractTest extends LvmContractSupport {
+    @Override
+    Path freshLocation() {
+        return bed.newThinPool(512);
+    }
+}
