@@ -9,6 +9,9 @@
 #                              a real Linux 6.1 kernel with the device mapper and loop devices, in which
 #                              backend-dmsnapshot's tests run (src/test/uml/run-in-uml.sh; gcc builds the
 #                              XSAVE shim that UML needs on hosts with Intel AMX)
+#   aria2                      a real BitTorrent peer: fetches what cowherd seeds, seeds what cowherd fetches
+#   opentracker                a real external tracker (Debian's tracks whitelisted info hashes only)
+#   iproute2                   network namespaces and tc for the swarm benchmark (benchmarks/swarm)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
@@ -17,4 +20,5 @@ apt-get install -y -q --no-install-recommends \
   qemu-utils \
   libvhdi-utils fuse3 \
   libvirt0 libvirt-clients libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 \
-  user-mode-linux kmod lvm2 thin-provisioning-tools gcc libc6-dev
+  user-mode-linux kmod lvm2 thin-provisioning-tools gcc libc6-dev \
+  aria2 opentracker iproute2

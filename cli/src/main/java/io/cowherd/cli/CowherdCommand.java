@@ -11,6 +11,7 @@ import picocli.CommandLine.Option;
         subcommands = {InfoCommand.class, CloneCommand.class, ConvertCommand.class, CheckCommand.class,
             CommitCommand.class, RebaseCommand.class, ResizeCommand.class, VolumesCommand.class,
             DeleteCommand.class, BackendsCommand.class, DomainCommand.class, QuickstartCommand.class, PoolCommand.class,
+            BundleCommand.class, SeedCommand.class, FetchCommand.class, TrackerCommand.class,
             CommandLine.HelpCommand.class})
 public final class CowherdCommand implements Runnable {
 

@@ -1,0 +1,114 @@
+package io.cowherd.cli;
+
+import io.cowherd.Pool;
+import io.cowherd.UnsupportedFeatureException;
+import io.cowherd.Volume;
+import io.cowherd.distribution.bundle.Bundle;
+import io.cowherd.distribution.bundle.BundleManifest;
+import io.cowherd.distribution.torrent.Metainfo;
+import io.cowherd.distribution.torrent.SessionOptions;
+import io.cowherd.distribution.torrent.TorrentSession;
+import io.cowherd.distribution.torrent.TtorrentEngine;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code cowherd fetch TORRENT --into DIR}: download a torrent, every piece verified. */
+@Command(name = "fetch", description = "Download a torrent (a cowherd bundle or any ordinary torrent) into a directory, every piece verified.")
+final class FetchCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "TORRENT|MAGNET")
+    String source;
+
+    @Option(names = "--into", required = true, paramLabel = "DIR", description = "Directory that receives the torrent's file or top directory.")
+    Path into;
+
+    @Option(names = "--seed-after", description = "Keep seeding after the download completes, until stopped.")
+    boolean seedAfter;
+
+    @Option(names = "--rate-limit", paramLabel = "RATE", description = "Download limit in bytes per second (e.g. 12M), per peer connection (the ttorrent engine limits each connection, not the host).")
+    String rateLimit;
+
+    @Option(names = "--rate-limit-up", paramLabel = "RATE", description = "Upload limit in bytes per second, per peer connection.")
+    String rateLimitUp;
+
+    @Option(names = "--bind", paramLabel = "ADDR", description = "Local address to listen on and announce (default: the one that reaches the tracker).")
+    String bind;
+
+    @Option(names = "--no-peer-timeout", defaultValue = "60", paramLabel = "SECONDS", description = "Fail when no verified piece arrives for this long (default: ${DEFAULT-VALUE}).")
+    long noPeerTimeout;
+
+    @Option(names = "--pool", paramLabel = "DIR", description = "Then import the fetched bundle into this pool as a master (hashes checked first).")
+    Path pool;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "The master's name in the pool (default: the bundle's name).")
+    String name;
+
+    @Option(names = "--quiet", description = "No progress bar.")
+    boolean quiet;
+
+    @Mixin
+    PoolOptions poolOptions;
+
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        if (source.startsWith("magnet:")) {
+            throw new UnsupportedFeatureException("magnet links need metadata exchange (BEP 9) and DHT, which the ttorrent "
+                    + "engine lacks; fetch the .torrent file that `cowherd seed` wrote instead");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        Metainfo m = Metainfo.read(Path.of(source));
+        SessionOptions o = SessionOptions.on(TorrentCli.bindAddress(bind, m.trackers().isEmpty() ? null : m.trackers().get(0)))
+                .withRateLimits(rateLimit == null ? 0 : Sizes.parse(rateLimit), rateLimitUp == null ? 0 : Sizes.parse(rateLimitUp))
+                .withNoPeerTimeout(Duration.ofSeconds(noPeerTimeout))
+                .withSeedAfter(seedAfter);
+        if (!quiet) {
+            o = o.withListener(TorrentCli.progressBar(spec.commandLine().getErr()));
+        }
+        TorrentSession s = new TtorrentEngine().fetch(m, into, o);
+        try {
+            s.awaitCompletion(Duration.ofDays(365));
+        } catch (RuntimeException | java.util.concurrent.TimeoutException e) {
+            s.close();
+            throw e;
+        }
+        Path result = into.resolve(m.name());
+        out.println("fetched " + result.toAbsolutePath() + " (" + Sizes.human(m.totalSize()) + ", " + m.pieceCount()
+                + " pieces verified)");
+        if (Files.isDirectory(result) && Files.exists(result.resolve(BundleManifest.FILE_NAME))) {
+            Bundle b = Bundle.open(result);
+            if (pool != null) {
+                try (Pool p = poolOptions.backend().openPool(pool)) {
+                    for (Volume v : b.importInto(p, name != null ? name : m.name())) {
+                        out.println("master " + v.name() + " " + v.path());
+                    }
+                }
+            } else {
+                b.verify();
+                out.println("bundle verified: " + b.manifest().files().size() + " files match their sha256");
+            }
+        } else if (pool != null) {
+            throw new UnsupportedFeatureException(result + " is not a cowherd bundle; only bundles import into a pool");
+        }
+        out.flush();
+        if (seedAfter) {
+            out.println("seeding " + m.name() + " at " + s.listenAddress().getAddress().getHostAddress() + ":"
+                    + s.listenAddress().getPort() + "; stop with Ctrl-C");
+            out.flush();
+            TorrentCli.waitUntilStopped(s);
+        } else {
+            s.close();
+        }
+        return ExitCodes.OK;
+    }
+}

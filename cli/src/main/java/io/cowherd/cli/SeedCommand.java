@@ -1,0 +1,98 @@
+package io.cowherd.cli;
+
+import io.cowherd.distribution.bundle.Bundle;
+import io.cowherd.distribution.bundle.BundleManifest;
+import io.cowherd.distribution.torrent.Metainfo;
+import io.cowherd.distribution.torrent.SessionOptions;
+import io.cowherd.distribution.torrent.TorrentEngine;
+import io.cowherd.distribution.torrent.TorrentSession;
+import io.cowherd.distribution.torrent.TrackerHandle;
+import io.cowherd.distribution.torrent.TtorrentEngine;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code cowherd seed BUNDLE_DIR}: make the torrent of a bundle and share it until stopped. */
+@Command(name = "seed", description = "Make the torrent of a bundle (or any file or directory) and seed it until stopped.")
+final class SeedCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "BUNDLE_DIR")
+    Path content;
+
+    static final class TrackerChoice {
+        @Option(names = "--tracker", paramLabel = "URL", description = "Announce to this tracker (http://HOST:PORT/announce).")
+        URI tracker;
+
+        @Option(names = "--embedded-tracker", paramLabel = "HOST:PORT", description = "Start a tracker here and announce to it.")
+        String embedded;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    TrackerChoice trackerChoice;
+
+    @Option(names = "--torrent", paramLabel = "OUT", description = "Write the .torrent here (default: BUNDLE_DIR.torrent beside it).")
+    Path torrentOut;
+
+    @Option(names = "--magnet", description = "Also print a magnet link (for clients with metadata exchange; cowherd fetch needs the .torrent).")
+    boolean magnet;
+
+    @Option(names = "--bind", paramLabel = "ADDR", description = "Local address to listen on and announce (default: the one that reaches the tracker).")
+    String bind;
+
+    @Option(names = "--rate-limit-up", paramLabel = "RATE", description = "Upload limit in bytes per second (e.g. 50M), per peer connection.")
+    String rateUp;
+
+    @Option(names = "--piece-size", paramLabel = "SIZE", description = "Piece size (default: chosen from the size).")
+    String pieceSize;
+
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        if (!Files.exists(content)) {
+            throw new io.cowherd.NoSuchVolumeException(content + " does not exist");
+        }
+        if (Files.isDirectory(content) && Files.exists(content.resolve(BundleManifest.FILE_NAME))) {
+            Bundle.open(content).verify();
+        }
+        TorrentEngine engine = new TtorrentEngine();
+        TrackerHandle tracker = null;
+        URI announce = trackerChoice.tracker;
+        if (trackerChoice.embedded != null) {
+            tracker = engine.startTracker(TorrentCli.hostPort(trackerChoice.embedded));
+            announce = tracker.announceUrl();
+        }
+        Metainfo m = Metainfo.create(content, List.of(announce), pieceSize == null ? 0 : (int) Sizes.parse(pieceSize), "cowherd");
+        if (tracker != null) {
+            tracker.track(m);
+        }
+        Path torrent = torrentOut != null ? torrentOut
+                : content.toAbsolutePath().resolveSibling(content.getFileName() + ".torrent");
+        m.save(torrent);
+        SessionOptions o = SessionOptions.on(TorrentCli.bindAddress(bind, announce))
+                .withRateLimits(0, rateUp == null ? 0 : Sizes.parse(rateUp));
+        TorrentSession s = engine.seed(m, content.toAbsolutePath().getParent(), o);
+        out.println("torrent " + torrent.toAbsolutePath());
+        out.println("info-hash " + m.infoHashHex());
+        out.println("tracker " + announce);
+        out.println("seeding " + m.name() + " (" + Sizes.human(m.totalSize()) + ", " + m.pieceCount() + " pieces of "
+                + Sizes.human(m.pieceLength()) + ") at " + s.listenAddress().getAddress().getHostAddress() + ":"
+                + s.listenAddress().getPort() + "; stop with Ctrl-C");
+        if (magnet) {
+            out.println(m.magnetUri());
+        }
+        out.flush();
+        TorrentCli.waitUntilStopped(s, tracker);
+        return ExitCodes.OK;
+    }
+}

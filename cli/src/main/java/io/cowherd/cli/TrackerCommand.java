@@ -1,0 +1,41 @@
+package io.cowherd.cli;
+
+import io.cowherd.distribution.torrent.Metainfo;
+import io.cowherd.distribution.torrent.TrackerHandle;
+import io.cowherd.distribution.torrent.TtorrentEngine;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code cowherd tracker HOST:PORT [TORRENT...]}: a BitTorrent tracker for the torrents named. */
+@Command(name = "tracker", description = "Run a BitTorrent tracker (HTTP) for the torrents named, until stopped.")
+final class TrackerCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "HOST:PORT")
+    String address;
+
+    @Parameters(index = "1..*", paramLabel = "TORRENT", description = "Torrents to track (this tracker tracks only the torrents it is given).")
+    List<Path> torrents = List.of();
+
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        TrackerHandle t = new TtorrentEngine().startTracker(TorrentCli.hostPort(address));
+        for (Path p : torrents) {
+            Metainfo m = Metainfo.read(p);
+            t.track(m);
+            out.println("tracking " + m.infoHashHex() + " " + m.name());
+        }
+        out.println("tracker " + t.announceUrl() + "; stop with Ctrl-C");
+        out.flush();
+        TorrentCli.waitUntilStopped(t);
+        return ExitCodes.OK;
+    }
+}

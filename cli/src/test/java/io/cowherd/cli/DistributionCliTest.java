@@ -1,0 +1,110 @@
+package io.cowherd.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** cowherd bundle, seed, fetch and tracker as a user and a script see them. */
+@Timeout(120)
+class DistributionCliTest {
+    @TempDir
+    Path dir;
+
+    private Path disk() throws IOException {
+        byte[] b = new byte[3 << 20];
+        new Random(9).nextBytes(b);
+        return Files.write(dir.resolve("golden.raw"), b);
+    }
+
+    private Path bundle() throws IOException {
+        Path disk = disk();
+        Path xml = Files.writeString(dir.resolve("golden.xml"), "<domain><name>golden</name></domain>");
+        CliTest.Run r = CliTest.cowherd("bundle", "create", "--into", dir.resolve("b/golden").toString(), "-f", "raw",
+                "--domain-xml", xml.toString(), disk.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("golden.raw"), r.out());
+        return dir.resolve("b/golden");
+    }
+
+    @Test
+    void bundleCreateExportImportIntoAPool() throws IOException {
+        Path b = bundle();
+        assertEquals(1, CliTest.cowherd("bundle", "create", "--into", dir.resolve("x").toString(), disk().toString()).exit(),
+                "the format must be stated");
+        Path archive = dir.resolve("golden.tar.zst");
+        CliTest.Run ex = CliTest.cowherd("bundle", "export", b.toString(), archive.toString());
+        assertEquals(0, ex.exit(), ex.err());
+        CliTest.Run im = CliTest.cowherd("bundle", "import", archive.toString(), "--into", dir.resolve("host/golden").toString(),
+                "--pool", dir.resolve("pool").toString());
+        assertEquals(0, im.exit(), im.err());
+        assertTrue(im.out().contains("master golden "), im.out());
+        CliTest.Run vols = CliTest.cowherd("volumes", dir.resolve("pool").toString());
+        assertTrue(vols.out().contains("golden"), vols.out());
+        assertEquals(6, CliTest.cowherd("bundle", "import", archive.toString(), "--into", dir.resolve("host/golden").toString()).exit(),
+                "an existing target is a conflict");
+    }
+
+    @Test
+    void aHostileArchiveExitsUnsafe() throws IOException {
+        Path archive = dir.resolve("evil.tar");
+        try (OutputStream out = Files.newOutputStream(archive); TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {
+            TarArchiveEntry e = new TarArchiveEntry("../../evil");
+            byte[] d = "x".getBytes(StandardCharsets.UTF_8);
+            e.setSize(d.length);
+            tar.putArchiveEntry(e);
+            tar.write(d);
+            tar.closeArchiveEntry();
+        }
+        CliTest.Run r = CliTest.cowherd("bundle", "import", archive.toString(), "--into", dir.resolve("in").toString());
+        assertEquals(8, r.exit(), r.err());
+        assertTrue(r.err().startsWith("cowherd: "), r.err());
+    }
+
+    @Test
+    void seedThenFetchIntoAPoolWithAProgressBar() throws Exception {
+        Path b = bundle();
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        Path torrent = dir.resolve("golden.torrent");
+        Thread seeder = new Thread(() -> CliTest.cowherd("seed", b.toString(), "--embedded-tracker", "127.0.0.1:" + port,
+                "--bind", "127.0.2.1", "--torrent", torrent.toString(), "--magnet"), "cli-seed");
+        seeder.setDaemon(true);
+        seeder.start();
+        for (int i = 0; i < 600 && !Files.exists(torrent); i++) {
+            Thread.sleep(50);
+        }
+        CliTest.Run f = CliTest.cowherd("fetch", torrent.toString(), "--into", dir.resolve("in").toString(), "--bind", "127.0.2.2",
+                "--pool", dir.resolve("pool").toString(), "--name", "golden");
+        assertEquals(0, f.exit(), f.err());
+        assertTrue(f.out().contains("master golden "), f.out());
+        assertTrue(f.err().contains("100%"), "progress bar on stderr: " + f.err());
+        assertEquals(-1, Files.mismatch(b.resolve("golden.raw"), dir.resolve("in/golden/golden.raw")));
+    }
+
+    @Test
+    void magnetsAndHostileTorrentsAreRefused() throws IOException {
+        assertEquals(5, CliTest.cowherd("fetch", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
+                "--into", dir.toString()).exit());
+        String evil = "d8:announce27:http://127.0.0.1:1/announce4:infod6:lengthi10e4:name2:..12:piece lengthi16384e6:pieces20:"
+                + "01234567890123456789ee";
+        Path t = Files.write(dir.resolve("evil.torrent"), evil.getBytes(StandardCharsets.ISO_8859_1));
+        CliTest.Run r = CliTest.cowherd("fetch", t.toString(), "--into", dir.resolve("in").toString(), "--bind", "127.0.0.1");
+        assertEquals(8, r.exit(), r.err());
+        assertEquals(3, CliTest.cowherd("seed", dir.resolve("missing").toString(), "--tracker", "http://127.0.0.1:1/announce").exit());
+    }
+}

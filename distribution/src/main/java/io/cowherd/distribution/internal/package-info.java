@@ -1,0 +1,2 @@
+/** Helpers shared by the distribution packages; not a public API. */
+package io.cowherd.distribution.internal;

@@ -1,0 +1,288 @@
+package io.cowherd.distribution.torrent;
+
+import com.turn.ttorrent.client.Client;
+import com.turn.ttorrent.client.peer.SharingPeer;
+import com.turn.ttorrent.tracker.TrackedTorrent;
+import com.turn.ttorrent.tracker.Tracker;
+import io.cowherd.CowException;
+import io.cowherd.CowIOException;
+import io.cowherd.UnsupportedFeatureException;
+import io.cowherd.io.HostFiles;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@link TorrentEngine} on ttorrent 1.5 ({@code com.turn:ttorrent-core}). HTTP trackers only,
+ * no DHT, no magnet links (no metadata exchange). ttorrent listens on ports 6881-6889 of the bind
+ * address only, so at most nine sessions share one address; give each its own address (any
+ * {@code 127.0.0.x} on loopback).
+ */
+public final class TtorrentEngine implements TorrentEngine {
+    private static final Logger LOG = LoggerFactory.getLogger(TtorrentEngine.class);
+
+    @Override
+    public String name() {
+        return "ttorrent-1.5";
+    }
+
+    @Override
+    public TorrentSession seed(Metainfo metainfo, Path parent, SessionOptions options) {
+        List<Path> files = metainfo.resolveIn(parent);
+        for (int i = 0; i < files.size(); i++) {
+            Path f = files.get(i);
+            try {
+                if (!Files.isRegularFile(f) || Files.size(f) != metainfo.files().get(i).length()) {
+                    throw new io.cowherd.NoSuchVolumeException(f + " is missing or not " + metainfo.files().get(i).length()
+                            + " bytes; seed the directory the torrent was made from");
+                }
+            } catch (IOException e) {
+                throw CowIOException.wrap(f, "checking", e);
+            }
+        }
+        return start(metainfo, parent, options, true, false);
+    }
+
+    @Override
+    public TorrentSession fetch(Metainfo metainfo, Path parent, SessionOptions options) {
+        if (metainfo.trackers().isEmpty()) {
+            throw new UnsupportedFeatureException("torrent " + metainfo.name() + " names no tracker and the "
+                    + name() + " engine has no DHT; add a tracker (`cowherd seed --tracker`)");
+        }
+        List<Path> files = metainfo.resolveIn(parent);
+        boolean fresh = true;
+        try {
+            Files.createDirectories(parent);
+            for (Path f : files) {
+                Path part = f.resolveSibling(f.getFileName() + ".part");
+                if (Files.exists(f) || Files.exists(part) && HostFiles.allocatedBytes(part) > 0) {
+                    fresh = false;
+                }
+                Files.createDirectories(f.getParent());
+            }
+        } catch (IOException e) {
+            throw CowIOException.wrap(parent, "preparing", e);
+        }
+        LOG.info("fetching {} ({} bytes, {} pieces) into {}; {}", metainfo.name(), metainfo.totalSize(),
+                metainfo.pieceCount(), parent, fresh ? "fresh target, nothing to verify" : "verifying what is on disk first");
+        return start(metainfo, parent, options, false, fresh);
+    }
+
+    private TorrentSession start(Metainfo metainfo, Path parent, SessionOptions options, boolean seeder, boolean fresh) {
+        try {
+            CowherdSharedTorrent torrent = new CowherdSharedTorrent(metainfo, parent.toFile(), seeder, fresh);
+            if (options.maxDownloadBytesPerSecond() > 0) {
+                torrent.setMaxDownloadRate(options.maxDownloadBytesPerSecond() / 1024.0);
+            }
+            if (options.maxUploadBytesPerSecond() > 0) {
+                torrent.setMaxUploadRate(options.maxUploadBytesPerSecond() / 1024.0);
+            }
+            Client client = new Client(options.bindAddress(), torrent);
+            Session s = new Session(metainfo, torrent, client, options, seeder);
+            client.share(seeder || options.seedAfter() ? -1 : 0);
+            s.startMonitor();
+            return s;
+        } catch (IOException e) {
+            throw CowIOException.wrap(parent, "starting the torrent client for", e);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public TrackerHandle startTracker(InetSocketAddress address) {
+        try {
+            Tracker tracker = new Tracker(address);
+            tracker.start();
+            URI url = URI.create("http://" + hostForUrl(address) + ":" + address.getPort() + "/announce");
+            LOG.info("tracker listening at {}", url);
+            return new TrackerHandle() {
+                @Override
+                public URI announceUrl() {
+                    return url;
+                }
+
+                @Override
+                public void track(Metainfo metainfo) {
+                    try {
+                        tracker.announce(new TrackedTorrent(metainfo.encoded()));
+                    } catch (IOException | java.security.NoSuchAlgorithmException e) {
+                        throw new CowException("the tracker cannot track " + metainfo.name() + ": " + e, e);
+                    }
+                }
+
+                @Override
+                public void close() {
+                    tracker.stop();
+                }
+            };
+        } catch (IOException e) {
+            throw new CowException("cannot start a tracker on " + address + ": " + e.getMessage()
+                    + " (is the port taken?)", e);
+        }
+    }
+
+    static String hostForUrl(InetSocketAddress a) {
+        String h = a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString();
+        return h.contains(":") ? "[" + h + "]" : h;
+    }
+
+    /** One running ttorrent client. */
+    private static final class Session implements TorrentSession {
+        private final Metainfo metainfo;
+        private final CowherdSharedTorrent torrent;
+        private final Client client;
+        private final SessionOptions options;
+        private final boolean seeder;
+        private final ScheduledExecutorService monitor;
+        private final SafeAcceptor acceptor;
+        private volatile long lastGain = System.nanoTime();
+        private volatile int lastPieces = -1;
+        private volatile boolean closed;
+        private volatile boolean reportedDone;
+
+        Session(Metainfo metainfo, CowherdSharedTorrent torrent, Client client, SessionOptions options, boolean seeder) {
+            this.metainfo = metainfo;
+            this.torrent = torrent;
+            this.client = client;
+            this.options = options;
+            this.seeder = seeder;
+            this.acceptor = new SafeAcceptor(client, metainfo.infoHash());
+            this.monitor = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "cowherd-progress-" + metainfo.name());
+                t.setDaemon(true);
+                return t;
+            });
+        }
+
+        void startMonitor() {
+            monitor.scheduleAtFixedRate(this::tick, 20, 250, TimeUnit.MILLISECONDS);
+        }
+
+        private void tick() {
+            try {
+                if (!acceptor.isRunning() && !closed) {
+                    acceptor.takeOver();
+                }
+                if (!seeder) {
+                    torrent.kick(client.getPeers());
+                }
+                Progress p = progress();
+                if (p.piecesDone() != lastPieces) {
+                    lastPieces = p.piecesDone();
+                    lastGain = System.nanoTime();
+                }
+                ProgressListener l = options.listener();
+                if (l != null && !reportedDone) {
+                    l.progress(p);
+                    if (p.complete() && !seeder) {
+                        reportedDone = true;
+                    }
+                }
+            } catch (RuntimeException e) {
+                LOG.debug("progress tick failed: {}", e.toString());
+            }
+        }
+
+        @Override
+        public Metainfo metainfo() {
+            return metainfo;
+        }
+
+        @Override
+        public InetSocketAddress listenAddress() {
+            return new InetSocketAddress(client.getPeerSpec().getIp(), client.getPeerSpec().getPort());
+        }
+
+        @Override
+        public Progress progress() {
+            int done = 0;
+            long bytes = 0;
+            if (torrent.isInitialized()) {
+                java.util.BitSet c = torrent.getCompletedPieces();
+                done = c.cardinality();
+                bytes = metainfo.totalSize() - torrent.getLeft();
+            }
+            int peers = 0;
+            for (SharingPeer p : client.getPeers()) {
+                if (p.isConnected()) {
+                    peers++;
+                }
+            }
+            return new Progress(done, metainfo.pieceCount(), Math.max(0, bytes), metainfo.totalSize(),
+                    torrent.getDownloaded(), torrent.getUploaded(), peers, torrent.hashFailures());
+        }
+
+        @Override
+        public void awaitCompletion(Duration timeout) throws TimeoutException, InterruptedException {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (true) {
+                if (torrent.isInitialized() && torrent.isFinished()) {
+                    tick();
+                    return;
+                }
+                if (closed) {
+                    throw new NoPeerException(metainfo.name() + ": the session was closed before the torrent completed");
+                }
+                Client.ClientState st = client.getState();
+                if (st == Client.ClientState.ERROR || st == Client.ClientState.DONE && !torrent.isFinished()) {
+                    throw new NoPeerException(metainfo.name() + ": the torrent client stopped (" + st + ") with "
+                            + progress().piecesDone() + " of " + metainfo.pieceCount() + " pieces");
+                }
+                long now = System.nanoTime();
+                if (torrent.isInitialized() && now - lastGain > options.noPeerTimeout().toNanos()) {
+                    Progress p = progress();
+                    throw new NoPeerException(metainfo.name() + ": no verified piece arrived for "
+                            + options.noPeerTimeout().toSeconds() + " s (" + p.piecesDone() + " of " + p.pieceCount()
+                            + " pieces held, " + p.connectedPeers() + " peers connected, trackers " + metainfo.trackers()
+                            + "); is a seed running and reachable from " + options.bindAddress().getHostAddress() + "?");
+                }
+                if (now > deadline) {
+                    throw new TimeoutException(metainfo.name() + ": not complete after " + timeout.toSeconds() + " s ("
+                            + progress().piecesDone() + " of " + metainfo.pieceCount() + " pieces)");
+                }
+                Thread.sleep(50);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            monitor.shutdownNow();
+            acceptor.stop();
+            InetSocketAddress self = listenAddress();
+            client.stop(false);
+            // ttorrent's ConnectionHandler.stop() joins a thread blocked in a blocking accept()
+            // until some peer connects; connect once so it sees the stop flag.
+            try (java.net.Socket poke = new java.net.Socket()) {
+                poke.connect(self, 1000);
+            } catch (IOException e) {
+                LOG.debug("poking {} failed: {}", self, e.toString());
+            }
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (client.getState() != Client.ClientState.DONE && client.getState() != Client.ClientState.ERROR
+                    && System.nanoTime() < end) {
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            torrent.close();
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package io.cowherd.distribution.torrent;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Random;
+
+/** Helpers for in-JVM swarms on loopback: one 127.0.0.x address per session (ttorrent uses ports 6881-6889 of its address). */
+final class SwarmFixture {
+    private static int nextHost = 10 + new Random().nextInt(100) * 2;
+
+    private SwarmFixture() {
+    }
+
+    /** A fresh loopback address for one session. */
+    static synchronized InetAddress host() {
+        try {
+            return InetAddress.getByName("127.0.1." + (nextHost++ % 250 + 2));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A free TCP port on 127.0.0.1. */
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    static InetSocketAddress trackerAddress() throws IOException {
+        return new InetSocketAddress(InetAddress.getLoopbackAddress(), freePort());
+    }
+
+    /** A file of {@code size} pseudo-random bytes (seeded), with a hole in the middle. */
+    static Path randomFile(Path p, long size, long seed) throws IOException {
+        Files.createDirectories(p.getParent());
+        Random r = new Random(seed);
+        byte[] buf = new byte[1 << 20];
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            for (long pos = 0; pos < size; pos += buf.length) {
+                int n = (int) Math.min(buf.length, size - pos);
+                if (pos / buf.length % 3 == 1) {
+                    continue; // leave a hole: zeros
+                }
+                r.nextBytes(buf);
+                ch.write(ByteBuffer.wrap(buf, 0, n), pos);
+            }
+            ch.truncate(size);
+            if (ch.size() < size) {
+                ch.write(ByteBuffer.allocate(1), size - 1);
+            }
+        }
+        return p;
+    }
+
+    static boolean sameBytes(Path a, Path b) throws IOException {
+        return Files.mismatch(a, b) == -1;
+    }
+}

@@ -1,0 +1,150 @@
+package io.cowherd.distribution.torrent;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Swarms with faults: peers killed, a peer serving corrupt pieces, a seed restarted, a fetch resumed. */
+@Timeout(150)
+class TorrentFaultTest {
+    private static final Duration WAIT = Duration.ofSeconds(120);
+    private static final long SIZE = 16L << 20;
+
+    @TempDir
+    Path tmp;
+
+    private final TorrentEngine engine = new TtorrentEngine();
+    private final List<AutoCloseable> open = new ArrayList<>();
+    private TrackerHandle tracker;
+    private Path data;
+    private Metainfo m;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        tracker = engine.startTracker(SwarmFixture.trackerAddress());
+        open.add(tracker);
+        data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), SIZE, 11);
+        m = Metainfo.create(data, List.of(tracker.announceUrl()), 256 << 10, "test");
+        tracker.track(m);
+    }
+
+    @AfterEach
+    void closeAll() {
+        for (int i = open.size() - 1; i >= 0; i--) {
+            try {
+                open.get(i).close();
+            } catch (Exception e) {
+                // keep closing
+            }
+        }
+    }
+
+    private TorrentSession keep(TorrentSession s) {
+        open.add(s);
+        return s;
+    }
+
+    private TorrentSession fetcher(String dir) {
+        return keep(engine.fetch(m, tmp.resolve(dir), SessionOptions.on(SwarmFixture.host())
+                .withNoPeerTimeout(Duration.ofSeconds(60))));
+    }
+
+    private static void waitFor(java.util.function.BooleanSupplier cond, String what) throws InterruptedException {
+        long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!cond.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("timed out waiting until " + what);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    private void assertIdentical(String dir) throws IOException {
+        assertTrue(SwarmFixture.sameBytes(data, tmp.resolve(dir).resolve(m.name())), dir + " holds the seed's bytes");
+    }
+
+    @Test
+    void twoOfEightPeersKilledMidTransferTheOthersFinish() throws Exception {
+        // a slow seed (2 MiB/s up) keeps the transfer going long enough to kill peers in the middle
+        keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 2L << 20)));
+        List<TorrentSession> peers = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            peers.add(fetcher("host" + i));
+        }
+        waitFor(() -> peers.get(0).progress().piecesDone() > 0 && peers.get(1).progress().piecesDone() > 0,
+                "two peers hold a piece");
+        peers.get(0).close();
+        peers.get(1).close();
+        for (int i = 2; i < 8; i++) {
+            peers.get(i).awaitCompletion(WAIT);
+            assertIdentical("host" + i);
+        }
+    }
+
+    @Test
+    void aPeerServingCorruptPiecesIsBannedAndTheFetchStillFinishes() throws Exception {
+        Path bad = tmp.resolve("bad/" + m.name());
+        Files.createDirectories(bad.getParent());
+        Files.copy(data, bad);
+        try (FileChannel ch = FileChannel.open(bad, StandardOpenOption.WRITE)) {
+            for (long pos = 1000; pos < SIZE; pos += 256 << 10) {
+                ch.write(ByteBuffer.wrap(new byte[] {(byte) 0xAA, 0x55}), pos); // every piece differs
+            }
+        }
+        // the corrupt peer trusts its data (seed mode skips hashing) and is the only source at first
+        keep(engine.seed(m, bad.getParent(), SessionOptions.on(SwarmFixture.host())));
+        TorrentSession victim = fetcher("victim");
+        waitFor(() -> victim.progress().hashFailures() >= 2, "two corrupt pieces were caught");
+        assertTrue(victim.progress().piecesDone() < m.pieceCount(), "the corrupt copy alone does not complete the fetch");
+        keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host())));
+        victim.awaitCompletion(WAIT);
+        assertIdentical("victim");
+    }
+
+    @Test
+    void aSeedRestartedMidTransferIsFoundAgain() throws Exception {
+        InetAddress seedHost = SwarmFixture.host();
+        TorrentSession seed = keep(engine.seed(m, data.getParent(),
+                SessionOptions.on(seedHost).withRateLimits(0, 2L << 20)));
+        TorrentSession peer = fetcher("peer");
+        waitFor(() -> peer.progress().piecesDone() >= 4, "the peer holds a few pieces");
+        seed.close();
+        int held = peer.progress().piecesDone();
+        assertTrue(held < m.pieceCount(), "the seed was stopped mid-transfer");
+        keep(engine.seed(m, data.getParent(), SessionOptions.on(seedHost)));
+        peer.awaitCompletion(WAIT);
+        assertIdentical("peer");
+    }
+
+    @Test
+    void aFetchResumesFromVerifiedPiecesOnDisk() throws Exception {
+        // an interrupted fetch left the first half right and the rest zero in the .part file
+        Path part = tmp.resolve("resume/" + m.name() + ".part");
+        Files.createDirectories(part.getParent());
+        try (FileChannel in = FileChannel.open(data); FileChannel out = FileChannel.open(part,
+                StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            in.transferTo(0, SIZE / 2, out);
+            out.write(ByteBuffer.allocate(1), SIZE - 1);
+        }
+        keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host())));
+        TorrentSession s = fetcher("resume");
+        s.awaitCompletion(WAIT);
+        assertIdentical("resume");
+        assertTrue(s.progress().downloaded() <= SIZE / 2 + (1 << 20),
+                "only the missing half was downloaded, got " + s.progress().downloaded());
+    }
+}

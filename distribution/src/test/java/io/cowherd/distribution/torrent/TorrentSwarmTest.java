@@ -1,0 +1,105 @@
+package io.cowherd.distribution.torrent;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cowherd.distribution.bundle.Bundle;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Real ttorrent peers in one JVM on loopback: one embedded tracker, one seed, several fetchers. */
+@Timeout(120)
+class TorrentSwarmTest {
+    private static final Duration WAIT = Duration.ofSeconds(90);
+
+    @TempDir
+    Path tmp;
+
+    private final TorrentEngine engine = new TtorrentEngine();
+    private final List<AutoCloseable> open = new ArrayList<>();
+    private TrackerHandle tracker;
+
+    @BeforeEach
+    void tracker() throws IOException {
+        tracker = engine.startTracker(SwarmFixture.trackerAddress());
+        open.add(tracker);
+    }
+
+    @AfterEach
+    void closeAll() {
+        for (int i = open.size() - 1; i >= 0; i--) {
+            try {
+                open.get(i).close();
+            } catch (Exception e) {
+                // keep closing
+            }
+        }
+    }
+
+    private <T extends AutoCloseable> T keep(T t) {
+        open.add(t);
+        return t;
+    }
+
+    private Bundle bundle(long size) throws IOException {
+        Path disk = SwarmFixture.randomFile(tmp.resolve("src/golden.raw"), size, 7);
+        Path xml = Files.writeString(tmp.resolve("src/golden.xml"), "<domain><name>golden</name></domain>");
+        return Bundle.builder().disk(disk, "raw").domainXml(xml).create(tmp.resolve("seed/golden"));
+    }
+
+    private Metainfo metainfo(Bundle b, int pieceLength) {
+        Metainfo m = Metainfo.create(b.directory(), List.of(tracker.announceUrl()), pieceLength, "cowherd-test");
+        tracker.track(m);
+        return m;
+    }
+
+    @Test
+    void oneSeedThreePeersAllByteIdenticalWithProgress() throws Exception {
+        Bundle b = bundle(12L << 20);
+        Metainfo m = metainfo(b, 256 << 10);
+        assertTrue(m.isMultiFile());
+        assertEquals(3, m.files().size(), "disk, domain XML and manifest");
+        keep(engine.seed(m, b.directory().getParent(), SessionOptions.on(SwarmFixture.host())));
+        List<TorrentSession> peers = new ArrayList<>();
+        List<Progress> seen = new CopyOnWriteArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            SessionOptions o = SessionOptions.on(SwarmFixture.host()).withNoPeerTimeout(Duration.ofSeconds(60));
+            if (i == 0) {
+                o = o.withListener(seen::add);
+            }
+            peers.add(keep(engine.fetch(m, tmp.resolve("host" + i), o)));
+        }
+        for (int i = 0; i < peers.size(); i++) {
+            peers.get(i).awaitCompletion(WAIT);
+            Bundle got = Bundle.open(tmp.resolve("host" + i + "/golden"));
+            got.verify();
+            assertTrue(SwarmFixture.sameBytes(b.path(b.manifest().disks().get(0)), got.path(got.manifest().disks().get(0))));
+            assertEquals(0, peers.get(i).progress().hashFailures(), "no piece failed its hash (no end-game mixing)");
+        }
+        assertFalse(seen.isEmpty(), "the listener heard progress");
+        assertTrue(seen.get(seen.size() - 1).complete(), "the last progress report says complete");
+        assertFalse(Files.exists(tmp.resolve("host0/golden/golden.raw.part")));
+    }
+
+    @Test
+    void noPeerWithTheDataFailsWithAClearError() throws Exception {
+        Bundle b = bundle(1L << 20);
+        Metainfo m = metainfo(b, 256 << 10);
+        TorrentSession s = keep(engine.fetch(m, tmp.resolve("lonely"),
+                SessionOptions.on(SwarmFixture.host()).withNoPeerTimeout(Duration.ofSeconds(2))));
+        NoPeerException e = assertThrows(NoPeerException.class, () -> s.awaitCompletion(WAIT));
+        assertTrue(e.getMessage().contains("no verified piece arrived"), e.getMessage());
+    }
+}
