@@ -495,6 +495,70 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
         }
     }
 
+    /**
+     * Copies a stored run in: whole clusters that are still unallocated get contiguous new
+     * clusters filled by the kernel (no trip through the heap); anything else is written the
+     * ordinary way.
+     */
+    @Override
+    public void writeFrom(Extent source, long position) throws IOException {
+        checkWrite(position, source.length());
+        long done = 0;
+        if (!header.extendedL2() && position % clusterSize == 0) {
+            lock.writeLock().lock();
+            try {
+                prepareForWrite();
+                long whole = source.length() / clusterSize * clusterSize;
+                while (done < whole) {
+                    long off = position + done;
+                    long l2Offset = writableL2((int) (off / header.bytesPerL1Entry()));
+                    int index = (int) ((off >>> clusterBits) & (header.l2Entries() - 1));
+                    long[] table = l2.get(l2Offset);
+                    int run = 0;
+                    while ((long) run * clusterSize < whole - done && index + run < header.l2Entries()
+                            && table[index + run] == 0) {
+                        run++;
+                    }
+                    if (run == 0) {
+                        break;
+                    }
+                    long host = refcounts.allocateClusters(run);
+                    long bytes = (long) run * clusterSize;
+                    long copied = transfer(source.channel(), source.offset() + done, bytes, host);
+                    if (copied < bytes) {
+                        // The source file ended early: the rest reads as zeros.
+                        file.write(ByteBuffer.allocate((int) (bytes - copied)), host + copied);
+                    }
+                    for (int i = 0; i < run; i++) {
+                        l2.set(l2Offset, index + i, (host + (long) i * clusterSize) | L2_COPIED);
+                    }
+                    done += bytes;
+                }
+            } finally {
+                lock.writeLock().unlock();
+            }
+        }
+        if (done < source.length()) {
+            VirtualDisk.super.writeFrom(new Extent(source.channel(), source.offset() + done, source.length() - done),
+                    position + done);
+        }
+    }
+
+    /** Kernel copy of {@code length} bytes from {@code from} at {@code at} to this file at {@code host}. */
+    private long transfer(java.nio.channels.FileChannel from, long at, long length, long host) throws IOException {
+        java.nio.channels.FileChannel to = file.channel();
+        to.position(host); // only writes under the write lock use the channel's position
+        long done = 0;
+        while (done < length) {
+            long n = from.transferTo(at + done, length - done, to);
+            if (n <= 0) {
+                break;
+            }
+            done += n;
+        }
+        return done;
+    }
+
     @Override
     public long knownZeroes(long position, long max) throws IOException {
         if (position >= header.size) {
