@@ -1,5 +1,6 @@
 package io.cowherd.lvm;
 
+import io.cowherd.io.BlockDeviceDisk;
 import io.cowherd.Capability;
 import io.cowherd.CowBackend;
 import io.cowherd.CowException;

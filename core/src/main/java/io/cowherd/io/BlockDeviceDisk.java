@@ -1,4 +1,4 @@
-package io.cowherd.lvm;
+package io.cowherd.io;
 
 import io.cowherd.ReadOnlyVolumeException;
 import io.cowherd.VirtualDisk;
@@ -11,11 +11,11 @@ import java.nio.file.StandardOpenOption;
 /**
  * A block device as a {@link VirtualDisk}. Its size is given, because {@link FileChannel#size()}
  * reports 0 for block devices. An I/O error is first shown to {@code onError}, which can replace
- * it with a clearer one (a snapshot that overflowed). Same shape as dm-snapshot's.
+ * it with a clearer one (a snapshot that overflowed). Used by the dm-snapshot and LVM backends.
  */
-final class BlockDeviceDisk implements VirtualDisk {
+public final class BlockDeviceDisk implements VirtualDisk {
     /** Turns a device I/O error into the error to report. */
-    interface ErrorHandler {
+    public interface ErrorHandler {
         IOException translate(IOException e);
     }
 
@@ -25,7 +25,7 @@ final class BlockDeviceDisk implements VirtualDisk {
     private final boolean writable;
     private final ErrorHandler onError;
 
-    BlockDeviceDisk(Path device, long size, boolean writable, ErrorHandler onError) throws IOException {
+    public BlockDeviceDisk(Path device, long size, boolean writable, ErrorHandler onError) throws IOException {
         this.device = device;
         this.size = size;
         this.writable = writable;
