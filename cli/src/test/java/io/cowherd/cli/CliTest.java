@@ -139,6 +139,20 @@ class CliTest {
         assertTrue(chain.out().contains("backing file: golden.vhd"), chain.out());
         assertEquals(0, cowherd("check", dir.resolve("web-1.vhd").toString()).exit());
         sh(dir, "vhdiinfo", "web-1.vhd");
+
+        // -O vhd -B PARENT: a differencing disk holding only what differs from PARENT.
+        byte[] changed = Files.readAllBytes(master);
+        java.util.Arrays.fill(changed, 5000, 9000, (byte) 0x42);
+        Path changedRaw = Files.write(dir.resolve("changed.raw"), changed);
+        Run delta = cowherd("convert", "-f", "raw", "-O", "vhd", "-B", dir.resolve("golden.vhd").toString(), "-F", "vhd",
+                changedRaw.toString(), dir.resolve("delta.vhd").toString());
+        assertEquals(0, delta.exit(), delta.err());
+        sh(dir, "vhdiinfo", "delta.vhd");
+        // One 2 MiB VHD block holds the change; the other block of the 3 MiB disk stays with the parent.
+        assertTrue(Files.size(dir.resolve("delta.vhd")) < changed.length, "only the differing block is stored");
+        assertEquals(0, cowherd("convert", "-f", "vhd", "-O", "raw", dir.resolve("delta.vhd").toString(),
+                dir.resolve("delta.raw").toString()).exit());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(changed, Files.readAllBytes(dir.resolve("delta.raw")));
     }
 
     @Test
