@@ -60,6 +60,8 @@ if [ $# -eq 1 ]; then printf '%s\n' "$1" > "$R/cmd"; else printf '%q ' "$@" > "$
     "$PATH" "${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}" "${HOME:-/root}"
   printf 'cd %q || exit 126\n' "$PWD"; } > "$R/env"
 mkdir -p "$R/mods/lib/modules" "$R/lvm/backup" "$R/lvm/archive"
+# The host's command profiles (lvm2 ships lvmdbusd's, which cowherd's lvm shell uses) stay visible.
+[ -d /etc/lvm/profile ] && cp -r /etc/lvm/profile "$R/lvm/profile"
 ln -s "/usr/lib/uml/modules/$KVER" "$R/mods/lib/modules/$KVER"
 printf '#!/bin/sh\nexec /sbin/modprobe -d %s "$@"\n' "$R/mods" > "$R/modprobe"
 chmod +x "$R/modprobe"

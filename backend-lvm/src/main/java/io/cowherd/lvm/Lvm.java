@@ -24,6 +24,17 @@ final class Lvm {
     /** The fields of one logical volume that the pool reads. */
     static final String LV_FIELDS = "lv_name,lv_path,lv_attr,lv_size,origin,pool_lv,lv_tags,data_percent,metadata_percent,vg_free,vg_extent_size";
 
+    /**
+     * Commands that always run as processes of their own. In one shell, state leaks between
+     * activation commands: a second {@code vgchange -ay} of a volume group with a thin pool fails
+     * ("activation of ..._tmeta is prohibited", LVM 2.03.16), while {@code lvs}, {@code lvcreate},
+     * {@code lvchange} and {@code lvremove} behave as in their own processes. Both are rare
+     * (after a reboot, for a merge), so the process start does not matter there.
+     */
+    private static final java.util.Set<String> IN_OWN_PROCESS = java.util.Set.of("vgchange", "lvconvert");
+    private static LvmShell shell;
+    private static boolean shellTried;
+
     private Lvm() {
     }
 
@@ -67,8 +78,54 @@ final class Lvm {
         return run(Arrays.asList(args));
     }
 
-    /** Runs {@code lvm ARGS...}; returns stdout, or throws with stderr in the message. */
+    /**
+     * Runs {@code lvm ARGS...}; returns its output (for reports, the JSON document), or throws
+     * with LVM's messages. Through the shared {@link LvmShell} when this host has one, else as
+     * a process of its own.
+     */
     static String run(List<String> args) {
+        LvmShell sh = IN_OWN_PROCESS.contains(args.get(0)) ? null : shell();
+        if (sh != null && LvmShell.canPass(args)) {
+            try {
+                return sh.run(args);
+            } catch (IOException e) {
+                forget(sh);
+                throw LvmShell.died(e);
+            }
+        }
+        return runProcess(args);
+    }
+
+    /**
+     * The shared shell, started on first use; null when disabled ({@code -Dcowherd.lvm.shell=false})
+     * or unavailable. A shell that died is replaced.
+     */
+    private static synchronized LvmShell shell() {
+        if (!Boolean.parseBoolean(System.getProperty("cowherd.lvm.shell", "true"))) {
+            return null;
+        }
+        if (shell != null && !shell.isAlive()) {
+            LOG.warn("{} ended; starting another", shell);
+            shell = null;
+            shellTried = false;
+        }
+        if (!shellTried) {
+            shellTried = true;
+            shell = LvmShell.start();
+        }
+        return shell;
+    }
+
+    private static synchronized void forget(LvmShell dead) {
+        if (shell == dead) {
+            dead.close();
+            shell = null;
+            shellTried = false;
+        }
+    }
+
+    /** Runs {@code lvm ARGS...} as a process of its own; returns stdout, or throws with stderr in the message. */
+    static String runProcess(List<String> args) {
         List<String> cmd = new ArrayList<>(args.size() + 1);
         cmd.add("lvm");
         cmd.addAll(args);
@@ -95,7 +152,8 @@ final class Lvm {
         }
     }
 
-    private static CowException classify(List<String> cmd, int rc, String stderr) {
+    /** The typed error for a failed command, from what LVM said. */
+    static CowException classify(List<String> cmd, int rc, String stderr) {
         LvmCommandException e = new LvmCommandException(cmd, rc, stderr);
         String s = stderr.toLowerCase(java.util.Locale.ROOT);
         if (s.contains("insufficient free space") || s.contains("not enough free") || s.contains("no space left")) {
@@ -146,6 +204,20 @@ final class Lvm {
         return new Vg(str(r, "vg_name"), num(r, "vg_extent_size"), num(r, "vg_free"), num(r, "vg_size"));
     }
 
+    /** The entries of the command log that a shell command's document carries. */
+    @SuppressWarnings("unchecked")
+    static List<Map<String, Object>> logEntries(String json) {
+        Object root = Json.parse(json);
+        List<Map<String, Object>> rows = new ArrayList<>();
+        if (root instanceof Map<?, ?> m && m.get("log") instanceof List<?> list) {
+            for (Object o : list) {
+                rows.add((Map<String, Object>) o);
+            }
+        }
+        return rows;
+    }
+
+    /** The rows of kind {@code kind} ({@code lv}, {@code vg}) in a report. */
     @SuppressWarnings("unchecked")
     static List<Map<String, Object>> rows(String json, String kind) {
         Object root = Json.parse(json);

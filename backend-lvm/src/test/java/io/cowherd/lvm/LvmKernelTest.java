@@ -248,6 +248,29 @@ class LvmKernelTest {
     }
 
     @Test
+    void theLvmShellAndOwnProcessesAgree() {
+        assertTrue(LvmShell.profileInstalled(), "the harness must expose lvm2's lvmdbusd profile, or the shell goes untested");
+        LvmPool pool = classic(LvmSettings.defaults());
+        String vg = pool.volumeGroup();
+        Lvm.run("lvcreate", "-q", "-y", "-Wn", "-Zn", "-n", "dup", "-L", "4m", vg);
+        for (String shell : List.of("true", "false")) {
+            System.setProperty("cowherd.lvm.shell", shell);
+            try {
+                io.cowherd.VolumeExistsException e = assertThrows(io.cowherd.VolumeExistsException.class,
+                        () -> Lvm.run("lvcreate", "-q", "-y", "-Wn", "-Zn", "-n", "dup", "-L", "4m", vg));
+                assertTrue(e.getMessage().contains("already exists"), shell + ": " + e.getMessage());
+                LvmCommandException gone = assertThrows(LvmCommandException.class,
+                        () -> Lvm.run("lvs", "--reportformat", "json", vg + "/nosuchlv"));
+                assertEquals(5, gone.exitCode(), shell + ": " + gone.getMessage());
+                assertTrue(gone.getMessage().contains("nosuchlv"), shell + ": " + gone.getMessage());
+                assertEquals(List.of("dup"), Lvm.lvs(vg).stream().map(Lvm.Lv::name).toList(), shell);
+            } finally {
+                System.clearProperty("cowherd.lvm.shell");
+            }
+        }
+    }
+
+    @Test
     void aCloneMergesIntoItsMaster() throws IOException {
         for (LvmPool pool : bothKinds()) {
             String k = pool.isThin() ? "t" : "k";
