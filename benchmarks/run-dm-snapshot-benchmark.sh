@@ -11,6 +11,6 @@ SIZE=${2:-256}
 WORK=$(readlink -f benchmarks/target)/dm-bench
 rm -rf "$WORK"; mkdir -p "$WORK"
 CP=$(readlink -f benchmarks/target/benchmarks.jar):$(readlink -f backend-dmsnapshot/target/cowherd-backend-dmsnapshot-0.1.0-SNAPSHOT.jar)
-TMPDIR="$WORK" bash backend-dmsnapshot/src/test/uml/run-in-uml.sh -m 3G -t 900 -- \
+TMPDIR="$WORK" bash core/src/test/resources/io/cowherd/testkit/kernel/run-in-uml.sh -m 3G -t 900 -- \
   java -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$CP" io.cowherd.benchmarks.DmSnapshotVersusDmsetup "$N" "$SIZE" "$WORK/run"
 rm -rf "$WORK/run"

@@ -12,6 +12,6 @@ SIZE=${2:-64}
 WORK=$(readlink -f benchmarks/target)/lvm-bench
 rm -rf "$WORK"; mkdir -p "$WORK"
 CP=$(readlink -f benchmarks/target/benchmarks.jar):$(readlink -f backend-lvm/target/cowherd-backend-lvm-0.1.0-SNAPSHOT.jar)
-TMPDIR="$WORK" bash backend-dmsnapshot/src/test/uml/run-in-uml.sh -m 3G -t 1200 -- \
+TMPDIR="$WORK" bash core/src/test/resources/io/cowherd/testkit/kernel/run-in-uml.sh -m 3G -t 1200 -- \
   java -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$CP" io.cowherd.benchmarks.LvmVersusLvcreate "$N" "$SIZE" "$WORK/run"
 rm -rf "$WORK/run"

@@ -7,7 +7,7 @@
 #   libvhdi-utils, fuse3       vhdiinfo judges every VHD we write; vhdimount (FUSE) reads our differencing chains
 #   user-mode-linux, kmod, lvm2, thin-provisioning-tools, gcc
 #                              a real Linux 6.1 kernel with the device mapper and loop devices, in which
-#                              backend-dmsnapshot's tests run (src/test/uml/run-in-uml.sh; gcc builds the
+#                              the dm-snapshot and LVM tests run (core test kit: run-in-uml.sh; gcc builds the
 #                              XSAVE shim that UML needs on hosts with Intel AMX)
 #   aria2                      a real BitTorrent peer: fetches what cowherd seeds, seeds what cowherd fetches
 #   opentracker                a real external tracker (Debian's tracks whitelisted info hashes only)

@@ -1,5 +1,6 @@
 package io.cowherd.dmsnapshot;
 
+import io.cowherd.testkit.kernel.InKernel;
 import io.cowherd.CowBackend;
 import io.cowherd.Pool;
 import io.cowherd.testkit.BackendContractTest;

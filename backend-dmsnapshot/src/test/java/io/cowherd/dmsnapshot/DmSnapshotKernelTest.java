@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cowherd.testkit.kernel.InKernel;
 import io.cowherd.CowException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.VirtualDisk;

@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
 final class Lvm {
     private static final Logger LOG = LoggerFactory.getLogger(Lvm.class);
     /** The fields of one logical volume that the pool reads. */
-    static final String LV_FIELDS = "lv_name,lv_path,lv_attr,lv_size,origin,pool_lv,lv_tags,data_percent,metadata_percent,vg_free,vg_extent_size";
+    static final String LV_FIELDS = "lv_name,lv_path,lv_attr,lv_size,origin,pool_lv,lv_tags,data_percent,metadata_percent,vg_free,vg_extent_size,vg_tags";
 
     /**
      * Commands that always run as processes of their own. In one shell, state leaks between
@@ -40,7 +40,7 @@ final class Lvm {
 
     /** One row of {@code lvs}: sizes in bytes, percentages as reported (NaN when empty). */
     record Lv(String name, String path, String attr, long size, String origin, String poolLv, List<String> tags,
-            double dataPercent, double metadataPercent, long vgFree, long vgExtentSize) {
+            double dataPercent, double metadataPercent, long vgFree, long vgExtentSize, List<String> vgTags) {
 
         /** Whether the LV is a thin pool ({@code t} volume type). */
         boolean isThinPool() {
@@ -116,6 +116,11 @@ final class Lvm {
         return shell;
     }
 
+    /** Whether commands go through the shared shell now (starting it if needed). */
+    static boolean usingShell() {
+        return shell() != null;
+    }
+
     private static synchronized void forget(LvmShell dead) {
         if (shell == dead) {
             dead.close();
@@ -178,13 +183,23 @@ final class Lvm {
         String out = run("lvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-a", "-o", LV_FIELDS, vg);
         List<Lv> rows = new ArrayList<>();
         for (Map<String, Object> r : rows(out, "lv")) {
-            String tags = str(r, "lv_tags");
             rows.add(new Lv(str(r, "lv_name"), str(r, "lv_path"), str(r, "lv_attr"), num(r, "lv_size"),
                     str(r, "origin"), str(r, "pool_lv"),
-                    tags.isEmpty() ? List.of() : List.of(tags.split(",")),
-                    pct(r, "data_percent"), pct(r, "metadata_percent"), num(r, "vg_free"), num(r, "vg_extent_size")));
+                    tags(str(r, "lv_tags")),
+                    pct(r, "data_percent"), pct(r, "metadata_percent"), num(r, "vg_free"), num(r, "vg_extent_size"),
+                    tags(str(r, "vg_tags"))));
         }
         return rows;
+    }
+
+    private static List<String> tags(String commaSeparated) {
+        return commaSeparated.isEmpty() ? List.of() : List.of(commaSeparated.split(","));
+    }
+
+    /** The tags of volume group {@code vg}. */
+    static List<String> vgTags(String vg) {
+        List<Map<String, Object>> rows = rows(run("vgs", "--reportformat", "json", "-o", "vg_tags", vg), "vg");
+        return rows.isEmpty() ? List.of() : tags(str(rows.get(0), "vg_tags"));
     }
 
     /** Volume group {@code vg}, or null if LVM does not know it. */

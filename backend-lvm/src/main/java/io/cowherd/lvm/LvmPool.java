@@ -67,6 +67,8 @@ public final class LvmPool implements Pool {
     static final String TAG_MASTER = "cowherd.master";
     static final String TAG_SIZE = "cowherd.size";
     static final String TAG_SEQ = "cowherd.seq";
+    /** Volume group tag {@code cowherd.libvirt=KIND/NAME}: the libvirt storage pool that shows this pool. */
+    static final String TAG_LIBVIRT = "cowherd.libvirt";
     private static final String IMPORTING = "importing";
 
     private final LvmBackend backend;
@@ -77,6 +79,7 @@ public final class LvmPool implements Pool {
     private final String poolTag;
     private final LvmSettings settings;
     private final PoolLock lock;
+    private final LibvirtPoolLink libvirt;
     private volatile long lastSeq;
 
     LvmPool(LvmBackend backend, Path location, LvmSettings settings) {
@@ -91,6 +94,7 @@ public final class LvmPool implements Pool {
         this.vg = loc.getName(1).toString();
         this.thinPool = loc.getNameCount() == 3 ? loc.getName(2).toString() : null;
         this.poolTag = TAG_POOL + "=" + (thinPool == null ? "classic" : "thin:" + thinPool);
+        this.libvirt = new LibvirtPoolLink(settings.libvirtUri());
         String noVg = "volume group '" + vg + "' does not exist; create it first (pvcreate, vgcreate " + vg
                 + " DEVICE...)";
         if (thinPool == null) {
@@ -264,6 +268,7 @@ public final class LvmPool implements Pool {
                         TAG_ROLE + "=master", vg + "/" + name);
                 done = true;
                 LOG.info("imported {} ({}) as master '{}' in {}", source, in.name(), name, location);
+                refreshLibvirt(all);
                 return new Volume(name, Volume.Role.MASTER, null, dev, backend.volumeFormat());
             } finally {
                 if (!done) {
@@ -350,6 +355,7 @@ public final class LvmPool implements Pool {
             addTags(cmd, poolTag, TAG_ROLE + "=master", TAG_SIZE + "=" + l.size(), TAG_SEQ + "=" + nextSeq());
             cmd.add(vg + "/" + name);
             Lvm.run(cmd);
+            refreshLibvirt(all);
             return new Volume(name, Volume.Role.MASTER, null, dev, backend.volumeFormat());
         }
     }
@@ -403,6 +409,7 @@ public final class LvmPool implements Pool {
                 done = true;
                 LOG.info("{} {} clone(s) of '{}' in {}", thinPool == null ? "classic" : "thin", clones.size(), master,
                         location);
+                refreshLibvirt(all);
                 return result;
             } finally {
                 if (!done) {
@@ -543,6 +550,7 @@ public final class LvmPool implements Pool {
             }
             Lvm.run("lvremove", "-q", "-y", "-f", vg + "/" + name);
             LOG.debug("deleted '{}' from {}", name, location);
+            refreshLibvirt(all);
         }
     }
 
@@ -568,6 +576,7 @@ public final class LvmPool implements Pool {
             names.stream().sorted(Comparator.comparing((String n) -> "master".equals(all.get(n).tag(TAG_ROLE))))
                     .forEach(n -> cmd.add(vg + "/" + n));
             Lvm.run(cmd);
+            refreshLibvirt(all);
         }
     }
 
@@ -635,8 +644,75 @@ public final class LvmPool implements Pool {
             }
             Lvm.run("lvchange", "-q", "-pr", vg + "/" + master);
             LOG.info("merged clone '{}' into master '{}' in {}", clone, master, location);
-            return toVolume(allLvs().get(master));
+            Map<String, Lvm.Lv> now = allLvs();
+            refreshLibvirt(now);
+            return toVolume(now.get(master));
         }
+    }
+
+    // ---- libvirt ----
+
+    /**
+     * Uses {@code connection} for the libvirt storage pool from now on, instead of opening
+     * {@link LvmSettings#libvirtUri()}. The caller keeps ownership of it.
+     */
+    public void useLibvirt(org.libvirt.Connect connection) {
+        libvirt.use(connection);
+    }
+
+    /**
+     * Makes this pool's volumes ordinary libvirt volumes: defines (persistent, autostarted) and
+     * starts the libvirt storage pool {@code name}, a {@code logical} pool on the volume group for
+     * classic pools and a {@code dir} pool on {@code /dev/VG} for thin pools (libvirt's logical
+     * pools leave thin volumes out), and records its name in a volume group tag. From then on
+     * every change (import, clone, delete, merge), by any cowherd process on any host that sees
+     * the volume group, refreshes it. An existing libvirt pool of that name showing the same
+     * volume group is reused.
+     *
+     * @throws io.cowherd.VolumeExistsException if libvirt has a pool of that name for something else
+     * @throws io.cowherd.domain.LibvirtFailureException if libvirt fails
+     */
+    public void defineLibvirtPool(String name) {
+        LibvirtPoolLink.checkName(name);
+        try (PoolLock.Held held = lock.acquire()) {
+            libvirt.define(name, vg, thinPool != null);
+            String tag = libvirtTagPrefix() + name;
+            List<String> cmd = new ArrayList<>(List.of("vgchange", "-q"));
+            for (String old : Lvm.vgTags(vg)) {
+                if (old.startsWith(libvirtTagPrefix()) && !old.equals(tag)) {
+                    cmd.addAll(List.of("--deltag", old));
+                }
+            }
+            cmd.addAll(List.of("--addtag", tag, vg));
+            Lvm.run(cmd);
+        }
+    }
+
+    /** The libvirt storage pool recorded for this pool, if one was defined. */
+    public Optional<String> libvirtPool() {
+        return libvirtPool(Lvm.vgTags(vg));
+    }
+
+    /** The volume names libvirt lists in this pool's libvirt storage pool. */
+    public List<String> libvirtVolumes() {
+        String name = libvirtPool().orElseThrow(() -> new NoSuchVolumeException("no libvirt storage pool is defined "
+                + "for " + location + " (defineLibvirtPool)"));
+        return libvirt.volumes(name);
+    }
+
+    private String libvirtTagPrefix() {
+        return TAG_LIBVIRT + "=" + (thinPool == null ? "classic" : "thin:" + thinPool) + "/";
+    }
+
+    private Optional<String> libvirtPool(List<String> vgTags) {
+        String prefix = libvirtTagPrefix();
+        return vgTags.stream().filter(t -> t.startsWith(prefix)).map(t -> t.substring(prefix.length())).findFirst();
+    }
+
+    /** After a change: refreshes the recorded libvirt pool, if any ({@code all} carries the VG's tags). */
+    private void refreshLibvirt(Map<String, Lvm.Lv> all) {
+        List<String> tags = all.isEmpty() ? Lvm.vgTags(vg) : all.values().iterator().next().vgTags();
+        libvirtPool(tags).ifPresent(libvirt::refreshQuietly);
     }
 
     // ---- fill levels ----

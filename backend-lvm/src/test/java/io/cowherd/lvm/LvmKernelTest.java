@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cowherd.testkit.kernel.InKernel;
 import io.cowherd.ImagePolicy;
 import io.cowherd.MasterInUseException;
 import io.cowherd.OutOfSpaceException;
@@ -250,6 +251,7 @@ class LvmKernelTest {
     @Test
     void theLvmShellAndOwnProcessesAgree() {
         assertTrue(LvmShell.profileInstalled(), "the harness must expose lvm2's lvmdbusd profile, or the shell goes untested");
+        assertTrue(Lvm.usingShell(), "the lvm shell started (see the log for why not)");
         LvmPool pool = classic(LvmSettings.defaults());
         String vg = pool.volumeGroup();
         Lvm.run("lvcreate", "-q", "-y", "-Wn", "-Zn", "-n", "dup", "-L", "4m", vg);

@@ -1,5 +1,6 @@
 package io.cowherd.lvm;
 
+import io.cowherd.testkit.kernel.InKernel;
 import java.nio.file.Path;
 
 /** The contract kit on a thin pool ({@code /dev/VG/tp}, thin snapshots), in a real kernel. */

@@ -23,6 +23,9 @@ import picocli.CommandLine.Spec;
     "  cowherd clone MASTER CLONE...",
     "  cowherd clone --count N --name-pattern PATTERN --into DIR MASTER"})
 final class CloneCommand implements Callable<Integer> {
+    /** Cloning into an LVM pool warns about fill levels at or past this percentage. */
+    private static final int LVM_WARN_PERCENT = 80;
+
     @Mixin
     PoolOptions poolOptions;
 
@@ -87,6 +90,9 @@ final class CloneCommand implements Callable<Integer> {
             PrintWriter err = spec.commandLine().getErr();
             err.printf("cowherd: %d clone(s) of %s in %.1f ms%n", made.size(), m.name(), ms);
             err.flush();
+            if (pool instanceof io.cowherd.lvm.LvmPool lvm) {
+                LvmCommand.warnAboutFill(lvm, LVM_WARN_PERCENT, err);
+            }
         }
         return ExitCodes.OK;
     }

@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
         description = "Turn one master disk image into many copy-on-write clones and libvirt domains.",
         subcommands = {InfoCommand.class, CloneCommand.class, ConvertCommand.class, CheckCommand.class,
             CommitCommand.class, RebaseCommand.class, ResizeCommand.class, VolumesCommand.class,
-            DeleteCommand.class, BackendsCommand.class, DomainCommand.class, QuickstartCommand.class, PoolCommand.class,
+            DeleteCommand.class, BackendsCommand.class, DomainCommand.class, QuickstartCommand.class, PoolCommand.class, LvmCommand.class,
             BundleCommand.class, SeedCommand.class, FetchCommand.class, TrackerCommand.class,
             CommandLine.HelpCommand.class})
 public final class CowherdCommand implements Runnable {

@@ -76,6 +76,20 @@ class CliTest {
     }
 
     @Test
+    void lvmCommandsNameAMissingVolumeGroupAndRefuseBadInput() {
+        // The pool commands themselves run in User-mode Linux in backend-lvm; here, what needs no kernel.
+        Run status = cowherd("lvm", "status", "/dev/cowherd-no-such-vg");
+        assertEquals(ExitCodes.NOT_FOUND, status.exit(), status.err());
+        assertTrue(status.err().contains("cowherd-no-such-vg") && status.err().contains("vgcreate"), status.err());
+        Run bad = cowherd("lvm", "status", "/srv/pool");
+        assertEquals(ExitCodes.USAGE, bad.exit(), bad.err());
+        assertTrue(bad.err().contains("/dev/VG"), bad.err());
+        Run none = cowherd("lvm");
+        assertEquals(ExitCodes.USAGE, none.exit(), none.err());
+        assertTrue(none.err().contains("libvirt-define"), none.err());
+    }
+
+    @Test
     void convertFlattensQemuChainsByteIdentical() throws Exception {
         sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", "base.qcow2", "4M");
         sh(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 3M", "base.qcow2");

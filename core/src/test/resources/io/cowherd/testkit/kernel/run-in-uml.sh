@@ -2,7 +2,8 @@
 # run-in-uml.sh - cowherd's own copy of ../shared/testbeds/run-in-kernel.sh (so a clone of the
 # project needs nothing beside it), plus xstate-shim.c: on hosts with a large XSAVE area (Intel
 # AMX) UML 6.1 panics at boot ("ptrace set fp regs failed, errno = 14") without it.
-# Used by backend-dmsnapshot's KernelHarnessTest and benchmarks/run-dm-snapshot-benchmark.sh.
+# Unpacked from core's test-jar by io.cowherd.testkit.kernel.UserModeLinux (the dm-snapshot and LVM
+# KernelHarnessTests); run in place by benchmarks/run-dm-snapshot-benchmark.sh and run-lvm-benchmark.sh.
 #
 # (original description follows) run-in-kernel.sh - run a command inside a REAL Linux kernel (Debian's User-mode Linux 6.1.x)
 # that has device-mapper (snapshot, snapshot-origin, snapshot-merge, thin-pool, thin, ...),
