@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # run-swarm-benchmark.sh [RUNS] [SIZE_MIB] [HOSTS] [RATE]
 # Ships SIZE_MIB (default 256) from host 0 to HOSTS (default 8) hosts of the namespace testbed
-# (testbed.sh, RATE per host each way, default 100mbit) three ways, RUNS times each (default 3):
-#   cowherd   cowherd seed (embedded tracker) on host 0, cowherd fetch --seed-after on every host
+# (testbed.sh, RATE per host each way, default 100mbit) in each of the ways KINDS names (default
+# "cowherd aria2 http"), RUNS times each (default 3; HTTP_RUNS for http, default RUNS):
+#   cowherd   cowherd seed (embedded tracker) on host 0, cowherd fetch --seed-after on every host,
+#             with the engine $ENGINE (bt or ttorrent; default: the command's default)
+#   bt, ttorrent   the same with that engine (KINDS="bt ttorrent aria2 http" compares both in one run)
 #   aria2     aria2c seeding on host 0 with opentracker, aria2c on every host (DHT, LPD, PEX off)
 #   http      python3 -m http.server on host 0, curl on every host at once
 # and prints each run's time until the last host holds the whole file, the medians, the lower
@@ -48,16 +51,18 @@ wait_all() {  # wait_all PATTERN: until every host directory holds a complete co
 
 stop_pids() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); : > "$PIDFILE"; sleep 1; }
 
-run_cowherd() {
+run_cowherd() {  # run_cowherd [ENGINE]
+  local eopt=(); [ -n "${1:-}" ] && eopt=(--engine "$1")
   rm -rf "$WORK"/h* "$WORK/t.torrent" "$WORK/seed.log"
-  "$TB" exec 0 java -jar "$JAR" seed "$WORK/seed/payload" --embedded-tracker "$(addr 0):6969" --bind "$(addr 0)" \
-      --torrent "$WORK/t.torrent" > "$WORK/seed.log" 2>&1 & track $!
+  "$TB" exec 0 java -jar "$JAR" seed "$WORK/seed/payload" "${eopt[@]}" --embedded-tracker "$(addr 0):6969" \
+      --bind "$(addr 0)" --torrent "$WORK/t.torrent" > "$WORK/seed.log" 2>&1 & track $!
   until grep -q '^seeding' "$WORK/seed.log" 2>/dev/null; do sleep 0.1; done
+  grep '^engine' "$WORK/seed.log" >&2 || true
   local t0; t0=$(now)
   for i in $(seq 1 "$N"); do
     mkdir -p "$WORK/h$i"
-    "$TB" exec "$i" java -jar "$JAR" fetch "$WORK/t.torrent" --into "$WORK/h$i" --bind "$(addr "$i")" --quiet \
-        --seed-after > "$WORK/h$i.log" 2>&1 & track $!
+    "$TB" exec "$i" java -jar "$JAR" fetch "$WORK/t.torrent" "${eopt[@]}" --into "$WORK/h$i" --bind "$(addr "$i")" \
+        --quiet --seed-after > "$WORK/h$i.log" 2>&1 & track $!
   done
   until [ "$(grep -l '^fetched' "$WORK"/h*.log 2>/dev/null | wc -l)" = "$N" ]; do sleep 0.1; done
   local t1; t1=$(now)
@@ -112,10 +117,18 @@ run_http() {
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
+run_bt() { run_cowherd bt; }
+run_ttorrent() { run_cowherd ttorrent; }
+run_cowherd_env() { run_cowherd "${ENGINE:-}"; }
+
+KINDS=${KINDS:-cowherd aria2 http}
+echo "kinds: $KINDS (cowherd = engine ${ENGINE:-default}); $MIB MiB to $N hosts at $RATE"
 declare -A RES
-for kind in ${KINDS:-cowherd aria2 http}; do
-  for r in $(seq 1 "$RUNS"); do
-    t=$(run_"$kind")
+for kind in $KINDS; do
+  runs=$RUNS; [ "$kind" = http ] && runs=${HTTP_RUNS:-$RUNS}
+  fn=run_$kind; [ "$kind" = cowherd ] && fn=run_cowherd_env
+  for r in $(seq 1 "$runs"); do
+    t=$($fn)
     printf '%-8s run %d: %7.1f s\n' "$kind" "$r" "$t"
     RES[$kind]+="$t "
   done
@@ -124,10 +137,14 @@ rate_bps=$(echo "$RATE" | sed -E 's/mbit$/*1000000/; s/gbit$/*1000000000/; s/kbi
 bits=$((MIB * 8 * 1048576))
 bound=$(echo "b1=$bits/$rate_bps; b3=$N*$bits/($rate_bps*($N+1)); if (b3>b1) b1=b3; b1" | bc -l)
 printf 'size %d MiB to %d hosts at %s: lower bound %.1f s\n' "$MIB" "$N" "$RATE" "$bound"
-for kind in ${KINDS:-cowherd aria2 http}; do
+for kind in $KINDS; do
   m=$(echo "${RES[$kind]}" | tr ' ' '\n' | grep . | median)
-  printf '%-8s median %7.1f s  = %.2fx the bound\n' "$kind" "$m" "$(echo "$m / $bound" | bc -l)"
+  printf '%-8s median %7.1f s  = %.2fx the bound (goal <= 1.25x)\n' "$kind" "$m" "$(echo "$m / $bound" | bc -l)"
   eval "MED_$kind=$m"
 done
-if [ -n "${MED_cowherd:-}" ] && [ -n "${MED_aria2:-}" ]; then printf 'cowherd / aria2 = %.2f\n' "$(echo "$MED_cowherd / $MED_aria2" | bc -l)"; fi
-if [ -n "${MED_cowherd:-}" ] && [ -n "${MED_http:-}" ]; then printf 'http / cowherd = %.2f (goal >= 6)\n' "$(echo "$MED_http / $MED_cowherd" | bc -l)"; fi
+for c in cowherd bt ttorrent; do
+  v=MED_$c; [ -n "${!v:-}" ] || continue
+  if [ -n "${MED_aria2:-}" ]; then printf '%s / aria2 = %.2f (goal < 1)\n' "$c" "$(echo "${!v} / $MED_aria2" | bc -l)"; fi
+  if [ -n "${MED_http:-}" ]; then printf 'http / %s = %.2f (goal >= 6)\n' "$c" "$(echo "$MED_http / ${!v}" | bc -l)"; fi
+done
+if [ -n "${MED_bt:-}" ] && [ -n "${MED_ttorrent:-}" ]; then printf 'ttorrent / bt = %.2f\n' "$(echo "$MED_ttorrent / $MED_bt" | bc -l)"; fi

@@ -8,7 +8,9 @@ import io.cowherd.distribution.bundle.BundleManifest;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.SessionOptions;
 import io.cowherd.distribution.torrent.TorrentSession;
-import io.cowherd.distribution.torrent.TtorrentEngine;
+import io.cowherd.distribution.torrent.MagnetLink;
+import io.cowherd.distribution.torrent.TorrentEngine;
+import java.util.List;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,10 +35,10 @@ final class FetchCommand implements Callable<Integer> {
     @Option(names = "--seed-after", description = "Keep seeding after the download completes, until stopped.")
     boolean seedAfter;
 
-    @Option(names = "--rate-limit", paramLabel = "RATE", description = "Download limit in bytes per second (e.g. 12M), per peer connection (the ttorrent engine limits each connection, not the host).")
+    @Option(names = "--rate-limit", paramLabel = "RATE", description = "Download limit in bytes per second (e.g. 12M): for the host with the bt engine, per peer connection with ttorrent.")
     String rateLimit;
 
-    @Option(names = "--rate-limit-up", paramLabel = "RATE", description = "Upload limit in bytes per second, per peer connection.")
+    @Option(names = "--rate-limit-up", paramLabel = "RATE", description = "Upload limit in bytes per second (as --rate-limit).")
     String rateLimitUp;
 
     @Option(names = "--bind", paramLabel = "ADDR", description = "Local address to listen on and announce (default: the one that reaches the tracker).")
@@ -57,31 +59,36 @@ final class FetchCommand implements Callable<Integer> {
     @Mixin
     PoolOptions poolOptions;
 
+    @Mixin
+    TorrentCli.EngineOptions engineOptions;
+
     @Spec
     CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
-        if (source.startsWith("magnet:")) {
-            throw new UnsupportedFeatureException("magnet links need metadata exchange (BEP 9) and DHT, which the ttorrent "
-                    + "engine lacks; fetch the .torrent file that `cowherd seed` wrote instead");
-        }
         PrintWriter out = spec.commandLine().getOut();
-        Metainfo m = Metainfo.read(Path.of(source));
-        SessionOptions o = SessionOptions.on(TorrentCli.bindAddress(bind, m.trackers().isEmpty() ? null : m.trackers().get(0)))
+        MagnetLink magnet = MagnetLink.isMagnet(source) ? MagnetLink.parse(source) : null;
+        Metainfo m = magnet == null ? Metainfo.read(Path.of(source)) : null;
+        TorrentEngine engine = engineOptions.engine();
+        List<java.net.URI> trackers = magnet != null ? magnet.trackers() : m.trackers();
+        SessionOptions o = SessionOptions.on(!trackers.isEmpty() || engineOptions.firstBootstrap() == null
+                        ? TorrentCli.bindAddress(bind, trackers.isEmpty() ? null : trackers.get(0))
+                        : TorrentCli.bindAddress(bind, engineOptions.firstBootstrap()))
                 .withRateLimits(rateLimit == null ? 0 : Sizes.parse(rateLimit), rateLimitUp == null ? 0 : Sizes.parse(rateLimitUp))
                 .withNoPeerTimeout(Duration.ofSeconds(noPeerTimeout))
                 .withSeedAfter(seedAfter);
         if (!quiet) {
             o = o.withListener(TorrentCli.progressBar(spec.commandLine().getErr()));
         }
-        TorrentSession s = new TtorrentEngine().fetch(m, into, o);
+        TorrentSession s = magnet != null ? engine.fetch(magnet, into, o) : engine.fetch(m, into, o);
         try {
             s.awaitCompletion(Duration.ofDays(365));
         } catch (RuntimeException | java.util.concurrent.TimeoutException e) {
             s.close();
             throw e;
         }
+        m = s.metainfo();
         Path result = into.resolve(m.name());
         out.println("fetched " + result.toAbsolutePath() + " (" + Sizes.human(m.totalSize()) + ", " + m.pieceCount()
                 + " pieces verified)");

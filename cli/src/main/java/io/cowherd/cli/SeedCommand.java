@@ -7,7 +7,6 @@ import io.cowherd.distribution.torrent.SessionOptions;
 import io.cowherd.distribution.torrent.TorrentEngine;
 import io.cowherd.distribution.torrent.TorrentSession;
 import io.cowherd.distribution.torrent.TrackerHandle;
-import io.cowherd.distribution.torrent.TtorrentEngine;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.nio.file.Files;
@@ -17,6 +16,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -35,19 +35,22 @@ final class SeedCommand implements Callable<Integer> {
         String embedded;
     }
 
-    @ArgGroup(exclusive = true, multiplicity = "1")
+    @ArgGroup(exclusive = true, multiplicity = "0..1")
     TrackerChoice trackerChoice;
+
+    @Mixin
+    TorrentCli.EngineOptions engineOptions;
 
     @Option(names = "--torrent", paramLabel = "OUT", description = "Write the .torrent here (default: BUNDLE_DIR.torrent beside it).")
     Path torrentOut;
 
-    @Option(names = "--magnet", description = "Also print a magnet link (for clients with metadata exchange; cowherd fetch needs the .torrent).")
+    @Option(names = "--magnet", description = "Also print a magnet link (`cowherd fetch MAGNET` with the bt engine, or any client with metadata exchange).")
     boolean magnet;
 
     @Option(names = "--bind", paramLabel = "ADDR", description = "Local address to listen on and announce (default: the one that reaches the tracker).")
     String bind;
 
-    @Option(names = "--rate-limit-up", paramLabel = "RATE", description = "Upload limit in bytes per second (e.g. 50M), per peer connection.")
+    @Option(names = "--rate-limit-up", paramLabel = "RATE", description = "Upload limit in bytes per second (e.g. 50M): for the host with the bt engine, per peer connection with ttorrent.")
     String rateUp;
 
     @Option(names = "--piece-size", paramLabel = "SIZE", description = "Piece size (default: chosen from the size).")
@@ -65,26 +68,37 @@ final class SeedCommand implements Callable<Integer> {
         if (Files.isDirectory(content) && Files.exists(content.resolve(BundleManifest.FILE_NAME))) {
             Bundle.open(content).verify();
         }
-        TorrentEngine engine = new TtorrentEngine();
+        TorrentEngine engine = engineOptions.engine();
+        if (trackerChoice == null && !engine.trackerless()) {
+            throw new IllegalArgumentException("name a tracker (--tracker URL or --embedded-tracker HOST:PORT), or go "
+                    + "trackerless with --dht (bt engine)");
+        }
         TrackerHandle tracker = null;
-        URI announce = trackerChoice.tracker;
-        if (trackerChoice.embedded != null) {
+        URI announce = trackerChoice == null ? null : trackerChoice.tracker;
+        if (trackerChoice != null && trackerChoice.embedded != null) {
             tracker = engine.startTracker(TorrentCli.hostPort(trackerChoice.embedded));
             announce = tracker.announceUrl();
         }
-        Metainfo m = Metainfo.create(content, List.of(announce), pieceSize == null ? 0 : (int) Sizes.parse(pieceSize), "cowherd");
+        Metainfo m = Metainfo.create(content, announce == null ? List.of() : List.of(announce),
+                pieceSize == null ? 0 : (int) Sizes.parse(pieceSize), "cowherd");
         if (tracker != null) {
             tracker.track(m);
         }
         Path torrent = torrentOut != null ? torrentOut
                 : content.toAbsolutePath().resolveSibling(content.getFileName() + ".torrent");
         m.save(torrent);
-        SessionOptions o = SessionOptions.on(TorrentCli.bindAddress(bind, announce))
+        SessionOptions o = SessionOptions.on(announce != null || engineOptions.firstBootstrap() == null
+                        ? TorrentCli.bindAddress(bind, announce) : TorrentCli.bindAddress(bind, engineOptions.firstBootstrap()))
                 .withRateLimits(0, rateUp == null ? 0 : Sizes.parse(rateUp));
         TorrentSession s = engine.seed(m, content.toAbsolutePath().getParent(), o);
         out.println("torrent " + torrent.toAbsolutePath());
         out.println("info-hash " + m.infoHashHex());
-        out.println("tracker " + announce);
+        out.println("engine " + engine.name());
+        out.println("tracker " + (announce == null ? "none" : announce));
+        if (engine.trackerless()) {
+            out.println("dht-node " + s.listenAddress().getAddress().getHostAddress() + ":" + s.listenAddress().getPort()
+                    + " (fetch with --dht-bootstrap this)");
+        }
         out.println("seeding " + m.name() + " (" + Sizes.human(m.totalSize()) + ", " + m.pieceCount() + " pieces of "
                 + Sizes.human(m.pieceLength()) + ") at " + s.listenAddress().getAddress().getHostAddress() + ":"
                 + s.listenAddress().getPort() + "; stop with Ctrl-C");

@@ -14,6 +14,11 @@ import java.util.Random;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import picocli.CommandLine;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -73,8 +78,9 @@ class DistributionCliTest {
         assertTrue(r.err().startsWith("cowherd: "), r.err());
     }
 
-    @Test
-    void seedThenFetchIntoAPoolWithAProgressBar() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"bt", "ttorrent"})
+    void seedThenFetchIntoAPoolWithAProgressBar(String engine) throws Exception {
         Path b = bundle();
         int port;
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
@@ -82,14 +88,14 @@ class DistributionCliTest {
         }
         Path torrent = dir.resolve("golden.torrent");
         Thread seeder = new Thread(() -> CliTest.cowherd("seed", b.toString(), "--embedded-tracker", "127.0.0.1:" + port,
-                "--bind", "127.0.2.1", "--torrent", torrent.toString(), "--magnet"), "cli-seed");
+                "--bind", "127.0.2.1", "--torrent", torrent.toString(), "--magnet", "--engine", engine), "cli-seed");
         seeder.setDaemon(true);
         seeder.start();
         for (int i = 0; i < 600 && !Files.exists(torrent); i++) {
             Thread.sleep(50);
         }
         CliTest.Run f = CliTest.cowherd("fetch", torrent.toString(), "--into", dir.resolve("in").toString(), "--bind", "127.0.2.2",
-                "--pool", dir.resolve("pool").toString(), "--name", "golden");
+                "--pool", dir.resolve("pool").toString(), "--name", "golden", "--engine", engine);
         assertEquals(0, f.exit(), f.err());
         assertTrue(f.out().contains("master golden "), f.out());
         assertTrue(f.err().contains("100%"), "progress bar on stderr: " + f.err());
@@ -97,9 +103,50 @@ class DistributionCliTest {
     }
 
     @Test
+    void seedPrintsAMagnetLinkThatFetchTakes() throws Exception {
+        Path b = bundle();
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        StringWriter seedOut = new StringWriter();
+        Thread seeder = new Thread(() -> {
+            CommandLine cl = CowherdCommand.commandLine();
+            cl.setOut(new PrintWriter(seedOut));
+            cl.setErr(new PrintWriter(new StringWriter()));
+            cl.execute("seed", b.toString(), "--embedded-tracker", "127.0.0.1:" + port, "--magnet", "--bind", "127.0.2.3",
+                    "--torrent", dir.resolve("golden.torrent").toString(), "--engine", "bt");
+        }, "cli-dht-seed");
+        seeder.setDaemon(true);
+        seeder.start();
+        String magnet = null;
+        for (int i = 0; i < 600 && magnet == null; i++) {
+            Thread.sleep(50);
+            for (String line : seedOut.toString().split("\n")) {
+                if (line.startsWith("magnet:")) {
+                    magnet = line.strip();
+                }
+            }
+        }
+        assertTrue(magnet != null, "the seed printed its magnet link: " + seedOut);
+        CliTest.Run f = CliTest.cowherd("fetch", magnet, "--into", dir.resolve("in").toString(), "--bind", "127.0.2.4",
+                "--engine", "bt");
+        assertEquals(0, f.exit(), f.err());
+        assertTrue(f.out().contains("bundle verified"), f.out());
+        assertEquals(-1, Files.mismatch(b.resolve("golden.raw"), dir.resolve("in/golden/golden.raw")));
+    }
+
+    @Test
     void magnetsAndHostileTorrentsAreRefused() throws IOException {
         assertEquals(5, CliTest.cowherd("fetch", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
-                "--into", dir.toString()).exit());
+                "--into", dir.toString()).exit(), "the default engine (ttorrent) has no metadata exchange");
+        assertEquals(5, CliTest.cowherd("fetch", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
+                "--into", dir.toString(), "--engine", "bt").exit(), "bt without tracker or DHT: nowhere to find peers");
+        assertEquals(1, CliTest.cowherd("fetch", "magnet:?xt=urn:btih:0123", "--into", dir.toString()).exit(),
+                "a malformed magnet link is a usage error");
+        assertEquals(5, CliTest.cowherd("seed", disk().toString(), "--engine", "ttorrent", "--dht").exit(),
+                "ttorrent has no DHT");
+        assertEquals(1, CliTest.cowherd("seed", disk().toString()).exit(), "no tracker and no DHT");
         String evil = "d8:announce27:http://127.0.0.1:1/announce4:infod6:lengthi10e4:name2:..12:piece lengthi16384e6:pieces20:"
                 + "01234567890123456789ee";
         Path t = Files.write(dir.resolve("evil.torrent"), evil.getBytes(StandardCharsets.ISO_8859_1));

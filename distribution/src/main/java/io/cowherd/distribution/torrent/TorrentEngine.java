@@ -27,6 +27,25 @@ public interface TorrentEngine {
      */
     TorrentSession fetch(Metainfo metainfo, Path parent, SessionOptions options);
 
+    /**
+     * Fetches the torrent a magnet link names into {@code parent}: its metadata (the info
+     * dictionary) from peers first, checked against the info hash and then as strictly as a
+     * {@code .torrent} file ({@link Metainfo#parse}), then its pieces as {@link #fetch(Metainfo, Path,
+     * SessionOptions)} does. The session's {@link TorrentSession#metainfo()} is null until the
+     * metadata has arrived.
+     *
+     * @throws io.cowherd.UnsupportedFeatureException if this engine cannot (the default)
+     */
+    default TorrentSession fetch(MagnetLink magnet, Path parent, SessionOptions options) {
+        throw new io.cowherd.UnsupportedFeatureException("the " + name() + " engine cannot fetch magnet links (no metadata "
+                + "exchange); fetch the .torrent file instead, or use the bt engine (--engine bt)");
+    }
+
+    /** Whether this engine finds peers without a tracker (DHT). */
+    default boolean trackerless() {
+        return false;
+    }
+
     /** Starts a tracker at {@code address}; its announce URL is {@code http://HOST:PORT/announce}. */
     TrackerHandle startTracker(InetSocketAddress address);
 }

@@ -18,6 +18,15 @@ final class SwarmFixture {
     private SwarmFixture() {
     }
 
+    /** The engine of that name: {@code ttorrent} or {@code bt}. */
+    static TorrentEngine engine(String name) {
+        return switch (name) {
+            case "ttorrent" -> new TtorrentEngine();
+            case "bt" -> new BtEngine();
+            default -> throw new IllegalArgumentException(name);
+        };
+    }
+
     /** A fresh loopback address for one session. */
     static synchronized InetAddress host() {
         try {

@@ -13,8 +13,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,14 +27,14 @@ class TorrentFaultTest {
     @TempDir
     Path tmp;
 
-    private final TorrentEngine engine = new TtorrentEngine();
+    private TorrentEngine engine;
     private final List<AutoCloseable> open = new ArrayList<>();
     private TrackerHandle tracker;
     private Path data;
     private Metainfo m;
 
-    @BeforeEach
-    void setUp() throws IOException {
+    private void start(String engineName) throws IOException {
+        engine = SwarmFixture.engine(engineName);
         tracker = engine.startTracker(SwarmFixture.trackerAddress());
         open.add(tracker);
         data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), SIZE, 11);
@@ -77,8 +77,10 @@ class TorrentFaultTest {
         assertTrue(SwarmFixture.sameBytes(data, tmp.resolve(dir).resolve(m.name())), dir + " holds the seed's bytes");
     }
 
-    @Test
-    void twoOfEightPeersKilledMidTransferTheOthersFinish() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"ttorrent", "bt"})
+    void twoOfEightPeersKilledMidTransferTheOthersFinish(String engineName) throws Exception {
+        start(engineName);
         // a slow seed (2 MiB/s up) keeps the transfer going long enough to kill peers in the middle
         keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 2L << 20)));
         List<TorrentSession> peers = new ArrayList<>();
@@ -95,8 +97,10 @@ class TorrentFaultTest {
         }
     }
 
-    @Test
-    void aPeerServingCorruptPiecesIsBannedAndTheFetchStillFinishes() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"ttorrent", "bt"})
+    void aPeerServingCorruptPiecesIsBannedAndTheFetchStillFinishes(String engineName) throws Exception {
+        start(engineName);
         Path bad = tmp.resolve("bad/" + m.name());
         Files.createDirectories(bad.getParent());
         Files.copy(data, bad);
@@ -115,8 +119,10 @@ class TorrentFaultTest {
         assertIdentical("victim");
     }
 
-    @Test
-    void aSeedRestartedMidTransferIsFoundAgain() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"ttorrent", "bt"})
+    void aSeedRestartedMidTransferIsFoundAgain(String engineName) throws Exception {
+        start(engineName);
         InetAddress seedHost = SwarmFixture.host();
         TorrentSession seed = keep(engine.seed(m, data.getParent(),
                 SessionOptions.on(seedHost).withRateLimits(0, 2L << 20)));
@@ -130,8 +136,10 @@ class TorrentFaultTest {
         assertIdentical("peer");
     }
 
-    @Test
-    void aFetchResumesFromVerifiedPiecesOnDisk() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"ttorrent", "bt"})
+    void aFetchResumesFromVerifiedPiecesOnDisk(String engineName) throws Exception {
+        start(engineName);
         // an interrupted fetch left the first half right and the rest zero in the .part file
         Path part = tmp.resolve("resume/" + m.name() + ".part");
         Files.createDirectories(part.getParent());

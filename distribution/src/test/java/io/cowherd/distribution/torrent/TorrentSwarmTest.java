@@ -14,12 +14,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Real ttorrent peers in one JVM on loopback: one embedded tracker, one seed, several fetchers. */
+/** Real peers of each engine in one JVM on loopback: one embedded tracker, one seed, several fetchers. */
 @Timeout(120)
 class TorrentSwarmTest {
     private static final Duration WAIT = Duration.ofSeconds(90);
@@ -27,12 +27,12 @@ class TorrentSwarmTest {
     @TempDir
     Path tmp;
 
-    private final TorrentEngine engine = new TtorrentEngine();
+    private TorrentEngine engine;
     private final List<AutoCloseable> open = new ArrayList<>();
     private TrackerHandle tracker;
 
-    @BeforeEach
-    void tracker() throws IOException {
+    private void start(String engineName) throws IOException {
+        engine = SwarmFixture.engine(engineName);
         tracker = engine.startTracker(SwarmFixture.trackerAddress());
         open.add(tracker);
     }
@@ -65,8 +65,10 @@ class TorrentSwarmTest {
         return m;
     }
 
-    @Test
-    void oneSeedThreePeersAllByteIdenticalWithProgress() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"ttorrent", "bt"})
+    void oneSeedThreePeersAllByteIdenticalWithProgress(String engineName) throws Exception {
+        start(engineName);
         Bundle b = bundle(12L << 20);
         Metainfo m = metainfo(b, 256 << 10);
         assertTrue(m.isMultiFile());
@@ -93,8 +95,10 @@ class TorrentSwarmTest {
         assertFalse(Files.exists(tmp.resolve("host0/golden/golden.raw.part")));
     }
 
-    @Test
-    void noPeerWithTheDataFailsWithAClearError() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"ttorrent", "bt"})
+    void noPeerWithTheDataFailsWithAClearError(String engineName) throws Exception {
+        start(engineName);
         Bundle b = bundle(1L << 20);
         Metainfo m = metainfo(b, 256 << 10);
         TorrentSession s = keep(engine.fetch(m, tmp.resolve("lonely"),
