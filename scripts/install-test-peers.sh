@@ -11,6 +11,7 @@
 #                              XSAVE shim that UML needs on hosts with Intel AMX)
 #   aria2                      a real BitTorrent peer: fetches what cowherd seeds, seeds what cowherd fetches
 #   opentracker                a real external tracker (Debian's tracks whitelisted info hashes only)
+#   mktorrent                  torrents made by another tool (single- and multi-file) that cowherd must fetch
 #   iproute2                   network namespaces and tc for the swarm benchmark (benchmarks/swarm)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -21,4 +22,4 @@ apt-get install -y -q --no-install-recommends \
   libvhdi-utils fuse3 \
   libvirt0 libvirt-clients libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 \
   user-mode-linux kmod lvm2 thin-provisioning-tools gcc libc6-dev \
-  aria2 opentracker iproute2
+  aria2 opentracker mktorrent iproute2
