@@ -30,6 +30,8 @@ final class LibvirtPoolLink {
 
     private final String uri;
     private Connect connection;
+    /** Whether {@link #connection} was opened here (and so is closed here). */
+    private boolean ownsConnection;
     private boolean warnedUnavailable;
 
     LibvirtPoolLink(String uri) {
@@ -38,7 +40,21 @@ final class LibvirtPoolLink {
 
     /** Uses {@code c} from now on (the caller keeps ownership). */
     synchronized void use(Connect c) {
+        close();
         this.connection = c;
+    }
+
+    /** Closes the connection if it was opened here; a handed-in one stays open. */
+    synchronized void close() {
+        if (connection != null && ownsConnection) {
+            try {
+                connection.close();
+            } catch (LibvirtException e) {
+                LOG.debug("closing the libvirt connection: {}", e.getMessage());
+            }
+        }
+        connection = null;
+        ownsConnection = false;
     }
 
     /** The XML of the libvirt pool for volume group {@code vg}: logical, or dir for thin pools. */
@@ -158,6 +174,7 @@ final class LibvirtPoolLink {
         if (connection == null) {
             try {
                 connection = new Connect(uri);
+                ownsConnection = true;
             } catch (LibvirtException e) {
                 throw failure("connecting", null, e);
             }
@@ -166,8 +183,8 @@ final class LibvirtPoolLink {
     }
 
     private void drop(Connect c) {
-        if (connection == c) {
-            connection = null; // opened again next time; a handed-in connection is the caller's to close
+        if (connection == c && ownsConnection) {
+            close(); // opened again next time; a handed-in connection is the caller's to keep
         }
     }
 

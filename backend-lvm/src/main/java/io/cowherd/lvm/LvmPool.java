@@ -828,8 +828,9 @@ public final class LvmPool implements Pool {
         return (v + unit - 1) / unit * unit;
     }
 
+    /** Closes the libvirt connection this pool opened for refreshes, if any; LVM holds nothing open. */
     @Override
     public void close() {
-        // Nothing is held open between calls: every command is its own process.
+        libvirt.close();
     }
 }
