@@ -13,11 +13,10 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,35 +31,20 @@ class BtEngineTest {
     @TempDir
     Path tmp;
 
-    private final List<AutoCloseable> open = new ArrayList<>();
-
-    @AfterEach
-    void closeAll() {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            try {
-                open.get(i).close();
-            } catch (Exception e) {
-                // keep closing
-            }
-        }
-    }
-
-    private <T extends AutoCloseable> T keep(T t) {
-        open.add(t);
-        return t;
-    }
+    @RegisterExtension
+    final OpenResources open = new OpenResources();
 
     @Test
     void aMagnetLinkFetchGetsTheMetadataFromPeersAndIsByteIdentical() throws Exception {
         TorrentEngine engine = new BtEngine();
-        TrackerHandle tracker = keep(engine.startTracker(SwarmFixture.trackerAddress()));
+        TrackerHandle tracker = open.keep(engine.startTracker(SwarmFixture.trackerAddress()));
         Path data = SwarmFixture.randomFile(tmp.resolve("seed/dir/disk.raw"), 8L << 20, 23);
         java.nio.file.Files.writeString(tmp.resolve("seed/dir/domain.xml"), "<domain/>");
         Metainfo m = Metainfo.create(data.getParent(), List.of(tracker.announceUrl()), 256 << 10, "test");
         tracker.track(m);
-        keep(engine.seed(m, tmp.resolve("seed"), SessionOptions.on(SwarmFixture.host())));
+        open.keep(engine.seed(m, tmp.resolve("seed"), SessionOptions.on(SwarmFixture.host())));
         MagnetLink magnet = MagnetLink.parse(m.magnetUri()); // info hash, name and tracker: no metainfo
-        TorrentSession fetch = keep(engine.fetch(magnet, tmp.resolve("out"), SessionOptions.on(SwarmFixture.host())));
+        TorrentSession fetch = open.keep(engine.fetch(magnet, tmp.resolve("out"), SessionOptions.on(SwarmFixture.host())));
         fetch.awaitCompletion(WAIT);
         assertEquals(m.infoHashHex(), fetch.metainfo().infoHashHex(), "the metadata came from the seed");
         assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("out/dir/disk.raw")));
@@ -84,13 +68,13 @@ class BtEngineTest {
         java.nio.file.Files.writeString(tmp.resolve("seed/dir/domain.xml"), "<domain/>");
         Metainfo m = Metainfo.create(data.getParent(), List.of(), 256 << 10, "test"); // no tracker at all
         assertTrue(m.trackers().isEmpty());
-        TorrentSession seed = keep(new BtEngine(new BtEngine.Dht(List.of()))
+        TorrentSession seed = open.keep(new BtEngine(new BtEngine.Dht(List.of()))
                 .seed(m, tmp.resolve("seed"), SessionOptions.on(host)));
         InetSocketAddress node = seed.listenAddress();
 
         MagnetLink magnet = MagnetLink.parse(m.magnetUri());
         assertTrue(magnet.trackers().isEmpty(), "the magnet link names no tracker and no peer");
-        TorrentSession fetch = keep(new BtEngine(new BtEngine.Dht(List.of(node)))
+        TorrentSession fetch = open.keep(new BtEngine(new BtEngine.Dht(List.of(node)))
                 .fetch(magnet, tmp.resolve("out"), SessionOptions.on(host).withNoPeerTimeout(Duration.ofSeconds(60))));
         fetch.awaitCompletion(WAIT);
         assertEquals(m.infoHashHex(), fetch.metainfo().infoHashHex(), "the metadata came from the seed");
@@ -111,16 +95,16 @@ class BtEngineTest {
     @Test
     void theDownloadLimitHoldsForTheWholeSession() throws Exception {
         TorrentEngine engine = new BtEngine();
-        TrackerHandle tracker = keep(engine.startTracker(SwarmFixture.trackerAddress()));
+        TrackerHandle tracker = open.keep(engine.startTracker(SwarmFixture.trackerAddress()));
         long size = 6L << 20;
         Path data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), size, 4);
         Metainfo m = Metainfo.create(data, List.of(tracker.announceUrl()), 256 << 10, "test");
         tracker.track(m);
-        keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host())));
-        keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host())));
+        open.keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host())));
+        open.keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host())));
         long limit = 2L << 20;
         long t0 = System.nanoTime();
-        TorrentSession s = keep(engine.fetch(m, tmp.resolve("out"), SessionOptions.on(SwarmFixture.host())
+        TorrentSession s = open.keep(engine.fetch(m, tmp.resolve("out"), SessionOptions.on(SwarmFixture.host())
                 .withRateLimits(limit, 0)));
         s.awaitCompletion(WAIT);
         double secs = (System.nanoTime() - t0) / 1e9;

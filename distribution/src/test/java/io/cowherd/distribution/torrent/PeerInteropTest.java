@@ -24,6 +24,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -41,20 +42,14 @@ class PeerInteropTest {
     Path tmp;
 
     private final TorrentEngine engine = new TtorrentEngine();
-    private final List<AutoCloseable> open = new ArrayList<>();
+    @RegisterExtension
+    final OpenResources open = new OpenResources();
     private final List<Process> procs = new ArrayList<>();
 
     @AfterEach
     void stop() {
         procs.forEach(p -> p.descendants().forEach(ProcessHandle::destroy));
         procs.forEach(Process::destroy);
-        for (int i = open.size() - 1; i >= 0; i--) {
-            try {
-                open.get(i).close();
-            } catch (Exception e) {
-                // keep closing
-            }
-        }
     }
 
     private static boolean has(String tool) {
@@ -81,14 +76,14 @@ class PeerInteropTest {
     void aria2FetchesWhatCowherdSeeds() throws Exception {
         assumeTrue(has("aria2c"), "aria2c is not installed (scripts/install-test-peers.sh)");
         TrackerHandle tracker = engine.startTracker(SwarmFixture.trackerAddress());
-        open.add(tracker);
+        open.keep(tracker);
         Path data = SwarmFixture.randomFile(tmp.resolve("seed/dir/disk.raw"), 6L << 20, 3);
         Files.writeString(tmp.resolve("seed/dir/domain.xml"), "<domain/>");
         Metainfo m = Metainfo.create(data.getParent(), List.of(tracker.announceUrl()), 0, "t");
         tracker.track(m);
         Path torrent = tmp.resolve("dir.torrent");
         m.save(torrent);
-        open.add(engine.seed(m, tmp.resolve("seed"), SessionOptions.on(InetAddress.getLoopbackAddress())));
+        open.keep(engine.seed(m, tmp.resolve("seed"), SessionOptions.on(InetAddress.getLoopbackAddress())));
         Path out = Files.createDirectories(tmp.resolve("aria"));
         List<String> cmd = aria2(SwarmFixture.freePort(), "--dir=" + out, "--seed-time=0", torrent.toString());
         Process p = start(tmp.resolve("aria2.log"), cmd.toArray(String[]::new));
@@ -113,7 +108,7 @@ class PeerInteropTest {
         start(tmp.resolve("aria2.log"), cmd.toArray(String[]::new));
         TorrentSession s = engine.fetch(m, tmp.resolve("cow"), SessionOptions.on(InetAddress.getLoopbackAddress())
                 .withNoPeerTimeout(Duration.ofSeconds(60)));
-        open.add(s);
+        open.keep(s);
         s.awaitCompletion(Duration.ofSeconds(90));
         assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("cow/golden.raw")));
     }
@@ -196,7 +191,7 @@ class PeerInteropTest {
         Path into = tmp.resolve("cow");
         TorrentSession s = SwarmFixture.engine(engineName).fetch(m, into,
                 SessionOptions.on(SwarmFixture.host()).withNoPeerTimeout(Duration.ofSeconds(60)));
-        open.add(s);
+        open.keep(s);
         s.awaitCompletion(Duration.ofSeconds(90));
         List<Path> want = m.resolveIn(seedParent);
         List<Path> got = m.resolveIn(into);

@@ -12,7 +12,7 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
@@ -28,7 +28,8 @@ class TorrentFaultTest {
     Path tmp;
 
     private TorrentEngine engine;
-    private final List<AutoCloseable> open = new ArrayList<>();
+    @RegisterExtension
+    final OpenResources open = new OpenResources();
     private TrackerHandle tracker;
     private Path data;
     private Metainfo m;
@@ -36,30 +37,14 @@ class TorrentFaultTest {
     private void start(String engineName) throws IOException {
         engine = SwarmFixture.engine(engineName);
         tracker = engine.startTracker(SwarmFixture.trackerAddress());
-        open.add(tracker);
+        open.keep(tracker);
         data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), SIZE, 11);
         m = Metainfo.create(data, List.of(tracker.announceUrl()), 256 << 10, "test");
         tracker.track(m);
     }
 
-    @AfterEach
-    void closeAll() {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            try {
-                open.get(i).close();
-            } catch (Exception e) {
-                // keep closing
-            }
-        }
-    }
-
-    private TorrentSession keep(TorrentSession s) {
-        open.add(s);
-        return s;
-    }
-
     private TorrentSession fetcher(String dir) {
-        return keep(engine.fetch(m, tmp.resolve(dir), SessionOptions.on(SwarmFixture.host())
+        return open.keep(engine.fetch(m, tmp.resolve(dir), SessionOptions.on(SwarmFixture.host())
                 .withNoPeerTimeout(Duration.ofSeconds(60))));
     }
 
@@ -82,7 +67,7 @@ class TorrentFaultTest {
     void twoOfEightPeersKilledMidTransferTheOthersFinish(String engineName) throws Exception {
         start(engineName);
         // a slow seed (2 MiB/s up) keeps the transfer going long enough to kill peers in the middle
-        keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 2L << 20)));
+        open.keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 2L << 20)));
         List<TorrentSession> peers = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
             peers.add(fetcher("host" + i));
@@ -110,11 +95,11 @@ class TorrentFaultTest {
             }
         }
         // the corrupt peer trusts its data (seed mode skips hashing) and is the only source at first
-        keep(engine.seed(m, bad.getParent(), SessionOptions.on(SwarmFixture.host())));
+        open.keep(engine.seed(m, bad.getParent(), SessionOptions.on(SwarmFixture.host())));
         TorrentSession victim = fetcher("victim");
         waitFor(() -> victim.progress().hashFailures() >= 2, "two corrupt pieces were caught");
         assertTrue(victim.progress().piecesDone() < m.pieceCount(), "the corrupt copy alone does not complete the fetch");
-        keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host())));
+        open.keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host())));
         victim.awaitCompletion(WAIT);
         assertIdentical("victim");
     }
@@ -124,14 +109,14 @@ class TorrentFaultTest {
     void aSeedRestartedMidTransferIsFoundAgain(String engineName) throws Exception {
         start(engineName);
         InetAddress seedHost = SwarmFixture.host();
-        TorrentSession seed = keep(engine.seed(m, data.getParent(),
+        TorrentSession seed = open.keep(engine.seed(m, data.getParent(),
                 SessionOptions.on(seedHost).withRateLimits(0, 2L << 20)));
         TorrentSession peer = fetcher("peer");
         waitFor(() -> peer.progress().piecesDone() >= 4, "the peer holds a few pieces");
         seed.close();
         int held = peer.progress().piecesDone();
         assertTrue(held < m.pieceCount(), "the seed was stopped mid-transfer");
-        keep(engine.seed(m, data.getParent(), SessionOptions.on(seedHost)));
+        open.keep(engine.seed(m, data.getParent(), SessionOptions.on(seedHost)));
         peer.awaitCompletion(WAIT);
         assertIdentical("peer");
     }
@@ -148,7 +133,7 @@ class TorrentFaultTest {
             in.transferTo(0, SIZE / 2, out);
             out.write(ByteBuffer.allocate(1), SIZE - 1);
         }
-        keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host())));
+        open.keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host())));
         TorrentSession s = fetcher("resume");
         s.awaitCompletion(WAIT);
         assertIdentical("resume");

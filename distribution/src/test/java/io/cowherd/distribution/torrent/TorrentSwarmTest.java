@@ -13,7 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
@@ -28,29 +28,14 @@ class TorrentSwarmTest {
     Path tmp;
 
     private TorrentEngine engine;
-    private final List<AutoCloseable> open = new ArrayList<>();
+    @RegisterExtension
+    final OpenResources open = new OpenResources();
     private TrackerHandle tracker;
 
     private void start(String engineName) throws IOException {
         engine = SwarmFixture.engine(engineName);
         tracker = engine.startTracker(SwarmFixture.trackerAddress());
-        open.add(tracker);
-    }
-
-    @AfterEach
-    void closeAll() {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            try {
-                open.get(i).close();
-            } catch (Exception e) {
-                // keep closing
-            }
-        }
-    }
-
-    private <T extends AutoCloseable> T keep(T t) {
-        open.add(t);
-        return t;
+        open.keep(tracker);
     }
 
     private Bundle bundle(long size) throws IOException {
@@ -73,7 +58,7 @@ class TorrentSwarmTest {
         Metainfo m = metainfo(b, 256 << 10);
         assertTrue(m.isMultiFile());
         assertEquals(3, m.files().size(), "disk, domain XML and manifest");
-        keep(engine.seed(m, b.directory().getParent(), SessionOptions.on(SwarmFixture.host())));
+        open.keep(engine.seed(m, b.directory().getParent(), SessionOptions.on(SwarmFixture.host())));
         List<TorrentSession> peers = new ArrayList<>();
         List<Progress> seen = new CopyOnWriteArrayList<>();
         for (int i = 0; i < 3; i++) {
@@ -81,7 +66,7 @@ class TorrentSwarmTest {
             if (i == 0) {
                 o = o.withListener(seen::add);
             }
-            peers.add(keep(engine.fetch(m, tmp.resolve("host" + i), o)));
+            peers.add(open.keep(engine.fetch(m, tmp.resolve("host" + i), o)));
         }
         for (int i = 0; i < peers.size(); i++) {
             peers.get(i).awaitCompletion(WAIT);
@@ -101,7 +86,7 @@ class TorrentSwarmTest {
         start(engineName);
         Bundle b = bundle(1L << 20);
         Metainfo m = metainfo(b, 256 << 10);
-        TorrentSession s = keep(engine.fetch(m, tmp.resolve("lonely"),
+        TorrentSession s = open.keep(engine.fetch(m, tmp.resolve("lonely"),
                 SessionOptions.on(SwarmFixture.host()).withNoPeerTimeout(Duration.ofSeconds(2))));
         NoPeerException e = assertThrows(NoPeerException.class, () -> s.awaitCompletion(WAIT));
         assertTrue(e.getMessage().contains("no verified piece arrived"), e.getMessage());
