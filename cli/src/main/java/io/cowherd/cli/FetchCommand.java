@@ -53,6 +53,15 @@ final class FetchCommand implements Callable<Integer> {
     @Option(names = "--name", paramLabel = "NAME", description = "The master's name in the pool (default: the bundle's name).")
     String name;
 
+    @Option(names = "--origin", paramLabel = "URL", description = "HTTP origin of the data to fall back to when the swarm "
+            + "stalls (libtorrent engine): the URL of the file, or of the directory holding the torrent's file or top "
+            + "directory when it ends in /, e.g. what `cowherd seed --http-origin` serves. Repeatable.")
+    List<java.net.URI> origins = new java.util.ArrayList<>();
+
+    @Option(names = "--origin-after", defaultValue = "10", paramLabel = "SECONDS", description = "Seconds without a new "
+            + "verified piece before the origins are used (default: ${DEFAULT-VALUE}; 0: from the start).")
+    int originAfter;
+
     @Option(names = "--quiet", description = "No progress bar.")
     boolean quiet;
 
@@ -77,7 +86,12 @@ final class FetchCommand implements Callable<Integer> {
                         : TorrentCli.bindAddress(bind, engineOptions.firstBootstrap()))
                 .withRateLimits(rateLimit == null ? 0 : Sizes.parse(rateLimit), rateLimitUp == null ? 0 : Sizes.parse(rateLimitUp))
                 .withNoPeerTimeout(Duration.ofSeconds(noPeerTimeout))
-                .withSeedAfter(seedAfter);
+                .withSeedAfter(seedAfter)
+                .withOrigins(origins, Duration.ofSeconds(originAfter));
+        if (!origins.isEmpty() && !(engine instanceof io.cowherd.distribution.torrent.LibtorrentEngine)) {
+            throw new io.cowherd.UnsupportedFeatureException("only the libtorrent engine falls back to an HTTP origin; "
+                    + "add --engine libtorrent");
+        }
         if (!quiet) {
             o = o.withListener(TorrentCli.progressBar(spec.commandLine().getErr()));
         }

@@ -2,6 +2,7 @@ package io.cowherd.cli;
 
 import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.bundle.BundleManifest;
+import io.cowherd.distribution.torrent.HttpOrigin;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.SessionOptions;
 import io.cowherd.distribution.torrent.TorrentEngine;
@@ -52,6 +53,11 @@ final class SeedCommand implements Callable<Integer> {
 
     @Option(names = "--rate-limit-up", paramLabel = "RATE", description = "Upload limit in bytes per second (e.g. 50M): for the host with the bt engine, per peer connection with ttorrent.")
     String rateUp;
+
+    @Option(names = "--http-origin", paramLabel = "HOST:PORT", description = "Also serve the data over HTTP here (byte "
+            + "ranges, read-only), as the origin fetches fall back to when the swarm stalls (`cowherd fetch --origin URL`, "
+            + "libtorrent engine).")
+    String httpOrigin;
 
     @Option(names = "--piece-size", paramLabel = "SIZE", description = "Piece size (default: chosen from the size).")
     String pieceSize;
@@ -105,8 +111,13 @@ final class SeedCommand implements Callable<Integer> {
         if (magnet) {
             out.println(m.magnetUri());
         }
+        HttpOrigin origin = null;
+        if (httpOrigin != null) {
+            origin = HttpOrigin.serve(content.toAbsolutePath().getParent(), TorrentCli.hostPort(httpOrigin));
+            out.println("origin " + origin.url() + " (fetch with --origin this)");
+        }
         out.flush();
-        TorrentCli.waitUntilStopped(s, tracker);
+        TorrentCli.waitUntilStopped(s, tracker, origin);
         return ExitCodes.OK;
     }
 }

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.distribution.torrent.BtEngine;
+import io.cowherd.distribution.torrent.LibtorrentEngine;
 import io.cowherd.distribution.torrent.TorrentEngine;
 import io.cowherd.distribution.torrent.TtorrentEngine;
 import picocli.CommandLine.Option;
@@ -31,8 +32,9 @@ final class TorrentCli {
 
     /** The engine options {@code seed} and {@code fetch} share. */
     static final class EngineOptions {
-        @Option(names = "--engine", paramLabel = "ttorrent|bt", defaultValue = DEFAULT_ENGINE,
-                description = "BitTorrent engine (default: ${DEFAULT-VALUE}); DHT and magnet links need bt.")
+        @Option(names = "--engine", paramLabel = "ttorrent|bt|libtorrent", defaultValue = DEFAULT_ENGINE,
+                description = "BitTorrent engine (default: ${DEFAULT-VALUE}); DHT and magnet links need bt or libtorrent, "
+                        + "an HTTP origin (--origin) needs libtorrent.")
         String engine;
 
         @Option(names = "--dht", description = "Join the DHT (bt engine): find peers without a tracker. Only the "
@@ -52,11 +54,19 @@ final class TorrentCli {
             return dhtBootstrap.isEmpty() ? null : hostPort(dhtBootstrap.get(0));
         }
 
+        private List<InetSocketAddress> bootstrapNodes() {
+            List<InetSocketAddress> nodes = new ArrayList<>();
+            for (String b : dhtBootstrap) {
+                nodes.add(hostPort(b));
+            }
+            return nodes;
+        }
+
         TorrentEngine engine() {
             switch (engine) {
                 case "ttorrent":
                     if (dhtOn()) {
-                        throw new UnsupportedFeatureException("the ttorrent engine has no DHT; use --engine bt");
+                        throw new UnsupportedFeatureException("the ttorrent engine has no DHT; use --engine libtorrent or bt");
                     }
                     return new TtorrentEngine();
                 case "bt":
@@ -64,13 +74,11 @@ final class TorrentCli {
                     if (!dhtOn()) {
                         return new BtEngine();
                     }
-                    List<InetSocketAddress> nodes = new ArrayList<>();
-                    for (String b : dhtBootstrap) {
-                        nodes.add(hostPort(b));
-                    }
-                    return new BtEngine(new BtEngine.Dht(nodes));
+                    return new BtEngine(new BtEngine.Dht(bootstrapNodes()));
+                case "libtorrent":
+                    return new LibtorrentEngine(dhtOn() ? bootstrapNodes() : null);
                 default:
-                    throw new IllegalArgumentException("unknown engine '" + engine + "'; choose ttorrent or bt");
+                    throw new IllegalArgumentException("unknown engine '" + engine + "'; choose ttorrent, bt or libtorrent");
             }
         }
     }

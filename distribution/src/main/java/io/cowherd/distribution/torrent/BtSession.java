@@ -14,14 +14,12 @@ import bt.runtime.Config;
 import bt.torrent.TorrentSessionState;
 import bt.tracker.http.HttpTrackerModule;
 import io.cowherd.CowException;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletionException;
@@ -161,7 +159,7 @@ final class BtSession implements TorrentSession {
     private synchronized Metainfo metainfoOf(Torrent torrent) {
         if (metainfo == null) {
             try {
-                metainfo = fromExchangedMetadata(torrent.getSource().getExchangedMetadata(), source.magnet());
+                metainfo = source.magnet().metainfoFrom(torrent.getSource().getExchangedMetadata());
                 LOG.info("metadata of {} arrived: {} ({} bytes, {} files)", source.magnet().infoHashHex(), metainfo.name(),
                         metainfo.totalSize(), metainfo.files().size());
             } catch (RuntimeException e) {
@@ -170,31 +168,6 @@ final class BtSession implements TorrentSession {
             }
         }
         return metainfo;
-    }
-
-    /** A {@code .torrent} made of the info dictionary peers sent and the magnet link's trackers, checked. */
-    static Metainfo fromExchangedMetadata(byte[] info, MagnetLink magnet) {
-        ByteArrayOutputStream b = new ByteArrayOutputStream(info.length + 256);
-        b.writeBytes("d".getBytes(StandardCharsets.US_ASCII));
-        if (!magnet.trackers().isEmpty()) {
-            bytes(b, "announce");
-            bytes(b, magnet.trackers().get(0).toString());
-        }
-        bytes(b, "info");
-        b.writeBytes(info);
-        b.writeBytes("e".getBytes(StandardCharsets.US_ASCII));
-        Metainfo m = Metainfo.parse(b.toByteArray(), Path.of("magnet:" + magnet.infoHashHex()));
-        if (!java.util.Arrays.equals(m.infoHash(), magnet.infoHash())) {
-            throw new io.cowherd.CorruptImageException(Path.of("magnet:" + magnet.infoHashHex()), "info", -1,
-                    "the metadata peers sent hashes to " + m.infoHashHex());
-        }
-        return m;
-    }
-
-    private static void bytes(ByteArrayOutputStream b, String s) {
-        byte[] v = s.getBytes(StandardCharsets.UTF_8);
-        b.writeBytes((v.length + ":").getBytes(StandardCharsets.US_ASCII));
-        b.writeBytes(v);
     }
 
     /** Whether bt holds every piece of {@code torrent} verified (asked of its bitfield, not of the last progress report). */

@@ -1,5 +1,6 @@
 package io.cowherd.distribution.torrent;
 
+import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -7,6 +8,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.nio.file.Path;
 
 /**
  * A magnet link (BEP 9): {@code magnet:?xt=urn:btih:HASH[&dn=NAME][&tr=TRACKER]...}, the info
@@ -125,5 +127,34 @@ public record MagnetLink(String text, byte[] infoHash, String displayName, List<
             }
         }
         return out;
+    }
+    /**
+     * The torrent this link names, made of the info dictionary peers sent (BEP 9) and this link's
+     * trackers, checked as strictly as a {@code .torrent} file and against the link's info hash.
+     *
+     * @throws io.cowherd.CorruptImageException if the metadata is malformed or hashes to another torrent
+     */
+    public Metainfo metainfoFrom(byte[] info) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream(info.length + 256);
+        b.writeBytes("d".getBytes(StandardCharsets.US_ASCII));
+        if (!trackers.isEmpty()) {
+            bytes(b, "announce");
+            bytes(b, trackers.get(0).toString());
+        }
+        bytes(b, "info");
+        b.writeBytes(info);
+        b.writeBytes("e".getBytes(StandardCharsets.US_ASCII));
+        Path where = Path.of("magnet:" + infoHashHex());
+        Metainfo m = Metainfo.parse(b.toByteArray(), where);
+        if (!java.util.Arrays.equals(m.infoHash(), infoHash)) {
+            throw new io.cowherd.CorruptImageException(where, "info", -1, "the metadata peers sent hashes to " + m.infoHashHex());
+        }
+        return m;
+    }
+
+    private static void bytes(ByteArrayOutputStream b, String s) {
+        byte[] v = s.getBytes(StandardCharsets.UTF_8);
+        b.writeBytes((v.length + ":").getBytes(StandardCharsets.US_ASCII));
+        b.writeBytes(v);
     }
 }

@@ -134,10 +134,10 @@ class BtEngineTest {
         String evilInfo = "d6:lengthi10e4:name2:..12:piece lengthi16384e6:pieces20:01234567890123456789e";
         byte[] info = evilInfo.getBytes(StandardCharsets.ISO_8859_1);
         MagnetLink magnet = new MagnetLink("magnet:", Metainfo.sha1(info), null, List.of());
-        assertThrows(PolicyViolationException.class, () -> BtSession.fromExchangedMetadata(info, magnet));
+        assertThrows(PolicyViolationException.class, () -> magnet.metainfoFrom(info));
         MagnetLink other = new MagnetLink("magnet:", new byte[20], null, List.of());
         String goodInfo = "d6:lengthi10e4:name4:a.rw12:piece lengthi16384e6:pieces20:01234567890123456789e";
         assertThrows(io.cowherd.CorruptImageException.class,
-                () -> BtSession.fromExchangedMetadata(goodInfo.getBytes(StandardCharsets.ISO_8859_1), other));
+                () -> other.metainfoFrom(goodInfo.getBytes(StandardCharsets.ISO_8859_1)));
     }
 }

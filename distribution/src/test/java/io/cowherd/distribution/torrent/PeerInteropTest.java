@@ -41,7 +41,6 @@ class PeerInteropTest {
     @TempDir
     Path tmp;
 
-    private final TorrentEngine engine = new TtorrentEngine();
     @RegisterExtension
     final OpenResources open = new OpenResources();
     private final List<Process> procs = new ArrayList<>();
@@ -72,9 +71,11 @@ class PeerInteropTest {
         return c;
     }
 
-    @Test
-    void aria2FetchesWhatCowherdSeeds() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"ttorrent", "bt", "libtorrent"})
+    void aria2FetchesWhatCowherdSeeds(String engineName) throws Exception {
         assumeTrue(has("aria2c"), "aria2c is not installed (scripts/install-test-peers.sh)");
+        TorrentEngine engine = SwarmFixture.engine(engineName);
         TrackerHandle tracker = engine.startTracker(SwarmFixture.trackerAddress());
         open.keep(tracker);
         Path data = SwarmFixture.randomFile(tmp.resolve("seed/dir/disk.raw"), 6L << 20, 3);
@@ -93,9 +94,11 @@ class PeerInteropTest {
         assertEquals("<domain/>", Files.readString(out.resolve("dir/domain.xml")));
     }
 
-    @Test
-    void cowherdFetchesWhatAria2SeedsThroughOpentracker() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"ttorrent", "bt", "libtorrent"})
+    void cowherdFetchesWhatAria2SeedsThroughOpentracker(String engineName) throws Exception {
         assumeTrue(has("aria2c") && has("opentracker"), "aria2c or opentracker is not installed (scripts/install-test-peers.sh)");
+        TorrentEngine engine = SwarmFixture.engine(engineName);
         int trackerPort = SwarmFixture.freePort();
         Path data = SwarmFixture.randomFile(tmp.resolve("aria/golden.raw"), 6L << 20, 5);
         java.net.URI announce = java.net.URI.create("http://127.0.0.1:" + trackerPort + "/announce");
@@ -114,7 +117,7 @@ class PeerInteropTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "bt"})
+    @ValueSource(strings = {"ttorrent", "bt", "libtorrent"})
     void cowherdFetchesASingleFileTorrentMadeByMktorrent(String engineName) throws Exception {
         assumeTrue(has("aria2c") && has("opentracker") && has("mktorrent"),
                 "aria2c, opentracker or mktorrent is not installed (scripts/install-test-peers.sh)");
@@ -130,7 +133,7 @@ class PeerInteropTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "bt"})
+    @ValueSource(strings = {"ttorrent", "bt", "libtorrent"})
     void cowherdFetchesAMultiFileTorrentMadeByMktorrent(String engineName) throws Exception {
         assumeTrue(has("aria2c") && has("opentracker") && has("mktorrent"),
                 "aria2c, opentracker or mktorrent is not installed (scripts/install-test-peers.sh)");

@@ -18,11 +18,12 @@ final class SwarmFixture {
     private SwarmFixture() {
     }
 
-    /** The engine of that name: {@code ttorrent} or {@code bt}. */
+    /** The engine of that name: {@code ttorrent}, {@code bt} or {@code libtorrent}. */
     static TorrentEngine engine(String name) {
         return switch (name) {
             case "ttorrent" -> new TtorrentEngine();
             case "bt" -> new BtEngine();
+            case "libtorrent" -> new LibtorrentEngine();
             default -> throw new IllegalArgumentException(name);
         };
     }

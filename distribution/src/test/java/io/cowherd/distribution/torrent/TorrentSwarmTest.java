@@ -51,7 +51,7 @@ class TorrentSwarmTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "bt"})
+    @ValueSource(strings = {"ttorrent", "bt", "libtorrent"})
     void oneSeedThreePeersAllByteIdenticalWithProgress(String engineName) throws Exception {
         start(engineName);
         Bundle b = bundle(12L << 20);
@@ -81,7 +81,7 @@ class TorrentSwarmTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "bt"})
+    @ValueSource(strings = {"ttorrent", "bt", "libtorrent"})
     void noPeerWithTheDataFailsWithAClearError(String engineName) throws Exception {
         start(engineName);
         Bundle b = bundle(1L << 20);

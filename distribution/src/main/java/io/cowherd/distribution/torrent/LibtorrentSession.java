@@ -1,0 +1,523 @@
+package io.cowherd.distribution.torrent;
+
+import io.cowherd.CowException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import org.libtorrent4j.AddTorrentParams;
+import org.libtorrent4j.AlertListener;
+import org.libtorrent4j.SessionManager;
+import org.libtorrent4j.SessionParams;
+import org.libtorrent4j.SettingsPack;
+import org.libtorrent4j.TorrentFlags;
+import org.libtorrent4j.TorrentHandle;
+import org.libtorrent4j.TorrentInfo;
+import org.libtorrent4j.TorrentStatus;
+import org.libtorrent4j.alerts.Alert;
+import org.libtorrent4j.alerts.AlertType;
+import org.libtorrent4j.alerts.FileRenameFailedAlert;
+import org.libtorrent4j.alerts.FileRenamedAlert;
+import org.libtorrent4j.alerts.HashFailedAlert;
+import org.libtorrent4j.alerts.ListenFailedAlert;
+import org.libtorrent4j.alerts.ListenSucceededAlert;
+import org.libtorrent4j.alerts.PeerBanAlert;
+import org.libtorrent4j.alerts.SocketType;
+import org.libtorrent4j.alerts.TorrentErrorAlert;
+import org.libtorrent4j.swig.add_torrent_params;
+import org.libtorrent4j.swig.address;
+import org.libtorrent4j.swig.error_code;
+import org.libtorrent4j.swig.int_string_map;
+import org.libtorrent4j.swig.ip_filter;
+import org.libtorrent4j.swig.settings_pack;
+import org.libtorrent4j.swig.torrent_flags_t;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One libtorrent session holding one torrent: a seed, a fetch of a {@code .torrent}, or a fetch of
+ * a magnet link. libtorrent runs its own threads; this class turns its alerts and status into
+ * cowherd's progress, errors and {@code .part} discipline.
+ */
+final class LibtorrentSession implements TorrentSession {
+    private static final Logger LOG = LoggerFactory.getLogger(LibtorrentSession.class);
+    private static final int PORTS_TRIED = 200;
+    /** libtorrent's built-in peer class that session-wide rate limits apply to. */
+    private static final long GLOBAL_PEER_CLASS = 1L;
+
+    private final MagnetLink magnet;
+    private final Path parent;
+    private final SessionOptions options;
+    private final boolean seeder;
+    private final SessionManager session = new SessionManager(false);
+    private final CountDownLatch listening = new CountDownLatch(1);
+    private final AtomicInteger hashFailures = new AtomicInteger();
+    /** File index to final path (relative to {@link #parent}) for files fetched under {@code NAME.part}. */
+    private final Map<Integer, String> partFiles = new ConcurrentHashMap<>();
+    private final Set<Integer> renamesPending = ConcurrentHashMap.newKeySet();
+    private final ScheduledExecutorService monitor;
+    /**
+     * Calls into libtorrent from cowherd's threads (status, rename, pause) hold this shared;
+     * {@link #close()} holds it exclusively while the session is destroyed. A handle's call
+     * racing the destruction of its session crashed the JVM in native code.
+     */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock nativeLock = new java.util.concurrent.locks.ReentrantReadWriteLock();
+    private volatile Metainfo metainfo;
+    private volatile TorrentHandle handle;
+    private volatile InetSocketAddress listen;
+    private volatile String listenError;
+    private volatile RuntimeException failure;
+    private volatile boolean finishing;
+    private volatile boolean finished;
+    private volatile boolean originsAdded;
+    private volatile boolean closed;
+    private volatile boolean reportedDone;
+    private volatile long lastGain = System.nanoTime();
+    private volatile int lastPieces = -1;
+
+    private LibtorrentSession(Metainfo metainfo, MagnetLink magnet, Path parent, SessionOptions options, boolean seeder) {
+        this.metainfo = metainfo;
+        this.magnet = magnet;
+        this.parent = parent;
+        this.options = options;
+        this.seeder = seeder;
+        this.finished = seeder;
+        this.monitor = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "cowherd-libtorrent-" + name());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    static LibtorrentSession start(LibtorrentEngine engine, Metainfo metainfo, MagnetLink magnet, Path parent,
+            SessionOptions options, boolean seeder) {
+        LibtorrentNative.ensureLoadable();
+        LibtorrentSession s = new LibtorrentSession(metainfo, magnet, parent, options, seeder);
+        try {
+            s.run(engine.dhtBootstrapNodes());
+        } catch (RuntimeException e) {
+            s.close();
+            throw e;
+        }
+        return s;
+    }
+
+    private String name() {
+        Metainfo m = metainfo;
+        return m != null ? m.name() : magnet.displayName() != null ? magnet.displayName() : "magnet " + magnet.infoHashHex();
+    }
+
+    private void run(List<InetSocketAddress> dht) {
+        session.addListener(new Alerts());
+        SessionParams params = new SessionParams(settings(dht));
+        if (!"mmap".equals(System.getProperty("cowherd.libtorrent.diskIO"))) {
+            params.setPosixDiskIO();
+        }
+        session.start(params);
+        if (options.maxDownloadBytesPerSecond() > 0 || options.maxUploadBytesPerSecond() > 0) {
+            limitEveryPeer();
+        }
+        try {
+            if (!listening.await(20, TimeUnit.SECONDS) || listen == null) {
+                throw new CowException("libtorrent could not listen on " + options.bindAddress().getHostAddress() + " ports "
+                        + LibtorrentEngine.FIRST_PORT + "-" + (LibtorrentEngine.FIRST_PORT + PORTS_TRIED - 1) + ": "
+                        + (listenError != null ? listenError : "no answer in 20 s"));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CowException("interrupted while libtorrent started listening", e);
+        }
+        add();
+        monitor.scheduleAtFixedRate(this::tick, 20, 250, TimeUnit.MILLISECONDS);
+    }
+
+    /** What every session sets: the bind address only, TCP only, nothing that reaches past the given peers. */
+    private SettingsPack settings(List<InetSocketAddress> dht) {
+        String host = TtorrentEngine.hostForUrl(new InetSocketAddress(options.bindAddress(), 0));
+        SettingsPack sp = new SettingsPack();
+        str(sp, settings_pack.string_types.listen_interfaces, host + ":" + LibtorrentEngine.FIRST_PORT);
+        integer(sp, settings_pack.int_types.max_retry_port_bind, PORTS_TRIED - 1);
+        // connect from, and announce, the bind address: trackers hand it to others, bans go by it
+        str(sp, settings_pack.string_types.outgoing_interfaces, options.bindAddress().getHostAddress());
+        str(sp, settings_pack.string_types.announce_ip, options.bindAddress().getHostAddress());
+        bool(sp, settings_pack.bool_types.enable_lsd, false); // multicast: never
+        bool(sp, settings_pack.bool_types.enable_upnp, false);
+        bool(sp, settings_pack.bool_types.enable_natpmp, false);
+        // TCP only: uTP moved a loopback pair at a tenth of TCP's rate, and aria2 speaks TCP
+        bool(sp, settings_pack.bool_types.enable_outgoing_utp, false);
+        bool(sp, settings_pack.bool_types.enable_incoming_utp, false);
+        bool(sp, settings_pack.bool_types.allow_multiple_connections_per_ip, true);
+        // Throughput (1 GiB, one pair on loopback, measured): libtorrent's defaults keep a few
+        // hundred KiB in flight and moved 7-15 MB/s; deeper send buffers and request queues and
+        // more disk threads move about 250 MB/s in one JVM.
+        integer(sp, settings_pack.int_types.send_buffer_watermark, 8 << 20);
+        integer(sp, settings_pack.int_types.send_buffer_low_watermark, 1 << 20);
+        integer(sp, settings_pack.int_types.send_buffer_watermark_factor, 150);
+        integer(sp, settings_pack.int_types.max_queued_disk_bytes, 32 << 20);
+        integer(sp, settings_pack.int_types.max_out_request_queue, 1500);
+        integer(sp, settings_pack.int_types.max_allowed_in_request_queue, 2000);
+        integer(sp, settings_pack.int_types.aio_threads, Integer.getInteger("cowherd.libtorrent.aioThreads", 4));
+        integer(sp, settings_pack.int_types.hashing_threads, Integer.getInteger("cowherd.libtorrent.hashingThreads", 2));
+        // hosts come and go in a swarm (a seed restarted, a host rebooted): reconnect soon
+        integer(sp, settings_pack.int_types.min_reconnect_time, 1);
+        integer(sp, settings_pack.int_types.peer_connect_timeout, 5);
+        if (options.maxDownloadBytesPerSecond() > 0) {
+            integer(sp, settings_pack.int_types.download_rate_limit, (int) Math.min(Integer.MAX_VALUE, options.maxDownloadBytesPerSecond()));
+        }
+        if (options.maxUploadBytesPerSecond() > 0) {
+            integer(sp, settings_pack.int_types.upload_rate_limit, (int) Math.min(Integer.MAX_VALUE, options.maxUploadBytesPerSecond()));
+        }
+        bool(sp, settings_pack.bool_types.enable_dht, dht != null);
+        str(sp, settings_pack.string_types.dht_bootstrap_nodes, dht == null ? "" : dht.stream()
+                .map(a -> TtorrentEngine.hostForUrl(a) + ":" + a.getPort()).collect(Collectors.joining(",")));
+        if (dht != null) {
+            // a private DHT on one network (loopback or a lab bridge): libtorrent's defaults, made
+            // against Sybil attacks on the public DHT, would drop every node but one per /24
+            bool(sp, settings_pack.bool_types.dht_restrict_routing_ips, false);
+            bool(sp, settings_pack.bool_types.dht_restrict_search_ips, false);
+            bool(sp, settings_pack.bool_types.dht_enforce_node_id, false);
+            bool(sp, settings_pack.bool_types.dht_prefer_verified_node_ids, false);
+            bool(sp, settings_pack.bool_types.dht_ignore_dark_internet, false);
+        }
+        return sp;
+    }
+
+    private static void str(SettingsPack sp, settings_pack.string_types key, String value) {
+        sp.setString(key.swigValue(), value);
+    }
+
+    private static void integer(SettingsPack sp, settings_pack.int_types key, int value) {
+        sp.setInteger(key.swigValue(), value);
+    }
+
+    private static void bool(SettingsPack sp, settings_pack.bool_types key, boolean value) {
+        sp.setBoolean(key.swigValue(), value);
+    }
+
+    /**
+     * libtorrent exempts peers on local networks (loopback, 10/8, 192.168/16, ...) from the
+     * session's rate limits by default; cowherd's limits are per host, whoever the peer is.
+     */
+    private void limitEveryPeer() {
+        error_code ec = new error_code();
+        ip_filter filter = new ip_filter();
+        filter.add_rule(address.from_string("0.0.0.0", ec), address.from_string("255.255.255.255", ec), GLOBAL_PEER_CLASS);
+        filter.add_rule(address.from_string("::", ec), address.from_string("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", ec),
+                GLOBAL_PEER_CLASS);
+        session.swig().set_peer_class_filter(filter);
+    }
+
+    private void add() {
+        add_torrent_params atp;
+        // not auto-managed, not paused: one torrent per session, running until closed
+        torrent_flags_t flags = TorrentFlags.APPLY_IP_FILTER.or_(TorrentFlags.UPDATE_SUBSCRIBE);
+        if (metainfo != null) {
+            TorrentInfo ti = TorrentInfo.bdecode(metainfo.encoded());
+            atp = new add_torrent_params();
+            atp.set_ti(ti.swig());
+            if (seeder) {
+                flags = flags.or_(TorrentFlags.SEED_MODE);
+            } else {
+                int_string_map renamed = new int_string_map();
+                for (int i = 0; i < ti.numFiles(); i++) {
+                    String rel = ti.files().filePath(i);
+                    if (!Files.exists(parent.resolve(rel))) {
+                        partFiles.put(i, rel);
+                        renamed.put(i, rel + ".part");
+                    }
+                }
+                atp.set_renamed_files(renamed);
+            }
+        } else {
+            atp = AddTorrentParams.parseMagnetUri(magnet.text()).swig();
+            // metadata first, checked by cowherd before anything is written (see #metadataArrived)
+            flags = flags.or_(TorrentFlags.UPLOAD_MODE);
+        }
+        atp.setSave_path(parent.toAbsolutePath().toString());
+        atp.setFlags(flags);
+        error_code ec = new error_code();
+        org.libtorrent4j.swig.torrent_handle th = session.swig().add_torrent(atp, ec);
+        if (ec.value() != 0) {
+            throw new CowException("libtorrent refused " + name() + ": " + ec.message());
+        }
+        handle = new TorrentHandle(th);
+        if (!seeder && !options.origins().isEmpty() && options.originAfter().isZero()) {
+            addOrigins("at once, as asked");
+        }
+    }
+
+    /** libtorrent's events, on its alert thread: keep the work here short. */
+    private final class Alerts implements AlertListener {
+        @Override
+        public int[] types() {
+            return new int[] {AlertType.LISTEN_SUCCEEDED.swig(), AlertType.LISTEN_FAILED.swig(), AlertType.HASH_FAILED.swig(),
+                AlertType.PEER_BAN.swig(), AlertType.FILE_RENAMED.swig(), AlertType.FILE_RENAME_FAILED.swig(),
+                AlertType.TORRENT_ERROR.swig(), AlertType.METADATA_RECEIVED.swig(), AlertType.URL_SEED.swig()};
+        }
+
+        @Override
+        public void alert(Alert<?> a) {
+            try {
+                switch (a.type()) {
+                    case LISTEN_SUCCEEDED -> {
+                        ListenSucceededAlert l = (ListenSucceededAlert) a;
+                        if (l.socketType() == SocketType.TCP && listen == null) {
+                            listen = new InetSocketAddress(options.bindAddress(), l.port());
+                            listening.countDown();
+                        }
+                    }
+                    case LISTEN_FAILED -> {
+                        ListenFailedAlert l = (ListenFailedAlert) a;
+                        listenError = l.message();
+                        LOG.debug("libtorrent: {}", l.message());
+                    }
+                    case HASH_FAILED -> {
+                        int n = hashFailures.incrementAndGet();
+                        LOG.info("{}: piece {} failed its hash ({} so far); libtorrent's smart ban finds the peer that sent it",
+                                name(), ((HashFailedAlert) a).pieceIndex(), n);
+                    }
+                    case PEER_BAN -> LOG.warn("{}: banning peer {}: it sent data that failed the hash", name(),
+                            ((PeerBanAlert) a).endpoint());
+                    case FILE_RENAMED -> {
+                        FileRenamedAlert r = (FileRenamedAlert) a;
+                        renamesPending.remove(r.index());
+                    }
+                    case FILE_RENAME_FAILED -> {
+                        FileRenameFailedAlert r = (FileRenameFailedAlert) a;
+                        failure = new CowException(name() + ": cannot give file " + r.getIndex() + " its final name in "
+                                + parent + ": " + r.getError().getMessage());
+                    }
+                    case TORRENT_ERROR -> {
+                        TorrentErrorAlert e = (TorrentErrorAlert) a;
+                        failure = new CowException(name() + ": " + e.error().getMessage()
+                                + (e.filename() == null || e.filename().isEmpty() ? "" : " (" + e.filename() + ")"));
+                    }
+                    case METADATA_RECEIVED -> monitor.execute(LibtorrentSession.this::metadataArrived);
+                    case URL_SEED -> LOG.warn("{}: origin: {}", name(), a.message());
+                    default -> LOG.debug("libtorrent: {}", a.message());
+                }
+            } catch (RuntimeException e) {
+                LOG.debug("handling {} failed: {}", a.type(), e.toString());
+            }
+        }
+    }
+
+    /**
+     * A magnet link's metadata arrived (in upload mode, so nothing was written): check it as
+     * strictly as a {@code .torrent} file, give the files their {@code .part} names, then let
+     * the download start. Metadata that fails the checks ends the session with that error.
+     */
+    private void metadataArrived() {
+        nativeLock.readLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            byte[] full = handle.torrentFile().bencode();
+            Bencode.Value info = Bencode.decode(full).dict().get("info");
+            if (info == null) {
+                throw new CowException(name() + ": libtorrent returned metadata without an info dictionary");
+            }
+            Metainfo m = magnet.metainfoFrom(Arrays.copyOfRange(full, info.start(), info.end()));
+            List<Path> files = m.resolveIn(parent); // refuses names that escape the directory
+            LOG.info("metadata of {} arrived: {} ({} bytes, {} files)", magnet.infoHashHex(), m.name(), m.totalSize(),
+                    files.size());
+            for (int i = 0; i < files.size(); i++) {
+                String rel = parent.relativize(files.get(i)).toString();
+                if (!Files.exists(files.get(i))) {
+                    partFiles.put(i, rel);
+                    renamesPending.add(i);
+                    handle.renameFile(i, rel + ".part");
+                }
+            }
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!renamesPending.isEmpty() && failure == null && !closed && System.nanoTime() < end) {
+                Thread.sleep(5);
+            }
+            if (!renamesPending.isEmpty()) {
+                throw new CowException(name() + ": libtorrent did not rename the files to .part in 20 s");
+            }
+            metainfo = m;
+            lastGain = System.nanoTime();
+            handle.unsetFlags(TorrentFlags.UPLOAD_MODE);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            LOG.warn("{}: refusing the metadata peers sent: {}", name(), e.getMessage());
+            failure = e;
+            handle.pause();
+        } finally {
+            nativeLock.readLock().unlock();
+        }
+    }
+
+    /** Once every piece is verified: give the {@code .part} files their final names. */
+    private void startFinishing() {
+        finishing = true;
+        for (Map.Entry<Integer, String> e : partFiles.entrySet()) {
+            renamesPending.add(e.getKey());
+            handle.renameFile(e.getKey(), e.getValue());
+        }
+    }
+
+    private void tick() {
+        nativeLock.readLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            Progress p = progressLocked();
+            if (p.piecesDone() != lastPieces) {
+                lastPieces = p.piecesDone();
+                lastGain = System.nanoTime();
+            }
+            if (!seeder && metainfo != null && p.complete()) {
+                if (!finishing) {
+                    startFinishing();
+                }
+                if (!finished && renamesPending.isEmpty()) {
+                    finished = true;
+                    LOG.info("{} complete and verified", name());
+                    if (!options.seedAfter()) {
+                        handle.pause();
+                    }
+                }
+            }
+            if (!seeder && !finished && !originsAdded && !options.origins().isEmpty()
+                    && System.nanoTime() - lastGain > options.originAfter().toNanos()) {
+                addOrigins("no new piece for " + options.originAfter().toSeconds() + " s");
+            }
+            ProgressListener l = options.listener();
+            if (l != null && !reportedDone && metainfo != null) {
+                if (p.complete() && !seeder) {
+                    if (!finished) {
+                        return; // report 100 % only once the files are in their final place
+                    }
+                    reportedDone = true;
+                }
+                l.progress(p);
+            }
+        } catch (RuntimeException e) {
+            LOG.debug("progress tick failed: {}", e.toString());
+        } finally {
+            nativeLock.readLock().unlock();
+        }
+    }
+
+    /** The swarm stalled: fetch the rest from the HTTP origins too (BEP 19 web seeds). */
+    private void addOrigins(String why) {
+        originsAdded = true;
+        LOG.warn("{}: {}; fetching from the origin{} {} too", name(), why, options.origins().size() == 1 ? "" : "s",
+                options.origins());
+        for (URI u : options.origins()) {
+            handle.addUrlSeed(u.toString());
+        }
+    }
+
+    /** Whether this session has fallen back to its HTTP origins. */
+    boolean usingOrigins() {
+        return originsAdded;
+    }
+
+    @Override
+    public Metainfo metainfo() {
+        return metainfo;
+    }
+
+    @Override
+    public InetSocketAddress listenAddress() {
+        return listen;
+    }
+
+    @Override
+    public Progress progress() {
+        nativeLock.readLock().lock();
+        try {
+            return progressLocked();
+        } finally {
+            nativeLock.readLock().unlock();
+        }
+    }
+
+    private Progress progressLocked() {
+        Metainfo m = metainfo;
+        TorrentHandle h = handle;
+        if (h == null || !h.isValid() || closed) {
+            int done = seeder && m != null ? m.pieceCount() : 0;
+            return new Progress(done, m == null ? 0 : m.pieceCount(), seeder && m != null ? m.totalSize() : 0,
+                    m == null ? 0 : m.totalSize(), 0, 0, 0, hashFailures.get());
+        }
+        TorrentStatus st = h.status();
+        if (m == null) {
+            return new Progress(0, 0, 0, 0, st.totalPayloadDownload(), st.totalPayloadUpload(), st.numPeers(), hashFailures.get());
+        }
+        return new Progress(st.numPieces(), m.pieceCount(), st.totalWantedDone(), m.totalSize(), st.totalPayloadDownload(),
+                st.totalPayloadUpload(), st.numPeers(), hashFailures.get());
+    }
+
+    @Override
+    public void awaitCompletion(Duration timeout) throws TimeoutException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            if (finished) {
+                tick();
+                return;
+            }
+            RuntimeException f = failure;
+            if (f != null) {
+                throw f instanceof CowException ? f : new NoPeerException(name() + ": libtorrent failed: " + f);
+            }
+            if (closed) {
+                throw new NoPeerException(name() + ": the session was closed before the torrent completed");
+            }
+            long now = System.nanoTime();
+            if (now - lastGain > options.noPeerTimeout().toNanos()) {
+                Progress p = progress();
+                String what = metainfo == null ? "metadata arrived" : "verified piece arrived";
+                throw new NoPeerException(name() + ": no " + what + " for " + options.noPeerTimeout().toSeconds() + " s ("
+                        + p.piecesDone() + " of " + p.pieceCount() + " pieces held, " + p.connectedPeers()
+                        + " peers connected, trackers " + trackers() + (originsAdded ? ", origins " + options.origins() : "")
+                        + "); is a seed running and reachable from " + options.bindAddress().getHostAddress() + "?");
+            }
+            if (now > deadline) {
+                throw new TimeoutException(name() + ": not complete after " + timeout.toSeconds() + " s ("
+                        + progress().piecesDone() + " of " + progress().pieceCount() + " pieces)");
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    private List<URI> trackers() {
+        return metainfo != null ? metainfo.trackers() : magnet.trackers();
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        monitor.shutdownNow();
+        nativeLock.writeLock().lock();
+        try {
+            session.stop(); // closes connections and files; pieces written so far stay in the .part files
+        } catch (RuntimeException e) {
+            LOG.debug("stopping the libtorrent session: {}", e.toString());
+        } finally {
+            nativeLock.writeLock().unlock();
+        }
+    }
+}
