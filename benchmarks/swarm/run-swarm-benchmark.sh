@@ -4,11 +4,12 @@
 # (testbed.sh, RATE per host each way, default 100mbit) in each of the ways KINDS names (default
 # "cowherd aria2 http"), RUNS times each (default 3; HTTP_RUNS for http, default RUNS):
 #   cowherd   cowherd seed (embedded tracker) on host 0, cowherd fetch --seed-after on every host,
-#             with the engine $ENGINE (bt or ttorrent; default: the command's default)
-#   bt, ttorrent   the same with that engine (KINDS="bt ttorrent aria2 http" compares both in one run)
+#             with the engine $ENGINE (libtorrent, ttorrent or bt; default: the command's default)
+#   bt, ttorrent, libtorrent   the same with that engine (KINDS="libtorrent ttorrent bt aria2 http" compares them in one run)
 #   aria2     aria2c seeding on host 0 with opentracker, aria2c on every host (DHT, LPD, PEX off)
 #   http      python3 -m http.server on host 0, curl on every host at once
-# and prints each run's time until the last host holds the whole file, the medians, the lower
+# (PIECE=SIZE: cowherd's piece size instead of the one chosen from the size)
+# and prints each run's time until the last host holds the whole file (TIMELINE=1: also when each host was done), the medians, the lower
 # bound max(S/U_seed, S/D, N*S/(U_seed + N*U)) and the ratios. Needs root, iproute2, aria2,
 # opentracker, python3, curl and cli/target/cowherd.jar (./mvnw -B -q -DskipTests package).
 set -euo pipefail
@@ -55,7 +56,7 @@ run_cowherd() {  # run_cowherd [ENGINE]
   local eopt=(); [ -n "${1:-}" ] && eopt=(--engine "$1")
   rm -rf "$WORK"/h* "$WORK/t.torrent" "$WORK/seed.log"
   "$TB" exec 0 java -jar "$JAR" seed "$WORK/seed/payload" "${eopt[@]}" --embedded-tracker "$(addr 0):6969" \
-      --bind "$(addr 0)" --torrent "$WORK/t.torrent" > "$WORK/seed.log" 2>&1 & track $!
+      --bind "$(addr 0)" --torrent "$WORK/t.torrent" ${PIECE:+--piece-size "$PIECE"} > "$WORK/seed.log" 2>&1 & track $!
   until grep -q '^seeding' "$WORK/seed.log" 2>/dev/null; do sleep 0.1; done
   grep '^engine' "$WORK/seed.log" >&2 || true
   local t0; t0=$(now)
@@ -64,8 +65,15 @@ run_cowherd() {  # run_cowherd [ENGINE]
     "$TB" exec "$i" java -jar "$JAR" fetch "$WORK/t.torrent" "${eopt[@]}" --into "$WORK/h$i" --bind "$(addr "$i")" \
         --quiet --seed-after > "$WORK/h$i.log" 2>&1 & track $!
   done
-  until [ "$(grep -l '^fetched' "$WORK"/h*.log 2>/dev/null | wc -l)" = "$N" ]; do sleep 0.1; done
+  local fin=()
+  until [ "$(grep -l '^fetched' "$WORK"/h*.log 2>/dev/null | wc -l)" = "$N" ]; do
+    for i in $(seq 1 "$N"); do
+      [ -z "${fin[$i]:-}" ] && grep -q '^fetched' "$WORK/h$i.log" 2>/dev/null && fin[$i]=$(echo "$(now) - $t0" | bc)
+    done
+    sleep 0.1
+  done
   local t1; t1=$(now)
+  [ -n "${TIMELINE:-}" ] && echo "hosts done at (s): ${fin[*]}" >&2
   for i in $(seq 1 "$N"); do cmp -s "$SRC" "$WORK/h$i/payload/image.raw" || { echo "host $i: bytes differ" >&2; exit 1; }; done
   stop_pids
   echo "$t1 - $t0" | bc
@@ -119,6 +127,7 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 
 run_bt() { run_cowherd bt; }
 run_ttorrent() { run_cowherd ttorrent; }
+run_libtorrent() { run_cowherd libtorrent; }
 run_cowherd_env() { run_cowherd "${ENGINE:-}"; }
 
 KINDS=${KINDS:-cowherd aria2 http}
@@ -142,7 +151,7 @@ for kind in $KINDS; do
   printf '%-8s median %7.1f s  = %.2fx the bound (goal <= 1.25x)\n' "$kind" "$m" "$(echo "$m / $bound" | bc -l)"
   eval "MED_$kind=$m"
 done
-for c in cowherd bt ttorrent; do
+for c in cowherd bt ttorrent libtorrent; do
   v=MED_$c; [ -n "${!v:-}" ] || continue
   if [ -n "${MED_aria2:-}" ]; then printf '%s / aria2 = %.2f (goal < 1)\n' "$c" "$(echo "${!v} / $MED_aria2" | bc -l)"; fi
   if [ -n "${MED_http:-}" ]; then printf 'http / %s = %.2f (goal >= 6)\n' "$c" "$(echo "$MED_http / ${!v}" | bc -l)"; fi

@@ -2,7 +2,7 @@
 # run-loopback-benchmark.sh [RUNS] [SIZE_MIB] [ENGINE]
 # One seed and one peer on loopback through the cowherd command: `cowherd seed` (embedded
 # tracker) on 127.0.0.2, `cowherd fetch` on 127.0.0.3, SIZE_MIB (default 1024) of random data,
-# RUNS times (default 3), both with --engine ENGINE (bt or ttorrent; default: $ENGINE, else the
+# RUNS times (default 3), both with --engine ENGINE (libtorrent, ttorrent or bt; default: $ENGINE, else the
 # command's default). Prints the engine, how long the seed took to start sharing (a seed that
 # re-hashed its data would show it here), each run's MB/s (whole fetch command: JVM start,
 # announce, transfer, every piece verified, rename) and the median, against the issue's goal of
@@ -23,7 +23,7 @@ java -jar "$JAR" seed "$WORK/seed/payload" "${EOPT[@]}" --embedded-tracker "127.
     --torrent "$WORK/t.torrent" > "$WORK/seed.log" 2>&1 & SEED=$!
 until grep -q '^seeding' "$WORK/seed.log" 2>/dev/null; do kill -0 "$SEED" 2>/dev/null || { cat "$WORK/seed.log" >&2; exit 1; }; sleep 0.1; done
 s1=$(date +%s.%N)
-grep '^engine' "$WORK/seed.log" || echo "engine ttorrent-1.5 (a jar without --engine)"
+grep '^engine' "$WORK/seed.log" || echo "engine unknown (a jar that does not print its engine)"
 grep '^seeding' "$WORK/seed.log"
 printf 'seed start: %.2f s from the command to sharing (metainfo hashed once by the command; the engine re-hashes nothing)\n' "$(echo "$s1 - $s0" | bc)"
 RATES=()

@@ -79,7 +79,7 @@ class DistributionCliTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"bt", "ttorrent"})
+    @ValueSource(strings = {"bt", "ttorrent", "libtorrent"})
     void seedThenFetchIntoAPoolWithAProgressBar(String engine) throws Exception {
         Path b = bundle();
         int port;
@@ -137,9 +137,52 @@ class DistributionCliTest {
     }
 
     @Test
+    void seedServesAnHttpOriginThatFetchUses() throws Exception {
+        Path b = bundle();
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        StringWriter seedOut = new StringWriter();
+        Path torrent = dir.resolve("golden.torrent");
+        Thread seeder = new Thread(() -> {
+            CommandLine cl = CowherdCommand.commandLine();
+            cl.setOut(new PrintWriter(seedOut, true));
+            cl.setErr(new PrintWriter(new StringWriter()));
+            cl.execute("seed", b.toString(), "--embedded-tracker", "127.0.0.1:" + port, "--bind", "127.0.2.5",
+                    "--http-origin", "127.0.2.5:0", "--torrent", torrent.toString(), "--engine", "libtorrent");
+        }, "cli-origin-seed");
+        seeder.setDaemon(true);
+        seeder.start();
+        String origin = null;
+        for (int i = 0; i < 600 && origin == null; i++) {
+            Thread.sleep(50);
+            for (String line : seedOut.toString().split("\n")) {
+                if (line.startsWith("origin ")) {
+                    origin = line.split(" ")[1];
+                }
+            }
+        }
+        assertTrue(origin != null && origin.startsWith("http://127.0.2.5:"), "the seed printed its origin: " + seedOut);
+        try (java.io.InputStream in = java.net.URI.create(origin + "golden/golden.raw").toURL().openStream()) {
+            assertEquals(-1, java.util.Arrays.mismatch(Files.readAllBytes(b.resolve("golden.raw")), in.readAllBytes()),
+                    "the origin serves the bundle's files");
+        }
+        CliTest.Run f = CliTest.cowherd("fetch", torrent.toString(), "--into", dir.resolve("in").toString(), "--bind",
+                "127.0.2.6", "--origin", origin, "--origin-after", "0", "--engine", "libtorrent");
+        assertEquals(0, f.exit(), f.err());
+        assertEquals(-1, Files.mismatch(b.resolve("golden.raw"), dir.resolve("in/golden/golden.raw")));
+    }
+
+    @Test
     void magnetsAndHostileTorrentsAreRefused() throws IOException {
         assertEquals(5, CliTest.cowherd("fetch", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
-                "--into", dir.toString()).exit(), "the default engine (ttorrent) has no metadata exchange");
+                "--into", dir.toString(), "--engine", "ttorrent").exit(), "ttorrent has no metadata exchange");
+        assertEquals(5, CliTest.cowherd("fetch", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
+                "--into", dir.toString()).exit(), "the default engine without tracker or DHT: nowhere to find peers");
+        assertEquals(5, CliTest.cowherd("fetch", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=http%3A%2F%2F127.0.0.1%3A1%2Fannounce",
+                "--into", dir.toString(), "--engine", "bt", "--origin", "http://127.0.0.1:1/").exit(),
+                "only libtorrent falls back to an HTTP origin");
         assertEquals(5, CliTest.cowherd("fetch", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
                 "--into", dir.toString(), "--engine", "bt").exit(), "bt without tracker or DHT: nowhere to find peers");
         assertEquals(1, CliTest.cowherd("fetch", "magnet:?xt=urn:btih:0123", "--into", dir.toString()).exit(),
