@@ -2,7 +2,6 @@ package io.cowherd.distribution.torrent;
 
 import com.turn.ttorrent.client.Client;
 import com.turn.ttorrent.client.peer.SharingPeer;
-import com.turn.ttorrent.tracker.TrackedTorrent;
 import com.turn.ttorrent.tracker.Tracker;
 import io.cowherd.CowException;
 import io.cowherd.CowIOException;
@@ -115,7 +114,7 @@ public final class TtorrentEngine implements TorrentEngine {
                 @Override
                 public void track(Metainfo metainfo) {
                     try {
-                        tracker.announce(new TrackedTorrent(metainfo.encoded()));
+                        tracker.announce(new LocalityTrackedTorrent(metainfo.encoded()));
                     } catch (IOException | java.security.NoSuchAlgorithmException e) {
                         throw new CowException("the tracker cannot track " + metainfo.name() + ": " + e, e);
                     }
