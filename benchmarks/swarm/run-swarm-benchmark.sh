@@ -8,7 +8,8 @@
 #   bt, ttorrent, libtorrent   the same with that engine (KINDS="libtorrent ttorrent bt aria2 http" compares them in one run)
 #   aria2     aria2c seeding on host 0 with opentracker, aria2c on every host (DHT, LPD, PEX off)
 #   http      python3 -m http.server on host 0, curl on every host at once
-# (PIECE=SIZE: cowherd's piece size instead of the one chosen from the size)
+# (PIECE=SIZE: cowherd's piece size instead of the one chosen from the size; SEED_ARGS, FETCH_ARGS:
+# more options for cowherd's seed and fetch commands)
 # and prints each run's time until the last host holds the whole file (TIMELINE=1: also when each host was done), the medians, the lower
 # bound max(S/U_seed, S/D, N*S/(U_seed + N*U)) and the ratios. Needs root, iproute2, aria2,
 # opentracker, python3, curl and cli/target/cowherd.jar (./mvnw -B -q -DskipTests package).
@@ -56,14 +57,14 @@ run_cowherd() {  # run_cowherd [ENGINE]
   local eopt=(); [ -n "${1:-}" ] && eopt=(--engine "$1")
   rm -rf "$WORK"/h* "$WORK/t.torrent" "$WORK/seed.log"
   "$TB" exec 0 java -jar "$JAR" seed "$WORK/seed/payload" "${eopt[@]}" --embedded-tracker "$(addr 0):6969" \
-      --bind "$(addr 0)" --torrent "$WORK/t.torrent" ${PIECE:+--piece-size "$PIECE"} > "$WORK/seed.log" 2>&1 & track $!
+      --bind "$(addr 0)" --torrent "$WORK/t.torrent" ${PIECE:+--piece-size "$PIECE"} ${SEED_ARGS:-} > "$WORK/seed.log" 2>&1 & track $!
   until grep -q '^seeding' "$WORK/seed.log" 2>/dev/null; do sleep 0.1; done
   grep '^engine' "$WORK/seed.log" >&2 || true
   local t0; t0=$(now)
   for i in $(seq 1 "$N"); do
     mkdir -p "$WORK/h$i"
     "$TB" exec "$i" java -jar "$JAR" fetch "$WORK/t.torrent" "${eopt[@]}" --into "$WORK/h$i" --bind "$(addr "$i")" \
-        --quiet --seed-after > "$WORK/h$i.log" 2>&1 & track $!
+        --quiet --seed-after ${FETCH_ARGS:-} > "$WORK/h$i.log" 2>&1 & track $!
   done
   local fin=()
   until [ "$(grep -l '^fetched' "$WORK"/h*.log 2>/dev/null | wc -l)" = "$N" ]; do

@@ -61,9 +61,7 @@ final class BtSession implements TorrentSession {
     private volatile Throwable failure;
     private volatile boolean finished;
     private volatile boolean closed;
-    private volatile boolean reportedDone;
-    private volatile long lastGain = System.nanoTime();
-    private volatile int lastPieces = -1;
+    private final SessionWatch watch;
 
     private BtSession(Source source, Path parent, SessionOptions options, boolean seeder, int port) {
         this.source = source;
@@ -74,6 +72,7 @@ final class BtSession implements TorrentSession {
         this.guard = new BtGuard(options, seeder);
         this.storage = new BtStorage(parent, seeder, this::metainfoOf);
         this.finished = seeder;
+        this.watch = new SessionWatch(source.name(), options, seeder);
     }
 
     static BtSession start(BtEngine engine, Source source, Path parent, SessionOptions options, boolean seeder) {
@@ -193,19 +192,9 @@ final class BtSession implements TorrentSession {
                 finish();
             }
             Progress p = progress();
-            if (p.piecesDone() != lastPieces) {
-                lastPieces = p.piecesDone();
-                lastGain = System.nanoTime();
-            }
-            ProgressListener l = options.listener();
-            if (l != null && !reportedDone && (metainfo != null)) {
-                if (p.complete() && !seeder) {
-                    if (!finished) {
-                        return; // report 100 % only once the files are in their final place
-                    }
-                    reportedDone = true;
-                }
-                l.progress(p);
+            watch.observe(p);
+            if (metainfo != null) {
+                watch.report(p, finished);
             }
         } catch (RuntimeException e) {
             LOG.debug("progress tick failed: {}", e.toString());
@@ -241,48 +230,46 @@ final class BtSession implements TorrentSession {
 
     @Override
     public void awaitCompletion(Duration timeout) throws TimeoutException, InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            TorrentSessionState s = state;
-            if (!finished && !seeder && !closed && s != null && s.getPiecesTotal() > 0 && s.getPiecesRemaining() == 0) {
-                finish();
-            }
-            if (finished) {
-                if (s != null) {
-                    tick(s);
+        watch.await(new SessionWatch.State() {
+            @Override
+            public boolean finished() {
+                TorrentSessionState s = state;
+                if (!finished && !seeder && !closed && s != null && s.getPiecesTotal() > 0 && s.getPiecesRemaining() == 0) {
+                    finish();
                 }
-                return;
+                return finished;
             }
-            Throwable f = failure;
-            if (f != null) {
-                if (f instanceof CowException c) {
-                    throw c;
-                }
-                throw new NoPeerException(source.name() + ": the bt client failed (" + f + ") with " + progress().piecesDone()
-                        + " of " + progress().pieceCount() + " pieces");
-            }
-            if (closed) {
-                throw new NoPeerException(source.name() + ": the session was closed before the torrent completed");
-            }
-            long now = System.nanoTime();
-            if (now - lastGain > options.noPeerTimeout().toNanos()) {
-                Progress p = progress();
-                String what = metainfo == null ? "metadata arrived" : "verified piece arrived";
-                throw new NoPeerException(source.name() + ": no " + what + " for " + options.noPeerTimeout().toSeconds()
-                        + " s (" + p.piecesDone() + " of " + p.pieceCount() + " pieces held, " + p.connectedPeers()
-                        + " peers connected, trackers " + trackers() + "); is a seed running and reachable from "
-                        + options.bindAddress().getHostAddress() + "?");
-            }
-            if (now > deadline) {
-                throw new TimeoutException(source.name() + ": not complete after " + timeout.toSeconds() + " s ("
-                        + progress().piecesDone() + " of " + progress().pieceCount() + " pieces)");
-            }
-            Thread.sleep(50);
-        }
-    }
 
-    private java.util.List<URI> trackers() {
-        return metainfo != null ? metainfo.trackers() : source.magnet().trackers();
+            @Override
+            public RuntimeException failure() {
+                Throwable f = failure;
+                if (f == null || f instanceof CowException) {
+                    return (CowException) f;
+                }
+                return new NoPeerException(source.name() + ": the bt client failed (" + f + ") with "
+                        + progress().piecesDone() + " of " + progress().pieceCount() + " pieces");
+            }
+
+            @Override
+            public boolean closed() {
+                return closed;
+            }
+
+            @Override
+            public Progress progress() {
+                return BtSession.this.progress();
+            }
+
+            @Override
+            public String awaited() {
+                return metainfo == null ? "metadata" : "verified piece";
+            }
+
+            @Override
+            public String sources() {
+                return "trackers " + (metainfo != null ? metainfo.trackers() : source.magnet().trackers());
+            }
+        }, timeout);
     }
 
     @Override

@@ -84,9 +84,7 @@ final class LibtorrentSession implements TorrentSession {
     private volatile boolean finished;
     private volatile boolean originsAdded;
     private volatile boolean closed;
-    private volatile boolean reportedDone;
-    private volatile long lastGain = System.nanoTime();
-    private volatile int lastPieces = -1;
+    private final SessionWatch watch;
 
     private LibtorrentSession(Metainfo metainfo, MagnetLink magnet, Path parent, SessionOptions options, boolean seeder) {
         this.metainfo = metainfo;
@@ -95,6 +93,7 @@ final class LibtorrentSession implements TorrentSession {
         this.options = options;
         this.seeder = seeder;
         this.finished = seeder;
+        this.watch = new SessionWatch(name(), options, seeder);
         this.monitor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "cowherd-libtorrent-" + name());
             t.setDaemon(true);
@@ -356,7 +355,7 @@ final class LibtorrentSession implements TorrentSession {
                 throw new CowException(name() + ": libtorrent did not rename the files to .part in 20 s");
             }
             metainfo = m;
-            lastGain = System.nanoTime();
+            watch.restartClock();
             handle.unsetFlags(TorrentFlags.UPLOAD_MODE);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -385,10 +384,7 @@ final class LibtorrentSession implements TorrentSession {
                 return;
             }
             Progress p = progressLocked();
-            if (p.piecesDone() != lastPieces) {
-                lastPieces = p.piecesDone();
-                lastGain = System.nanoTime();
-            }
+            watch.observe(p);
             if (!seeder && metainfo != null && p.complete()) {
                 if (!finishing) {
                     startFinishing();
@@ -402,18 +398,11 @@ final class LibtorrentSession implements TorrentSession {
                 }
             }
             if (!seeder && !finished && !originsAdded && !options.origins().isEmpty()
-                    && System.nanoTime() - lastGain > options.originAfter().toNanos()) {
+                    && watch.quietFor(options.originAfter())) {
                 addOrigins("no new piece for " + options.originAfter().toSeconds() + " s");
             }
-            ProgressListener l = options.listener();
-            if (l != null && !reportedDone && metainfo != null) {
-                if (p.complete() && !seeder) {
-                    if (!finished) {
-                        return; // report 100 % only once the files are in their final place
-                    }
-                    reportedDone = true;
-                }
-                l.progress(p);
+            if (metainfo != null) {
+                watch.report(p, finished);
             }
         } catch (RuntimeException e) {
             LOG.debug("progress tick failed: {}", e.toString());
@@ -475,38 +464,38 @@ final class LibtorrentSession implements TorrentSession {
 
     @Override
     public void awaitCompletion(Duration timeout) throws TimeoutException, InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            if (finished) {
-                tick();
-                return;
+        watch.await(new SessionWatch.State() {
+            @Override
+            public boolean finished() {
+                return finished;
             }
-            RuntimeException f = failure;
-            if (f != null) {
-                throw f instanceof CowException ? f : new NoPeerException(name() + ": libtorrent failed: " + f);
-            }
-            if (closed) {
-                throw new NoPeerException(name() + ": the session was closed before the torrent completed");
-            }
-            long now = System.nanoTime();
-            if (now - lastGain > options.noPeerTimeout().toNanos()) {
-                Progress p = progress();
-                String what = metainfo == null ? "metadata arrived" : "verified piece arrived";
-                throw new NoPeerException(name() + ": no " + what + " for " + options.noPeerTimeout().toSeconds() + " s ("
-                        + p.piecesDone() + " of " + p.pieceCount() + " pieces held, " + p.connectedPeers()
-                        + " peers connected, trackers " + trackers() + (originsAdded ? ", origins " + options.origins() : "")
-                        + "); is a seed running and reachable from " + options.bindAddress().getHostAddress() + "?");
-            }
-            if (now > deadline) {
-                throw new TimeoutException(name() + ": not complete after " + timeout.toSeconds() + " s ("
-                        + progress().piecesDone() + " of " + progress().pieceCount() + " pieces)");
-            }
-            Thread.sleep(50);
-        }
-    }
 
-    private List<URI> trackers() {
-        return metainfo != null ? metainfo.trackers() : magnet.trackers();
+            @Override
+            public RuntimeException failure() {
+                return failure;
+            }
+
+            @Override
+            public boolean closed() {
+                return closed;
+            }
+
+            @Override
+            public Progress progress() {
+                return LibtorrentSession.this.progress();
+            }
+
+            @Override
+            public String awaited() {
+                return metainfo == null ? "metadata" : "verified piece";
+            }
+
+            @Override
+            public String sources() {
+                return "trackers " + (metainfo != null ? metainfo.trackers() : magnet.trackers())
+                        + (originsAdded ? ", origins " + options.origins() : "");
+            }
+        }, timeout);
     }
 
     @Override

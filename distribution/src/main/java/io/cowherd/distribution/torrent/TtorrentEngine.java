@@ -145,10 +145,8 @@ public final class TtorrentEngine implements TorrentEngine {
         private final boolean seeder;
         private final ScheduledExecutorService monitor;
         private final SafeAcceptor acceptor;
-        private volatile long lastGain = System.nanoTime();
-        private volatile int lastPieces = -1;
+        private final SessionWatch watch;
         private volatile boolean closed;
-        private volatile boolean reportedDone;
 
         Session(Metainfo metainfo, CowherdSharedTorrent torrent, Client client, SessionOptions options, boolean seeder) {
             this.metainfo = metainfo;
@@ -157,6 +155,7 @@ public final class TtorrentEngine implements TorrentEngine {
             this.options = options;
             this.seeder = seeder;
             this.acceptor = new SafeAcceptor(client, metainfo.infoHash());
+            this.watch = new SessionWatch(metainfo.name(), options, seeder);
             this.monitor = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "cowherd-progress-" + metainfo.name());
                 t.setDaemon(true);
@@ -177,17 +176,8 @@ public final class TtorrentEngine implements TorrentEngine {
                     torrent.kick(client.getPeers());
                 }
                 Progress p = progress();
-                if (p.piecesDone() != lastPieces) {
-                    lastPieces = p.piecesDone();
-                    lastGain = System.nanoTime();
-                }
-                ProgressListener l = options.listener();
-                if (l != null && !reportedDone) {
-                    l.progress(p);
-                    if (p.complete() && !seeder) {
-                        reportedDone = true;
-                    }
-                }
+                watch.observe(p);
+                watch.report(p, torrent.isInitialized() && torrent.isFinished());
             } catch (RuntimeException e) {
                 LOG.debug("progress tick failed: {}", e.toString());
             }
@@ -224,34 +214,42 @@ public final class TtorrentEngine implements TorrentEngine {
 
         @Override
         public void awaitCompletion(Duration timeout) throws TimeoutException, InterruptedException {
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (true) {
-                if (torrent.isInitialized() && torrent.isFinished()) {
-                    tick();
-                    return;
+            watch.await(new SessionWatch.State() {
+                @Override
+                public boolean finished() {
+                    return torrent.isInitialized() && torrent.isFinished();
                 }
-                if (closed) {
-                    throw new NoPeerException(metainfo.name() + ": the session was closed before the torrent completed");
+
+                @Override
+                public RuntimeException failure() {
+                    Client.ClientState st = client.getState();
+                    if (st == Client.ClientState.ERROR || st == Client.ClientState.DONE && !finished()) {
+                        return new NoPeerException(metainfo.name() + ": the torrent client stopped (" + st + ") with "
+                                + progress().piecesDone() + " of " + metainfo.pieceCount() + " pieces");
+                    }
+                    return null;
                 }
-                Client.ClientState st = client.getState();
-                if (st == Client.ClientState.ERROR || st == Client.ClientState.DONE && !torrent.isFinished()) {
-                    throw new NoPeerException(metainfo.name() + ": the torrent client stopped (" + st + ") with "
-                            + progress().piecesDone() + " of " + metainfo.pieceCount() + " pieces");
+
+                @Override
+                public boolean closed() {
+                    return closed;
                 }
-                long now = System.nanoTime();
-                if (torrent.isInitialized() && now - lastGain > options.noPeerTimeout().toNanos()) {
-                    Progress p = progress();
-                    throw new NoPeerException(metainfo.name() + ": no verified piece arrived for "
-                            + options.noPeerTimeout().toSeconds() + " s (" + p.piecesDone() + " of " + p.pieceCount()
-                            + " pieces held, " + p.connectedPeers() + " peers connected, trackers " + metainfo.trackers()
-                            + "); is a seed running and reachable from " + options.bindAddress().getHostAddress() + "?");
+
+                @Override
+                public Progress progress() {
+                    return Session.this.progress();
                 }
-                if (now > deadline) {
-                    throw new TimeoutException(metainfo.name() + ": not complete after " + timeout.toSeconds() + " s ("
-                            + progress().piecesDone() + " of " + metainfo.pieceCount() + " pieces)");
+
+                @Override
+                public boolean clockRunning() {
+                    return torrent.isInitialized(); // an interrupted fetch's .part is verified first
                 }
-                Thread.sleep(50);
-            }
+
+                @Override
+                public String sources() {
+                    return "trackers " + metainfo.trackers();
+                }
+            }, timeout);
         }
 
         @Override
