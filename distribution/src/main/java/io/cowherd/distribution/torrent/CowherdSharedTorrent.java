@@ -155,6 +155,12 @@ final class CowherdSharedTorrent extends SharedTorrent {
         if (banned.contains(key(peer))) {
             return;
         }
+        if (peer.isDownloading()) {
+            // #kick already asked this peer for a piece; a second "ready" (an UNCHOKE that arrives
+            // after the kick, as libtorrent's do) would make ttorrent's downloadPiece throw and
+            // kill the connection's receive thread, leaving a peer that is connected but dead
+            return;
+        }
         BitSet interesting = peer.getAvailablePieces();
         interesting.andNot(getCompletedPieces());
         interesting.andNot(getRequestedPieces());
