@@ -88,10 +88,6 @@ final class FetchCommand implements Callable<Integer> {
                 .withNoPeerTimeout(Duration.ofSeconds(noPeerTimeout))
                 .withSeedAfter(seedAfter)
                 .withOrigins(origins, Duration.ofSeconds(originAfter));
-        if (!origins.isEmpty() && !(engine instanceof io.cowherd.distribution.torrent.LibtorrentEngine)) {
-            throw new io.cowherd.UnsupportedFeatureException("only the libtorrent engine falls back to an HTTP origin; "
-                    + "add --engine libtorrent");
-        }
         if (!quiet) {
             o = o.withListener(TorrentCli.progressBar(spec.commandLine().getErr()));
         }

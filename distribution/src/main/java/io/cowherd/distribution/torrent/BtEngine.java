@@ -92,6 +92,7 @@ public final class BtEngine implements TorrentEngine {
 
     @Override
     public TorrentSession fetch(Metainfo metainfo, Path parent, SessionOptions options) {
+        options.refuseOrigins(name());
         if (metainfo.trackers().isEmpty() && dht == null) {
             throw new io.cowherd.UnsupportedFeatureException("torrent " + metainfo.name() + " names no tracker and this "
                     + "engine runs without DHT; add a tracker (`cowherd seed --tracker`) or turn the DHT on (--dht)");
@@ -105,6 +106,7 @@ public final class BtEngine implements TorrentEngine {
     @Override
     public TorrentSession fetch(MagnetLink magnet, Path parent, SessionOptions options) {
         Objects.requireNonNull(magnet, "magnet");
+        options.refuseOrigins(name());
         if (magnet.trackers().isEmpty() && dht == null) {
             throw new io.cowherd.UnsupportedFeatureException("magnet link " + magnet.infoHashHex() + " names no tracker "
                     + "and this engine runs without DHT; turn the DHT on (--dht-bootstrap HOST:PORT)");

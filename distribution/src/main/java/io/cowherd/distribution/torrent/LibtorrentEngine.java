@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The {@link TorrentEngine} on libtorrent (Arvid Norberg's C++ library, 2.0, through
- * {@code org.libtorrent4j}'s JNI binding): the fastest of the three on the benchmarks, with magnet
+ * {@code org.libtorrent4j}'s JNI binding): twice the others' rate for one pair, as fast as ttorrent
+ * in a swarm of hosts (see the README's benchmarks), with magnet
  * links, the mainline DHT (only with the bootstrap nodes given here, never the public routers),
  * HTTP web seeds as the origin fallback, session-wide rate limits and block-level bans of peers
  * that send bad data (its smart-ban plugin). Local service discovery, UPnP, NAT-PMP and uTP are

@@ -19,7 +19,7 @@ import java.util.Objects;
  * @param seedAfter whether a fetch keeps seeding after it completes (until closed)
  * @param origins HTTP origins of the data (BEP 19 web seeds: a URL of the file, or of the directory
  *     that holds the torrent's file or top directory when it ends in {@code /}) that a fetch falls
- *     back to when the swarm stalls; empty for none (only the libtorrent engine uses them)
+ *     back to when the swarm stalls; empty for none (the libtorrent engine; the others refuse them)
  * @param originAfter how long a fetch goes without a new verified piece before it adds the origins
  */
 public record SessionOptions(InetAddress bindAddress, ProgressListener listener, long maxDownloadBytesPerSecond,
@@ -77,5 +77,13 @@ public record SessionOptions(InetAddress bindAddress, ProgressListener listener,
     public SessionOptions withOrigins(List<URI> urls, Duration after) {
         return new SessionOptions(bindAddress, listener, maxDownloadBytesPerSecond, maxUploadBytesPerSecond, noPeerTimeout,
                 seedAfter, urls, after);
+    }
+
+    /** For an engine without web seeds: refuses origins rather than ignoring them. */
+    void refuseOrigins(String engineName) {
+        if (!origins.isEmpty()) {
+            throw new io.cowherd.UnsupportedFeatureException("the " + engineName + " engine cannot fall back to an HTTP "
+                    + "origin; use the libtorrent engine (--engine libtorrent)");
+        }
     }
 }

@@ -54,6 +54,7 @@ public final class TtorrentEngine implements TorrentEngine {
 
     @Override
     public TorrentSession fetch(Metainfo metainfo, Path parent, SessionOptions options) {
+        options.refuseOrigins(name());
         if (metainfo.trackers().isEmpty()) {
             throw new UnsupportedFeatureException("torrent " + metainfo.name() + " names no tracker and the "
                     + name() + " engine has no DHT; add a tracker (`cowherd seed --tracker`)");

@@ -118,5 +118,13 @@ class LibtorrentEngineTest {
         Metainfo m = Metainfo.create(data, List.of(), 0, "test");
         assertThrows(UnsupportedFeatureException.class,
                 () -> new LibtorrentEngine().fetch(m, tmp.resolve("out"), SessionOptions.on(SwarmFixture.host())));
+        SessionOptions withOrigin = SessionOptions.on(SwarmFixture.host())
+                .withOrigins(List.of(java.net.URI.create("http://127.0.0.1:1/")), Duration.ZERO);
+        for (TorrentEngine other : List.of(new TtorrentEngine(), new BtEngine())) {
+            UnsupportedFeatureException e = assertThrows(UnsupportedFeatureException.class,
+                    () -> other.fetch(m, tmp.resolve("out"), withOrigin));
+            assertTrue(e.getMessage().contains("HTTP origin"), other.name() + " refuses origins rather than ignoring them: "
+                    + e.getMessage());
+        }
     }
 }
