@@ -81,6 +81,7 @@ final class LibtorrentSession implements TorrentSession {
     private volatile String listenError;
     private volatile RuntimeException failure;
     private volatile boolean finishing;
+    private volatile long finishingSince;
     private volatile boolean finished;
     private volatile boolean originsAdded;
     private volatile boolean closed;
@@ -139,6 +140,12 @@ final class LibtorrentSession implements TorrentSession {
             Thread.currentThread().interrupt();
             throw new CowException("interrupted while libtorrent started listening", e);
         }
+        // only the alerts handled here (libtorrent4j asks for all but the logs, block progress included)
+        SettingsPack mask = new SettingsPack();
+        mask.setInteger(settings_pack.int_types.alert_mask.swigValue(), org.libtorrent4j.swig.alert.error_notification
+                .or_(org.libtorrent4j.swig.alert.status_notification).or_(org.libtorrent4j.swig.alert.storage_notification)
+                .or_(org.libtorrent4j.swig.alert.peer_notification).to_int());
+        session.applySettings(mask);
         add();
         monitor.scheduleAtFixedRate(this::tick, 20, 250, TimeUnit.MILLISECONDS);
     }
@@ -152,6 +159,9 @@ final class LibtorrentSession implements TorrentSession {
         // connect from, and announce, the bind address: trackers hand it to others, bans go by it
         str(sp, settings_pack.string_types.outgoing_interfaces, options.bindAddress().getHostAddress());
         str(sp, settings_pack.string_types.announce_ip, options.bindAddress().getHostAddress());
+        // a fast transfer posts thousands of progress alerts; a full queue drops alerts, and a
+        // dropped "file renamed" left a fetch waiting for ever (seen once in the tests)
+        integer(sp, settings_pack.int_types.alert_queue_size, 50_000);
         bool(sp, settings_pack.bool_types.enable_lsd, false); // multicast: never
         bool(sp, settings_pack.bool_types.enable_upnp, false);
         bool(sp, settings_pack.bool_types.enable_natpmp, false);
@@ -159,6 +169,9 @@ final class LibtorrentSession implements TorrentSession {
         bool(sp, settings_pack.bool_types.enable_outgoing_utp, false);
         bool(sp, settings_pack.bool_types.enable_incoming_utp, false);
         bool(sp, settings_pack.bool_types.allow_multiple_connections_per_ip, true);
+        // plaintext handshakes out (incoming ones may be either): ttorrent speaks no MSE, and
+        // libtorrent's default (try MSE first) reached a ttorrent seed in one test run of two
+        integer(sp, settings_pack.int_types.out_enc_policy, settings_pack.enc_policy.pe_disabled.swigValue());
         // Throughput, measured (cowherd.libtorrent.* properties override these for experiments):
         // - one pair on loopback, 1 GiB: libtorrent's defaults keep a few hundred KiB in flight
         //   and moved 7-15 MB/s; deeper request queues and more disk threads: 240-290 MB/s.
@@ -177,6 +190,10 @@ final class LibtorrentSession implements TorrentSession {
         integer(sp, settings_pack.int_types.hashing_threads, Integer.getInteger("cowherd.libtorrent.hashingThreads", 2));
         // hosts come and go in a swarm (a seed restarted, a host rebooted): reconnect soon
         integer(sp, settings_pack.int_types.min_reconnect_time, 1);
+        // libtorrent raises a tracker's announce interval to at least 5 minutes by default: a
+        // fetch that announced before its seed did (the seed still starting, or restarted) then
+        // waited 5 minutes for a peer. cowherd's trackers ask for 10 s; follow them.
+        integer(sp, settings_pack.int_types.min_announce_interval, 5);
         integer(sp, settings_pack.int_types.peer_connect_timeout, 5);
         if (options.maxDownloadBytesPerSecond() > 0) {
             integer(sp, settings_pack.int_types.download_rate_limit, (int) Math.min(Integer.MAX_VALUE, options.maxDownloadBytesPerSecond()));
@@ -371,9 +388,30 @@ final class LibtorrentSession implements TorrentSession {
     /** Once every piece is verified: give the {@code .part} files their final names. */
     private void startFinishing() {
         finishing = true;
+        finishingSince = System.nanoTime();
         for (Map.Entry<Integer, String> e : partFiles.entrySet()) {
             renamesPending.add(e.getKey());
             handle.renameFile(e.getKey(), e.getValue());
+        }
+    }
+
+    /**
+     * A rename is done when its alert came or the file system shows it (the final name there,
+     * the {@code .part} gone); one still pending after 5 s is asked for again.
+     */
+    private void checkRenames() {
+        boolean retry = System.nanoTime() - finishingSince > TimeUnit.SECONDS.toNanos(5);
+        for (Integer i : renamesPending) {
+            String rel = partFiles.get(i);
+            if (Files.exists(parent.resolve(rel)) && !Files.exists(parent.resolve(rel + ".part"))) {
+                renamesPending.remove(i);
+            } else if (retry) {
+                LOG.debug("{}: renaming {} again", name(), rel);
+                handle.renameFile(i, rel);
+            }
+        }
+        if (retry) {
+            finishingSince = System.nanoTime();
         }
     }
 
@@ -388,6 +426,8 @@ final class LibtorrentSession implements TorrentSession {
             if (!seeder && metainfo != null && p.complete()) {
                 if (!finishing) {
                     startFinishing();
+                } else {
+                    checkRenames();
                 }
                 if (!finished && renamesPending.isEmpty()) {
                     finished = true;
@@ -483,6 +523,11 @@ final class LibtorrentSession implements TorrentSession {
             @Override
             public Progress progress() {
                 return LibtorrentSession.this.progress();
+            }
+
+            @Override
+            public boolean clockRunning() {
+                return !finishing; // every piece is here: no peer is needed any more
             }
 
             @Override
