@@ -1,7 +1,6 @@
 package io.cowherd.distribution.torrent;
 
 import io.cowherd.CowIOException;
-import io.cowherd.NoSuchVolumeException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -74,19 +73,7 @@ public final class BtEngine implements TorrentEngine {
 
     @Override
     public TorrentSession seed(Metainfo metainfo, Path parent, SessionOptions options) {
-        List<Path> files = metainfo.resolveIn(parent);
-        for (int i = 0; i < files.size(); i++) {
-            Path f = files.get(i);
-            long want = metainfo.files().get(i).length();
-            try {
-                if (!Files.isRegularFile(f) || Files.size(f) != want) {
-                    throw new NoSuchVolumeException(f + " is missing or not " + want
-                            + " bytes; seed the directory the torrent was made from");
-                }
-            } catch (IOException e) {
-                throw CowIOException.wrap(f, "checking", e);
-            }
-        }
+        metainfo.requireDataIn(parent);
         return BtSession.start(this, BtSession.Source.of(metainfo), parent, options, true);
     }
 

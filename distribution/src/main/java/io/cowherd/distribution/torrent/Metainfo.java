@@ -151,6 +151,29 @@ public final class Metainfo {
     }
 
     /**
+     * The torrent's files under {@code parent}, each checked to be there at its full length: what
+     * a seed shares. The data itself is trusted (it was hashed when this metainfo was made).
+     *
+     * @throws io.cowherd.NoSuchVolumeException if a file is missing or has another length
+     */
+    public List<Path> requireDataIn(Path parent) {
+        List<Path> paths = resolveIn(parent);
+        for (int i = 0; i < paths.size(); i++) {
+            Path f = paths.get(i);
+            long want = files.get(i).length();
+            try {
+                if (!java.nio.file.Files.isRegularFile(f) || java.nio.file.Files.size(f) != want) {
+                    throw new io.cowherd.NoSuchVolumeException(f + " is missing or not " + want
+                            + " bytes; seed the directory the torrent was made from");
+                }
+            } catch (java.io.IOException e) {
+                throw io.cowherd.CowIOException.wrap(f, "checking", e);
+            }
+        }
+        return paths;
+    }
+
+    /**
      * Where each file goes under {@code parent}: {@code parent/name/...} for a multi-file torrent,
      * {@code parent/name} for a single file. Checked: inside {@code parent}, no symbolic link on
      * the way.

@@ -37,18 +37,7 @@ public final class TtorrentEngine implements TorrentEngine {
 
     @Override
     public TorrentSession seed(Metainfo metainfo, Path parent, SessionOptions options) {
-        List<Path> files = metainfo.resolveIn(parent);
-        for (int i = 0; i < files.size(); i++) {
-            Path f = files.get(i);
-            try {
-                if (!Files.isRegularFile(f) || Files.size(f) != metainfo.files().get(i).length()) {
-                    throw new io.cowherd.NoSuchVolumeException(f + " is missing or not " + metainfo.files().get(i).length()
-                            + " bytes; seed the directory the torrent was made from");
-                }
-            } catch (IOException e) {
-                throw CowIOException.wrap(f, "checking", e);
-            }
-        }
+        metainfo.requireDataIn(parent);
         return start(metainfo, parent, options, true, false);
     }
 
