@@ -230,7 +230,7 @@ final class BtSession implements TorrentSession {
 
     @Override
     public void awaitCompletion(Duration timeout) throws TimeoutException, InterruptedException {
-        watch.await(new SessionWatch.State() {
+        watch.await(this, new SessionWatch.State() {
             @Override
             public boolean finished() {
                 TorrentSessionState s = state;
@@ -253,11 +253,6 @@ final class BtSession implements TorrentSession {
             @Override
             public boolean closed() {
                 return closed;
-            }
-
-            @Override
-            public Progress progress() {
-                return BtSession.this.progress();
             }
 
             @Override

@@ -504,7 +504,7 @@ final class LibtorrentSession implements TorrentSession {
 
     @Override
     public void awaitCompletion(Duration timeout) throws TimeoutException, InterruptedException {
-        watch.await(new SessionWatch.State() {
+        watch.await(this, new SessionWatch.State() {
             @Override
             public boolean finished() {
                 return finished;
@@ -518,11 +518,6 @@ final class LibtorrentSession implements TorrentSession {
             @Override
             public boolean closed() {
                 return closed;
-            }
-
-            @Override
-            public Progress progress() {
-                return LibtorrentSession.this.progress();
             }
 
             @Override

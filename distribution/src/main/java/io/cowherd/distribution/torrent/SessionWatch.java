@@ -20,9 +20,6 @@ final class SessionWatch {
         /** Whether the session was closed. */
         boolean closed();
 
-        /** The session's progress now. */
-        Progress progress();
-
         /** Whether the no-peer clock runs yet (a session still preparing its target waits without it). */
         default boolean clockRunning() {
             return true;
@@ -83,12 +80,12 @@ final class SessionWatch {
         l.progress(p);
     }
 
-    /** The loop behind {@link TorrentSession#awaitCompletion}. */
-    void await(State s, Duration timeout) throws TimeoutException, InterruptedException {
+    /** The loop behind {@link TorrentSession#awaitCompletion}: {@code session}'s, with its engine's answers in {@code s}. */
+    void await(TorrentSession session, State s, Duration timeout) throws TimeoutException, InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             if (s.finished()) {
-                Progress p = s.progress();
+                Progress p = session.progress();
                 observe(p);
                 report(p, true);
                 return;
@@ -101,14 +98,14 @@ final class SessionWatch {
                 throw new NoPeerException(name + ": the session was closed before the torrent completed");
             }
             if (s.clockRunning() && quietFor(options.noPeerTimeout())) {
-                Progress p = s.progress();
+                Progress p = session.progress();
                 throw new NoPeerException(name + ": no " + s.awaited() + " arrived for " + options.noPeerTimeout().toSeconds()
                         + " s (" + p.piecesDone() + " of " + p.pieceCount() + " pieces held, " + p.connectedPeers()
                         + " peers connected, " + s.sources() + "); is a seed running and reachable from "
                         + options.bindAddress().getHostAddress() + "?");
             }
             if (System.nanoTime() > deadline) {
-                Progress p = s.progress();
+                Progress p = session.progress();
                 throw new TimeoutException(name + ": not complete after " + timeout.toSeconds() + " s (" + p.piecesDone()
                         + " of " + p.pieceCount() + " pieces)");
             }

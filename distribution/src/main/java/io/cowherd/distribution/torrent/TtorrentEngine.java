@@ -204,7 +204,7 @@ public final class TtorrentEngine implements TorrentEngine {
 
         @Override
         public void awaitCompletion(Duration timeout) throws TimeoutException, InterruptedException {
-            watch.await(new SessionWatch.State() {
+            watch.await(this, new SessionWatch.State() {
                 @Override
                 public boolean finished() {
                     return torrent.isInitialized() && torrent.isFinished();
@@ -223,11 +223,6 @@ public final class TtorrentEngine implements TorrentEngine {
                 @Override
                 public boolean closed() {
                     return closed;
-                }
-
-                @Override
-                public Progress progress() {
-                    return Session.this.progress();
                 }
 
                 @Override
