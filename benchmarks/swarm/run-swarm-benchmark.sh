@@ -74,7 +74,7 @@ run_cowherd() {  # run_cowherd [ENGINE]
     sleep 0.1
   done
   local t1; t1=$(now)
-  [ -n "${TIMELINE:-}" ] && echo "hosts done at (s): ${fin[*]}" >&2
+  [ -n "${TIMELINE:-}" ] && echo "started at $t0 (epoch s); hosts done at (s): ${fin[*]}" >&2
   for i in $(seq 1 "$N"); do cmp -s "$SRC" "$WORK/h$i/payload/image.raw" || { echo "host $i: bytes differ" >&2; exit 1; }; done
   stop_pids
   echo "$t1 - $t0" | bc

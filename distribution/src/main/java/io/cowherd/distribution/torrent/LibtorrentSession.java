@@ -1,11 +1,14 @@
 package io.cowherd.distribution.torrent;
 
 import io.cowherd.CowException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -17,9 +20,12 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.libtorrent4j.AddTorrentParams;
 import org.libtorrent4j.AlertListener;
+import org.libtorrent4j.PeerInfo;
+import org.libtorrent4j.Priority;
 import org.libtorrent4j.SessionManager;
 import org.libtorrent4j.SessionParams;
 import org.libtorrent4j.SettingsPack;
@@ -86,6 +92,8 @@ final class LibtorrentSession implements TorrentSession {
     private volatile boolean originsAdded;
     private volatile boolean closed;
     private final SessionWatch watch;
+    /** This fetch's stripe of the pieces; only the monitor thread touches it. */
+    private PieceStripes stripes;
 
     private LibtorrentSession(Metainfo metainfo, MagnetLink magnet, Path parent, SessionOptions options, boolean seeder) {
         this.metainfo = metainfo;
@@ -385,6 +393,62 @@ final class LibtorrentSession implements TorrentSession {
         }
     }
 
+    /**
+     * Gives this fetch's stripe (see {@link PieceStripes}) priority 6, the rest the default 4.
+     * libtorrent's picker halves the availability of pieces at priority 4 to 6 and then prefers the
+     * higher priority among equals: rarest-first still decides, the stripe breaks its ties. (Priority
+     * 7 ignores availability: a fetch then asked the seed for stripe pieces other fetches already held.)
+     */
+    private void updateStripes() {
+        if (stripes == null) {
+            if ("false".equals(System.getProperty("cowherd.libtorrent.stripes"))) {
+                return; // for measuring without them
+            }
+            stripes = new PieceStripes(metainfo.pieceCount(), options.bindAddress());
+        }
+        List<InetAddress> fetches = new ArrayList<>();
+        for (PeerInfo peer : handle.peerInfo()) {
+            InetAddress address = addressOf(peer.ip());
+            if (peer.progressPpm() < 1_000_000 && address != null) {
+                fetches.add(address);
+            }
+        }
+        boolean[] stripe = stripes.update(fetches);
+        if (stripe != null) {
+            Priority[] priorities = new Priority[stripe.length];
+            for (int i = 0; i < stripe.length; i++) {
+                priorities[i] = stripe[i] ? Priority.SIX : Priority.DEFAULT;
+            }
+            handle.prioritizePieces(priorities);
+            LOG.debug("{}: stripe {} of {}", name(), stripes.rank(), stripes.count());
+        }
+    }
+
+    private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
+
+    /**
+     * The address in a libtorrent4j endpoint ({@code tcp://10.0.0.2:6881}, {@code tcp://[::1]:6881});
+     * null for anything else. Only literals are parsed: this never looks a name up.
+     */
+    static InetAddress addressOf(String endpoint) {
+        int scheme = endpoint.indexOf("://");
+        String rest = scheme < 0 ? endpoint : endpoint.substring(scheme + 3);
+        int colon = rest.lastIndexOf(':');
+        if (colon <= 0) {
+            return null;
+        }
+        String host = rest.substring(0, colon);
+        boolean v6 = host.length() > 2 && host.startsWith("[") && host.endsWith("]") && host.indexOf(':') > 0;
+        if (!v6 && !IPV4.matcher(host).matches()) {
+            return null;
+        }
+        try {
+            return InetAddress.getByName(v6 ? host.substring(1, host.length() - 1) : host);
+        } catch (UnknownHostException e) {
+            return null; // e.g. an octet above 255
+        }
+    }
+
     /** Once every piece is verified: give the {@code .part} files their final names. */
     private void startFinishing() {
         finishing = true;
@@ -423,6 +487,9 @@ final class LibtorrentSession implements TorrentSession {
             }
             Progress p = progressLocked();
             watch.observe(p);
+            if (!seeder && metainfo != null && !p.complete()) {
+                updateStripes();
+            }
             if (!seeder && metainfo != null && p.complete()) {
                 if (!finishing) {
                     startFinishing();
