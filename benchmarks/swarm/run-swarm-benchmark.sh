@@ -17,6 +17,7 @@ set -euo pipefail
 RUNS=${1:-3}; MIB=${2:-256}; N=${3:-8}; RATE=${4:-100mbit}
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
 JAR=$ROOT/cli/target/cowherd.jar; TB=$HERE/testbed.sh
+COWHERD=$ROOT/cli/cowherd  # the launcher operators use: start-up friendly JVM options for seed and fetch
 WORK=${WORK:-/tmp/cowherd-swarm}; PIDS=()
 [ -f "$JAR" ] || { echo "build first: ./mvnw -B -q -DskipTests package" >&2; exit 1; }
 
@@ -56,14 +57,14 @@ stop_pids() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null |
 run_cowherd() {  # run_cowherd [ENGINE]
   local eopt=(); [ -n "${1:-}" ] && eopt=(--engine "$1")
   rm -rf "$WORK"/h* "$WORK/t.torrent" "$WORK/seed.log"
-  "$TB" exec 0 java -jar "$JAR" seed "$WORK/seed/payload" "${eopt[@]}" --embedded-tracker "$(addr 0):6969" \
+  "$TB" exec 0 "$COWHERD" seed "$WORK/seed/payload" "${eopt[@]}" --embedded-tracker "$(addr 0):6969" \
       --bind "$(addr 0)" --torrent "$WORK/t.torrent" ${PIECE:+--piece-size "$PIECE"} ${SEED_ARGS:-} > "$WORK/seed.log" 2>&1 & track $!
   until grep -q '^seeding' "$WORK/seed.log" 2>/dev/null; do sleep 0.1; done
   grep '^engine' "$WORK/seed.log" >&2 || true
   local t0; t0=$(now)
   for i in $(seq 1 "$N"); do
     mkdir -p "$WORK/h$i"
-    "$TB" exec "$i" java -jar "$JAR" fetch "$WORK/t.torrent" "${eopt[@]}" --into "$WORK/h$i" --bind "$(addr "$i")" \
+    "$TB" exec "$i" "$COWHERD" fetch "$WORK/t.torrent" "${eopt[@]}" --into "$WORK/h$i" --bind "$(addr "$i")" \
         --quiet --seed-after ${FETCH_ARGS:-} > "$WORK/h$i.log" 2>&1 & track $!
   done
   local fin=()
@@ -83,7 +84,7 @@ run_cowherd() {  # run_cowherd [ENGINE]
 run_aria2() {
   rm -rf "$WORK"/h* "$WORK/a.torrent" "$WORK/mk.log"
   # the torrent (announce to opentracker on host 0) is made with cowherd's metainfo code, like any .torrent
-  "$TB" exec 0 java -jar "$JAR" seed "$SRC" --tracker "http://$(addr 0):6970/announce" --bind "$(addr 0)" \
+  "$TB" exec 0 "$COWHERD" seed "$SRC" --tracker "http://$(addr 0):6970/announce" --bind "$(addr 0)" \
       --torrent "$WORK/a.torrent" > "$WORK/mk.log" 2>&1 & local mk=$!
   until grep -q '^info-hash' "$WORK/mk.log" 2>/dev/null; do sleep 0.1; done
   kill "$mk"; wait "$mk" 2>/dev/null || true

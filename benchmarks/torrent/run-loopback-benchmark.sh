@@ -10,6 +10,7 @@
 set -euo pipefail
 RUNS=${1:-3}; MIB=${2:-1024}; ENGINE=${3:-${ENGINE:-}}
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
+COWHERD=$ROOT/cli/cowherd  # the launcher operators use
 JAR=$ROOT/cli/target/cowherd.jar; WORK=${WORK:-/tmp/cowherd-loopback}
 [ -f "$JAR" ] || { echo "build first: ./mvnw -B -q -DskipTests package" >&2; exit 1; }
 SEED=""
@@ -19,7 +20,7 @@ rm -rf "$WORK"; mkdir -p "$WORK/seed/payload"
 head -c $((MIB << 20)) /dev/urandom > "$WORK/seed/payload/image.raw"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 s0=$(date +%s.%N)
-java -jar "$JAR" seed "$WORK/seed/payload" "${EOPT[@]}" --embedded-tracker "127.0.0.1:$PORT" --bind 127.0.0.2 \
+"$COWHERD" seed "$WORK/seed/payload" "${EOPT[@]}" --embedded-tracker "127.0.0.1:$PORT" --bind 127.0.0.2 \
     --torrent "$WORK/t.torrent" > "$WORK/seed.log" 2>&1 & SEED=$!
 until grep -q '^seeding' "$WORK/seed.log" 2>/dev/null; do kill -0 "$SEED" 2>/dev/null || { cat "$WORK/seed.log" >&2; exit 1; }; sleep 0.1; done
 s1=$(date +%s.%N)
@@ -30,7 +31,7 @@ RATES=()
 for r in $(seq 1 "$RUNS"); do
   rm -rf "$WORK/peer"; mkdir -p "$WORK/peer"
   t0=$(date +%s.%N)
-  java -jar "$JAR" fetch "$WORK/t.torrent" "${EOPT[@]}" --into "$WORK/peer" --bind 127.0.0.3 --quiet > "$WORK/fetch.log"
+  "$COWHERD" fetch "$WORK/t.torrent" "${EOPT[@]}" --into "$WORK/peer" --bind 127.0.0.3 --quiet > "$WORK/fetch.log"
   t1=$(date +%s.%N)
   cmp -s "$WORK/seed/payload/image.raw" "$WORK/peer/payload/image.raw" || { echo "bytes differ" >&2; exit 1; }
   rate=$(echo "$MIB * 1.048576 / ($t1 - $t0)" | bc -l)
