@@ -45,6 +45,7 @@ import org.libtorrent4j.alerts.SocketType;
 import org.libtorrent4j.alerts.TorrentErrorAlert;
 import org.libtorrent4j.swig.add_torrent_params;
 import org.libtorrent4j.swig.address;
+import org.libtorrent4j.swig.alert_category_t;
 import org.libtorrent4j.swig.error_code;
 import org.libtorrent4j.swig.int_string_map;
 import org.libtorrent4j.swig.ip_filter;
@@ -92,8 +93,10 @@ final class LibtorrentSession implements TorrentSession {
     private volatile boolean originsAdded;
     private volatile boolean closed;
     private final SessionWatch watch;
-    /** This fetch's stripe of the pieces; only the monitor thread touches it. */
-    private PieceStripes stripes;
+    /** This fetch's stripe of the pieces; only the monitor thread changes it. */
+    private volatile PieceStripes stripes;
+    /** The benchmark diagnostic ({@link LibtorrentTrace}), usually null. */
+    private volatile LibtorrentTrace trace;
 
     private LibtorrentSession(Metainfo metainfo, MagnetLink magnet, Path parent, SessionOptions options, boolean seeder) {
         this.metainfo = metainfo;
@@ -149,10 +152,17 @@ final class LibtorrentSession implements TorrentSession {
             throw new CowException("interrupted while libtorrent started listening", e);
         }
         // only the alerts handled here (libtorrent4j asks for all but the logs, block progress included)
-        SettingsPack mask = new SettingsPack();
-        mask.setInteger(settings_pack.int_types.alert_mask.swigValue(), org.libtorrent4j.swig.alert.error_notification
+        alert_category_t categories = org.libtorrent4j.swig.alert.error_notification
                 .or_(org.libtorrent4j.swig.alert.status_notification).or_(org.libtorrent4j.swig.alert.storage_notification)
-                .or_(org.libtorrent4j.swig.alert.peer_notification).to_int());
+                .or_(org.libtorrent4j.swig.alert.peer_notification);
+        trace = LibtorrentTrace.open(options.bindAddress().getHostAddress());
+        if (trace != null) {
+            session.addListener(trace);
+            categories = categories.or_(org.libtorrent4j.swig.alert.upload_notification)
+                    .or_(org.libtorrent4j.swig.alert.piece_progress_notification);
+        }
+        SettingsPack mask = new SettingsPack();
+        mask.setInteger(settings_pack.int_types.alert_mask.swigValue(), categories.to_int());
         session.applySettings(mask);
         add();
         monitor.scheduleAtFixedRate(this::tick, 20, 250, TimeUnit.MILLISECONDS);
@@ -424,6 +434,12 @@ final class LibtorrentSession implements TorrentSession {
         }
     }
 
+    /** This fetch's stripe as "RANK/COUNT" ("0/1": alone or none yet), for tests. */
+    String stripe() {
+        PieceStripes s = stripes;
+        return s == null ? "0/1" : s.rank() + "/" + s.count();
+    }
+
     private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
 
     /**
@@ -619,6 +635,9 @@ final class LibtorrentSession implements TorrentSession {
             LOG.debug("stopping the libtorrent session: {}", e.toString());
         } finally {
             nativeLock.writeLock().unlock();
+            if (trace != null) {
+                trace.close();
+            }
         }
     }
 }

@@ -27,8 +27,8 @@ import java.util.TreeSet;
 final class PieceStripes {
     private final int pieces;
     private final InetAddress self;
-    private int count;
-    private int rank = -1;
+    private volatile int count;
+    private volatile int rank = -1;
 
     PieceStripes(int pieces, InetAddress self) {
         this.pieces = pieces;
