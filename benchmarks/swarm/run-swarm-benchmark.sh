@@ -9,7 +9,8 @@
 #   aria2     aria2c seeding on host 0 with opentracker, aria2c on every host (DHT, LPD, PEX off)
 #   http      python3 -m http.server on host 0, curl on every host at once
 # (PIECE=SIZE: cowherd's piece size instead of the one chosen from the size; SEED_ARGS, FETCH_ARGS:
-# more options for cowherd's seed and fetch commands)
+# more options for cowherd's seed and fetch commands; SEED_JAVA_OPTS: the seed's JVM options instead of
+# the launcher's, e.g. to set a -Dcowherd.libtorrent.* override on the seed alone)
 # and prints each run's time until the last host holds the whole file (TIMELINE=1: also when each host was done), the medians, the lower
 # bound max(S/U_seed, S/D, N*S/(U_seed + N*U)) and the ratios. Needs root, iproute2, aria2,
 # opentracker, python3, curl and cli/target/cowherd.jar (./mvnw -B -q -DskipTests package).
@@ -57,7 +58,7 @@ stop_pids() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null |
 run_cowherd() {  # run_cowherd [ENGINE]
   local eopt=(); [ -n "${1:-}" ] && eopt=(--engine "$1")
   rm -rf "$WORK"/h* "$WORK/t.torrent" "$WORK/seed.log"
-  "$TB" exec 0 "$COWHERD" seed "$WORK/seed/payload" "${eopt[@]}" --embedded-tracker "$(addr 0):6969" \
+  env ${SEED_JAVA_OPTS:+"COWHERD_JAVA_OPTS=$SEED_JAVA_OPTS"} "$TB" exec 0 "$COWHERD" seed "$WORK/seed/payload" "${eopt[@]}" --embedded-tracker "$(addr 0):6969" \
       --bind "$(addr 0)" --torrent "$WORK/t.torrent" ${PIECE:+--piece-size "$PIECE"} ${SEED_ARGS:-} > "$WORK/seed.log" 2>&1 & track $!
   until grep -q '^seeding' "$WORK/seed.log" 2>/dev/null; do sleep 0.1; done
   grep '^engine' "$WORK/seed.log" >&2 || true
