@@ -17,12 +17,14 @@ import java.util.TreeSet;
  * second or two while the piece spreads), and the seed's upload is the bound of the whole swarm.
  *
  * <p>How: every fetch orders the fetches it is connected to, itself included (seeds left out),
- * by address, and takes its rank {@code r} among the {@code n} of them. Piece {@code i} is in its
- * stripe when it lies in the {@code r}-th of {@code n} equal runs of pieces. The session gives its stripe the top priority, so a fetch asks
- * the seed for its own stripe and the other fetches for the rest; when its stripe is done it
- * falls back to rarest-first like any client. Fetches that see the same peers agree on disjoint
- * stripes without talking to each other; fetches that see different peers overlap somewhat, which
- * costs only what rarest-first costs anyway. Nothing here changes what is verified or written.
+ * by address, and takes its rank {@code r} among the {@code n} of them. Its stripe is the
+ * {@code r}-th of {@code n} equal runs of pieces (runs, not every n-th piece: libtorrent asks a fast
+ * peer for neighbouring pieces together). The session ranks the stripe above the other pieces only
+ * among pieces equally rare, so a fetch asks the seed for its own stripe while the other fetches
+ * serve it the rest, and when its stripe is done it is a rarest-first client like any other.
+ * Fetches that see the same peers agree on disjoint stripes without talking to each other; fetches
+ * that see different peers overlap somewhat, which costs only what rarest-first costs anyway.
+ * Nothing here changes what is verified or written.
  */
 final class PieceStripes {
     private final int pieces;
@@ -54,8 +56,6 @@ final class PieceStripes {
         rank = r;
         boolean[] stripe = new boolean[pieces];
         if (n > 1) {
-            // one run of pieces, not every n-th: libtorrent asks a fast peer for runs of
-            // neighbouring pieces, which would pull in the neighbours' stripes
             long from = (long) pieces * r / n;
             long to = (long) pieces * (r + 1) / n;
             for (long i = from; i < to; i++) {
