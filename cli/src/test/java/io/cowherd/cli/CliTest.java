@@ -23,8 +23,9 @@ class CliTest {
     record Run(int exit, String out, String err) {
     }
 
+    /** Runs cowherd as its main method does (only the subcommand named is built). */
     static Run cowherd(String... args) {
-        CommandLine cl = CowherdCommand.commandLine();
+        CommandLine cl = CowherdCommand.commandLine(args);
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         cl.setOut(new PrintWriter(out));
@@ -45,6 +46,28 @@ class CliTest {
         byte[] b = new byte[3 << 20];
         new Random(1).nextBytes(b);
         return Files.write(dir.resolve("golden.raw"), b);
+    }
+
+    @Test
+    void buildsOnlyTheSubcommandNamedAndEveryOneForTheHelp() {
+        assertEquals(java.util.Set.of("fetch"), CowherdCommand.commandLine(new String[] {"-v", "fetch", "--help"}).getSubcommands().keySet());
+        assertEquals(CowherdCommand.SUBCOMMANDS.size(), CowherdCommand.commandLine(new String[] {"--help"}).getSubcommands().size());
+        assertEquals(CowherdCommand.SUBCOMMANDS.size(), CowherdCommand.commandLine(new String[] {"nosuch"}).getSubcommands().size());
+
+        Run help = cowherd("--help");
+        assertEquals(0, help.exit());
+        for (String name : new String[] {"info", "clone", "bundle", "seed", "fetch", "tracker", "help"}) {
+            assertTrue(help.out().contains("\n  " + name + " "), name + " listed:\n" + help.out());
+        }
+        Run helpFetch = cowherd("help", "fetch");
+        assertEquals(0, helpFetch.exit(), helpFetch.err());
+        assertTrue(helpFetch.out().startsWith("Usage: cowherd fetch"), helpFetch.out());
+        Run usage = cowherd("-v", "fetch");
+        assertEquals(ExitCodes.USAGE, usage.exit());
+        assertTrue(usage.err().contains("Try 'cowherd fetch --help'"), usage.err());
+        Run unknown = cowherd("nosuch");
+        assertEquals(ExitCodes.USAGE, unknown.exit());
+        assertTrue(unknown.err().contains("nosuch"), unknown.err());
     }
 
     @Test
