@@ -2,10 +2,12 @@
 # run-swarm-benchmark.sh [RUNS] [SIZE_MIB] [HOSTS] [RATE]
 # Ships SIZE_MIB (default 256) from host 0 to HOSTS (default 8) hosts of the namespace testbed
 # (testbed.sh, RATE per host each way, default 100mbit) in each of the ways KINDS names (default
-# "cowherd aria2 http"), RUNS times each (default 3; HTTP_RUNS for http, default RUNS):
+# "initial aria2 http"), RUNS times each (default 3; HTTP_RUNS for http, default RUNS):
+#   initial   cowherd seed --initial-seeding (embedded tracker) on host 0, cowherd fetch --seed-after
+#             (libtorrent engine) on every host: the way the README ships a master to many hosts
 #   cowherd   cowherd seed (embedded tracker) on host 0, cowherd fetch --seed-after on every host,
 #             with the engine $ENGINE (libtorrent, ttorrent or bt; default: the command's default)
-#   bt, ttorrent, libtorrent   the same with that engine (KINDS="libtorrent ttorrent bt aria2 http" compares them in one run)
+#   bt, ttorrent, libtorrent   the same with that engine (KINDS="initial libtorrent ttorrent bt aria2 http" compares them in one run)
 #   aria2     aria2c seeding on host 0 with opentracker, aria2c on every host (DHT, LPD, PEX off)
 #   http      python3 -m http.server on host 0, curl on every host at once
 # (PIECE=SIZE: cowherd's piece size instead of the one chosen from the size; SEED_ARGS, FETCH_ARGS:
@@ -68,14 +70,18 @@ run_cowherd() {  # run_cowherd [ENGINE]
     "$TB" exec "$i" "$COWHERD" fetch "$WORK/t.torrent" "${eopt[@]}" --into "$WORK/h$i" --bind "$(addr "$i")" \
         --quiet --seed-after ${FETCH_ARGS:-} > "$WORK/h$i.log" 2>&1 & track $!
   done
-  local fin=()
-  until [ "$(grep -l '^fetched' "$WORK"/h*.log 2>/dev/null | wc -l)" = "$N" ]; do
-    for i in $(seq 1 "$N"); do
-      [ -z "${fin[$i]:-}" ] && grep -q '^fetched' "$WORK/h$i.log" 2>/dev/null && fin[$i]=$(echo "$(now) - $t0" | bc)
+  local fin=() done_hosts=0 f
+  # one grep per round (forks are slow on two busy cores): the hosts whose log says "fetched"
+  local t1
+  while [ "$done_hosts" -lt "$N" ]; do
+    local seen; seen=$(grep -l '^fetched' "$WORK"/h*.log 2>/dev/null || true); t1=$(now); done_hosts=0
+    for f in $seen; do
+      done_hosts=$((done_hosts + 1)); f=${f##*/h}; f=${f%.log}
+      [ -n "${fin[$f]:-}" ] || fin[$f]=$t1
     done
-    sleep 0.1
+    [ "$done_hosts" -lt "$N" ] && sleep 0.05
   done
-  local t1; t1=$(now)
+  for f in "${!fin[@]}"; do fin[$f]=$(echo "${fin[$f]} - $t0" | bc); done
   [ -n "${TIMELINE:-}" ] && echo "started at $t0 (epoch s); hosts done at (s): ${fin[*]}" >&2
   for i in $(seq 1 "$N"); do cmp -s "$SRC" "$WORK/h$i/payload/image.raw" || { echo "host $i: bytes differ" >&2; exit 1; }; done
   stop_pids
@@ -131,9 +137,10 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 run_bt() { run_cowherd bt; }
 run_ttorrent() { run_cowherd ttorrent; }
 run_libtorrent() { run_cowherd libtorrent; }
+run_initial() { SEED_ARGS="--initial-seeding ${SEED_ARGS:-}" run_cowherd libtorrent; }
 run_cowherd_env() { run_cowherd "${ENGINE:-}"; }
 
-KINDS=${KINDS:-cowherd aria2 http}
+KINDS=${KINDS:-initial aria2 http}
 echo "kinds: $KINDS (cowherd = engine ${ENGINE:-default}); $MIB MiB to $N hosts at $RATE"
 declare -A RES
 for kind in $KINDS; do
@@ -154,7 +161,7 @@ for kind in $KINDS; do
   printf '%-8s median %7.1f s  = %.2fx the bound (goal <= 1.25x)\n' "$kind" "$m" "$(echo "$m / $bound" | bc -l)"
   eval "MED_$kind=$m"
 done
-for c in cowherd bt ttorrent libtorrent; do
+for c in cowherd initial bt ttorrent libtorrent; do
   v=MED_$c; [ -n "${!v:-}" ] || continue
   if [ -n "${MED_aria2:-}" ]; then printf '%s / aria2 = %.2f (goal < 1)\n' "$c" "$(echo "${!v} / $MED_aria2" | bc -l)"; fi
   if [ -n "${MED_http:-}" ]; then printf 'http / %s = %.2f (goal >= 6)\n' "$c" "$(echo "$MED_http / ${!v}" | bc -l)"; fi

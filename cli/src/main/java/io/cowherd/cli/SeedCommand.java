@@ -3,6 +3,7 @@ package io.cowherd.cli;
 import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.bundle.BundleManifest;
 import io.cowherd.distribution.torrent.HttpOrigin;
+import io.cowherd.distribution.torrent.InitialSeeder;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.SessionOptions;
 import io.cowherd.distribution.torrent.TorrentEngine;
@@ -62,6 +63,11 @@ final class SeedCommand implements Callable<Integer> {
     @Option(names = "--piece-size", paramLabel = "SIZE", description = "Piece size (default: chosen from the size).")
     String pieceSize;
 
+    @Option(names = "--initial-seeding", description = "Send every piece once and let the fetches pass the pieces to "
+            + "each other: for the first seed of a master that many hosts fetch at the same time (its upload bounds "
+            + "the swarm). Any engine's fetches take part; needs a tracker, serves no magnet metadata.")
+    boolean initialSeeding;
+
     @Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -75,6 +81,10 @@ final class SeedCommand implements Callable<Integer> {
             Bundle.open(content).verify();
         }
         TorrentEngine engine = engineOptions.engine();
+        if (initialSeeding && (trackerChoice == null || magnet)) {
+            throw new IllegalArgumentException("--initial-seeding announces to a tracker (--tracker URL or --embedded-tracker "
+                    + "HOST:PORT; no DHT) and serves no metadata to magnet links (no --magnet)");
+        }
         if (trackerChoice == null && !engine.trackerless()) {
             throw new IllegalArgumentException("name a tracker (--tracker URL or --embedded-tracker HOST:PORT), or go "
                     + "trackerless with --dht (libtorrent or bt engine)");
@@ -96,10 +106,11 @@ final class SeedCommand implements Callable<Integer> {
         SessionOptions o = SessionOptions.on(announce != null || engineOptions.firstBootstrap() == null
                         ? TorrentCli.bindAddress(bind, announce) : TorrentCli.bindAddress(bind, engineOptions.firstBootstrap()))
                 .withRateLimits(0, rateUp == null ? 0 : Sizes.parse(rateUp));
-        TorrentSession s = engine.seed(m, content.toAbsolutePath().getParent(), o);
+        TorrentSession s = initialSeeding ? InitialSeeder.start(m, content.toAbsolutePath().getParent(), o)
+                : engine.seed(m, content.toAbsolutePath().getParent(), o);
         out.println("torrent " + torrent.toAbsolutePath());
         out.println("info-hash " + m.infoHashHex());
-        out.println("engine " + engine.name());
+        out.println("engine " + (initialSeeding ? "initial seeding (cowherd)" : engine.name()));
         out.println("tracker " + (announce == null ? "none" : announce));
         if (engine.trackerless()) {
             out.println("dht-node " + s.listenAddress().getAddress().getHostAddress() + ":" + s.listenAddress().getPort()

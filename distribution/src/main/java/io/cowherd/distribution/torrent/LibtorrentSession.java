@@ -304,7 +304,8 @@ final class LibtorrentSession implements TorrentSession {
         public int[] types() {
             return new int[] {AlertType.LISTEN_SUCCEEDED.swig(), AlertType.LISTEN_FAILED.swig(), AlertType.HASH_FAILED.swig(),
                 AlertType.PEER_BAN.swig(), AlertType.FILE_RENAMED.swig(), AlertType.FILE_RENAME_FAILED.swig(),
-                AlertType.TORRENT_ERROR.swig(), AlertType.METADATA_RECEIVED.swig(), AlertType.URL_SEED.swig()};
+                AlertType.TORRENT_ERROR.swig(), AlertType.METADATA_RECEIVED.swig(), AlertType.URL_SEED.swig(),
+                AlertType.TORRENT_FINISHED.swig()};
         }
 
         @Override
@@ -333,7 +334,11 @@ final class LibtorrentSession implements TorrentSession {
                     case FILE_RENAMED -> {
                         FileRenamedAlert r = (FileRenamedAlert) a;
                         renamesPending.remove(r.index());
+                        if (finishing && renamesPending.isEmpty()) {
+                            monitor.execute(LibtorrentSession.this::tick); // done: say so now, not at the next tick
+                        }
                     }
+                    case TORRENT_FINISHED -> monitor.execute(LibtorrentSession.this::tick); // start the renames now
                     case FILE_RENAME_FAILED -> {
                         FileRenameFailedAlert r = (FileRenameFailedAlert) a;
                         failure = new CowException(name() + ": cannot give file " + r.getIndex() + " its final name in "
