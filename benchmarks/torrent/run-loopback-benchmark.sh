@@ -6,7 +6,7 @@
 # command's default). Prints the engine, how long the seed took to start sharing (a seed that
 # re-hashed its data would show it here), each run's MB/s (whole fetch command: JVM start,
 # announce, transfer, every piece verified, rename) and the median, against the issue's goal of
-# 200 MB/s. Needs cli/target/cowherd.jar (./mvnw -B -q -DskipTests package).
+# 200 MB/s. SEED_ARGS adds options to the seed command (e.g. --initial-seeding). Needs cli/target/cowherd.jar (./mvnw -B -q -DskipTests package).
 set -euo pipefail
 RUNS=${1:-3}; MIB=${2:-1024}; ENGINE=${3:-${ENGINE:-}}
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
@@ -21,7 +21,7 @@ head -c $((MIB << 20)) /dev/urandom > "$WORK/seed/payload/image.raw"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 s0=$(date +%s.%N)
 "$COWHERD" seed "$WORK/seed/payload" "${EOPT[@]}" --embedded-tracker "127.0.0.1:$PORT" --bind 127.0.0.2 \
-    --torrent "$WORK/t.torrent" > "$WORK/seed.log" 2>&1 & SEED=$!
+    --torrent "$WORK/t.torrent" ${SEED_ARGS:-} > "$WORK/seed.log" 2>&1 & SEED=$!
 until grep -q '^seeding' "$WORK/seed.log" 2>/dev/null; do kill -0 "$SEED" 2>/dev/null || { cat "$WORK/seed.log" >&2; exit 1; }; sleep 0.1; done
 s1=$(date +%s.%N)
 grep '^engine' "$WORK/seed.log" || echo "engine unknown (a jar that does not print its engine)"

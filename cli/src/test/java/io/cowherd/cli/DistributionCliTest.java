@@ -137,6 +137,39 @@ class DistributionCliTest {
     }
 
     @Test
+    void anInitialSeedShipsABundleAndRefusesWhatItCannotServe() throws Exception {
+        Path b = bundle();
+        assertEquals(ExitCodes.USAGE, CliTest.cowherd("seed", b.toString(), "--initial-seeding", "--dht").exit(),
+                "initial seeding needs a tracker");
+        assertEquals(ExitCodes.USAGE, CliTest.cowherd("seed", b.toString(), "--initial-seeding", "--magnet",
+                "--tracker", "http://127.0.0.1:1/announce").exit(), "it serves no metadata for magnet links");
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        StringWriter seedOut = new StringWriter();
+        Path torrent = dir.resolve("golden.torrent");
+        Thread seeder = new Thread(() -> {
+            CommandLine cl = CowherdCommand.commandLine();
+            cl.setOut(new PrintWriter(seedOut, true));
+            cl.setErr(new PrintWriter(new StringWriter()));
+            cl.execute("seed", b.toString(), "--initial-seeding", "--embedded-tracker", "127.0.0.1:" + port, "--bind",
+                    "127.0.2.7", "--torrent", torrent.toString());
+        }, "cli-initial-seed");
+        seeder.setDaemon(true);
+        seeder.start();
+        for (int i = 0; i < 600 && !seedOut.toString().contains("seeding golden"); i++) {
+            Thread.sleep(50);
+        }
+        assertTrue(seedOut.toString().contains("engine initial seeding"), seedOut.toString());
+        CliTest.Run f = CliTest.cowherd("fetch", torrent.toString(), "--into", dir.resolve("in").toString(), "--bind",
+                "127.0.2.8");
+        assertEquals(0, f.exit(), f.err());
+        assertTrue(f.out().contains("bundle verified"), f.out());
+        assertEquals(-1, Files.mismatch(b.resolve("golden.raw"), dir.resolve("in/golden/golden.raw")));
+    }
+
+    @Test
     void seedServesAnHttpOriginThatFetchUses() throws Exception {
         Path b = bundle();
         int port;

@@ -62,6 +62,8 @@ public final class InitialSeeder implements TorrentSession {
     /** The longest block served (libtorrent and aria2 ask for 16 KiB). */
     private static final int MAX_BLOCK = 128 << 10;
     private static final int PORTS_TRIED = 200;
+    /** Peers served at once (a thread each); more are turned away until some leave. */
+    static final int MAX_PEERS = 200;
     /**
      * The socket send buffer per peer. A piece counts as sent once written, and the next one is
      * offered then: a deep kernel buffer (Linux grows it to megabytes) held the last pieces back
@@ -163,6 +165,11 @@ public final class InitialSeeder implements TorrentSession {
         while (!closed) {
             try {
                 Socket socket = server.accept();
+                if (connections.size() >= MAX_PEERS) {
+                    LOG.warn("turning {} away: already serving {} peers", socket.getRemoteSocketAddress(), MAX_PEERS);
+                    socket.close();
+                    continue;
+                }
                 Connection c = new Connection(socket);
                 connections.add(c);
                 daemon(c::run, "cowherd-seeder-" + socket.getRemoteSocketAddress()).start();
@@ -252,8 +259,11 @@ public final class InitialSeeder implements TorrentSession {
         /** Held while writing to the peer and while changing what it was sent or offered. */
         private final java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
         private DataOutputStream out;
-        /** Bytes of each offered piece sent so far (a piece counts as sent when all are). */
-        private final Map<Integer, Long> sentOfPiece = new HashMap<>();
+        /**
+         * The KiB of each offered piece sent so far: a piece counts as sent when all are (asking for
+         * one block again and again does not make a piece "sent" and earn more offers).
+         */
+        private final Map<Integer, BitSet> sentOfPiece = new HashMap<>();
         private long rateWindowStart = System.nanoTime();
         private long rateWindowBytes;
         private double bytesPerSecond;
@@ -266,13 +276,14 @@ public final class InitialSeeder implements TorrentSession {
             try (socket) {
                 socket.setTcpNoDelay(true);
                 socket.setSendBufferSize(SEND_BUFFER);
-                socket.setSoTimeout(120_000); // peers send keep-alives every two minutes at most
+                socket.setSoTimeout(10_000); // a handshake comes at once
                 DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 64 << 10));
                 out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 64 << 10));
-                handshake(in);
-                assignment.connected(this, System.nanoTime());
                 lock.lock();
                 try {
+                    handshake(in);
+                    socket.setSoTimeout(180_000); // then a keep-alive every two minutes at least
+                    assignment.connected(this, System.nanoTime());
                     writeMessage(1, new byte[0]); // unchoke: every peer may ask at once
                     offerLocked(System.nanoTime());
                     out.flush();
@@ -395,8 +406,9 @@ public final class InitialSeeder implements TorrentSession {
                 firstBlockNanos = System.nanoTime();
             }
             rateWindowBytes += length;
-            long sent = sentOfPiece.merge(piece, (long) length, Long::sum);
-            if (sent >= metainfo.pieceSize(piece)) {
+            BitSet sent = sentOfPiece.computeIfAbsent(piece, k -> new BitSet());
+            sent.set(begin >> 10, (begin + length + 1023) >> 10);
+            if (sent.cardinality() >= (metainfo.pieceSize(piece) + 1023) >> 10) {
                 sentOfPiece.remove(piece);
                 assignment.sent(this, piece);
                 sentInFull(piece);

@@ -40,18 +40,20 @@ class MetainfoTest {
 
     @Test
     void createMatchesAnIndependentHashAndChoosesPieceSizeFromSize() throws Exception {
-        Path f = SwarmFixture.randomFile(tmp.resolve("d/a.raw"), 3 * 262144 + 5, 1);
+        Path f = SwarmFixture.randomFile(tmp.resolve("d/a.raw"), 3 * 131072 + 5, 1);
         Metainfo m = Metainfo.create(f, List.of(URI.create("http://127.0.0.1:6969/announce")), 0, "t");
-        assertEquals(262144, m.pieceLength());
+        assertEquals(131072, m.pieceLength());
         assertEquals(4, m.pieceCount());
         byte[] all = Files.readAllBytes(f);
-        byte[] first = java.security.MessageDigest.getInstance("SHA-1").digest(java.util.Arrays.copyOf(all, 262144));
+        byte[] first = java.security.MessageDigest.getInstance("SHA-1").digest(java.util.Arrays.copyOf(all, 131072));
         assertEquals(HexFormat.of().formatHex(first), HexFormat.of().formatHex(m.pieceHash(0)));
         Metainfo again = Metainfo.parse(m.encoded(), null);
         assertEquals(m.infoHashHex(), again.infoHashHex());
         assertTrue(m.magnetUri().startsWith("magnet:?xt=urn:btih:" + m.infoHashHex()));
-        assertEquals(256 << 10, Metainfo.choosePieceLength(10L << 20));
-        assertEquals(256 << 10, Metainfo.choosePieceLength(256L << 20));
+        assertEquals(128 << 10, Metainfo.choosePieceLength(10L << 20));
+        assertEquals(128 << 10, Metainfo.choosePieceLength(256L << 20)); // 2048 pieces
+        assertEquals(256 << 10, Metainfo.choosePieceLength(257L << 20));
+        assertEquals(512 << 10, Metainfo.choosePieceLength(1L << 30));
         assertEquals(8 << 20, Metainfo.choosePieceLength(20L << 30));
     }
 
