@@ -12,7 +12,7 @@
 #   aria2                      a real BitTorrent peer: fetches what cowherd seeds, seeds what cowherd fetches
 #   opentracker                a real external tracker (Debian's tracks whitelisted info hashes only)
 #   mktorrent                  torrents made by another tool (single- and multi-file) that cowherd must fetch
-#   iproute2                   network namespaces and tc for the swarm benchmark (benchmarks/swarm)
+#   iproute2, bc               network namespaces and tc for the namespace swarm (benchmarks/swarm), its arithmetic
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
@@ -22,4 +22,4 @@ apt-get install -y -q --no-install-recommends \
   libvhdi-utils fuse3 \
   libvirt0 libvirt-clients libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 \
   user-mode-linux kmod lvm2 thin-provisioning-tools gcc libc6-dev \
-  aria2 opentracker mktorrent iproute2
+  aria2 opentracker mktorrent iproute2 bc
