@@ -6,8 +6,8 @@ import java.util.Map;
 
 /**
  * Which pieces an {@link InitialSeeder} offers to which peer: each piece to one peer only, as long
- * as there are pieces no peer has been offered, so that every byte leaves the seed once and the
- * peers pass the pieces to each other.
+ * as there are pieces no peer has been offered or holds, so that every byte leaves the seed once
+ * and the peers pass the pieces to each other.
  *
  * <p>A peer is offered (told "I have") a few pieces at a time and more as the previous ones leave;
  * a fast peer so takes more of the seed's upload than a slow one, and no peer waits for a fixed
@@ -24,7 +24,10 @@ final class PieceAssignment {
     static final long STALL_NANOS = 2_000_000_000L;
 
     private final int pieces;
-    /** Pieces offered to some peer at least once. */
+    /**
+     * Pieces offered to some peer at least once, or announced by one (a seed restarted, or hosts
+     * that already hold part of the data, should not send those again).
+     */
     private final BitSet offeredOnce = new BitSet();
     private final Map<Object, Peer> peers = new HashMap<>();
 
@@ -64,6 +67,7 @@ final class PieceAssignment {
             return;
         }
         p.has.set(piece);
+        offeredOnce.set(piece);
         p.pending.clear(piece);
         p.unconfirmed.clear(piece);
         p.lastGain = now;

@@ -120,6 +120,32 @@ class InitialSeederTest {
     }
 
     @Test
+    void aSeedRestartedMidTransferSendsOnlyWhatTheSwarmLacks() throws Exception {
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/disk.raw"), 16L << 20, 67);
+        Metainfo m = torrentOf(data, 128 << 10);
+        InetAddress seedHost = SwarmFixture.host();
+        SessionOptions seedOptions = SessionOptions.on(seedHost).withRateLimits(0, 4L << 20);
+        InitialSeeder first = InitialSeeder.start(m, tmp.resolve("seed"), seedOptions);
+        TorrentSession a = fetch(m, "a");
+        TorrentSession b = fetch(m, "b");
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (a.progress().piecesDone() + b.progress().piecesDone() < m.pieceCount() / 2 && System.nanoTime() < end) {
+            Thread.sleep(50);
+        }
+        first.close();
+        long before = first.progress().uploaded();
+        assertTrue(before < m.totalSize(), "stopped mid-transfer, after " + before + " bytes");
+        InitialSeeder second = open.keep(InitialSeeder.start(m, tmp.resolve("seed"), seedOptions));
+        a.awaitCompletion(WAIT);
+        b.awaitCompletion(WAIT);
+        assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("a/disk.raw")));
+        assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("b/disk.raw")));
+        long after = second.progress().uploaded();
+        assertTrue(before + after < m.totalSize() * 3 / 2, "the two seeds sent " + before + " + " + after + " bytes for "
+                + m.totalSize());
+    }
+
+    @Test
     void dataThatChangedOnDiskIsNotServedAndTheSeedSaysWhich() throws Exception {
         Path data = SwarmFixture.randomFile(tmp.resolve("seed/disk.raw"), 2L << 20, 53);
         Metainfo m = torrentOf(data, 256 << 10);

@@ -47,18 +47,16 @@ class PieceAssignmentTest {
     }
 
     @Test
-    void aPieceThePeerHoldsIsNotOfferedToItButStaysFreshForOthers() {
-        PieceAssignment a = new PieceAssignment(4);
-        a.connected("a", T0);
-        a.connected("b", T0);
+    void piecesAPeerHoldsAreNotSentToItNorSentAgainToOthers() {
+        PieceAssignment a = new PieceAssignment(4); // e.g. a seed restarted mid-transfer
+        a.connected("had", T0);
+        a.connected("new", T0);
         BitSet held = new BitSet();
-        held.set(0);
-        held.set(1);
-        a.hasAll("a", held, T0);
-        BitSet toA = a.offer("a", 4, T0);
-        assertEquals(BitSet.valueOf(new long[] {0b1100}), toA);
-        BitSet toB = a.offer("b", 2, T0);
-        assertEquals(BitSet.valueOf(new long[] {0b0011}), toB, "0 and 1 were never offered; 2 and 3 are on their way to a");
+        held.set(0, 3);
+        a.hasAll("had", held, T0);
+        assertEquals(BitSet.valueOf(new long[] {0b1000}), a.offer("new", 1, T0), "only the piece no one holds");
+        assertEquals(BitSet.valueOf(new long[] {0b1000}), a.offer("had", 1, T0), "and its missing piece to the other");
+        assertFalse(a.mayRequest("had", 0), "never a piece it announced");
     }
 
     @Test
