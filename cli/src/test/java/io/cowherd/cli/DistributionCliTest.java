@@ -44,6 +44,33 @@ class DistributionCliTest {
         return dir.resolve("b/golden");
     }
 
+    /**
+     * Runs {@code cowherd ARGS} (a seed, which runs until the JVM ends) on a daemon thread and
+     * returns once its output has a line starting with {@code prefix}, or after 30 s.
+     *
+     * @return the seed's output so far
+     */
+    private static String startSeed(String prefix, String... args) throws InterruptedException {
+        StringWriter seedOut = new StringWriter();
+        Thread seeder = new Thread(() -> {
+            CommandLine cl = CowherdCommand.commandLine();
+            cl.setOut(new PrintWriter(seedOut, true));
+            cl.setErr(new PrintWriter(new StringWriter()));
+            cl.execute(args);
+        }, "cli-seed");
+        seeder.setDaemon(true);
+        seeder.start();
+        for (int i = 0; i < 600 && !("\n" + seedOut).contains("\n" + prefix); i++) {
+            Thread.sleep(50);
+        }
+        return seedOut.toString();
+    }
+
+    /** The first line of {@code output} that starts with {@code prefix}, or null. */
+    private static String firstLine(String output, String prefix) {
+        return output.lines().filter(l -> l.startsWith(prefix)).map(String::strip).findFirst().orElse(null);
+    }
+
     @Test
     void bundleCreateExportImportIntoAPool() throws IOException {
         Path b = bundle();
@@ -109,25 +136,9 @@ class DistributionCliTest {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             port = s.getLocalPort();
         }
-        StringWriter seedOut = new StringWriter();
-        Thread seeder = new Thread(() -> {
-            CommandLine cl = CowherdCommand.commandLine();
-            cl.setOut(new PrintWriter(seedOut));
-            cl.setErr(new PrintWriter(new StringWriter()));
-            cl.execute("seed", b.toString(), "--embedded-tracker", "127.0.0.1:" + port, "--magnet", "--bind", "127.0.2.3",
-                    "--torrent", dir.resolve("golden.torrent").toString(), "--engine", "bt");
-        }, "cli-dht-seed");
-        seeder.setDaemon(true);
-        seeder.start();
-        String magnet = null;
-        for (int i = 0; i < 600 && magnet == null; i++) {
-            Thread.sleep(50);
-            for (String line : seedOut.toString().split("\n")) {
-                if (line.startsWith("magnet:")) {
-                    magnet = line.strip();
-                }
-            }
-        }
+        String seedOut = startSeed("magnet:", "seed", b.toString(), "--embedded-tracker", "127.0.0.1:" + port, "--magnet",
+                "--bind", "127.0.2.3", "--torrent", dir.resolve("golden.torrent").toString(), "--engine", "bt");
+        String magnet = firstLine(seedOut, "magnet:");
         assertTrue(magnet != null, "the seed printed its magnet link: " + seedOut);
         CliTest.Run f = CliTest.cowherd("fetch", magnet, "--into", dir.resolve("in").toString(), "--bind", "127.0.2.4",
                 "--engine", "bt");
@@ -147,21 +158,10 @@ class DistributionCliTest {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             port = s.getLocalPort();
         }
-        StringWriter seedOut = new StringWriter();
         Path torrent = dir.resolve("golden.torrent");
-        Thread seeder = new Thread(() -> {
-            CommandLine cl = CowherdCommand.commandLine();
-            cl.setOut(new PrintWriter(seedOut, true));
-            cl.setErr(new PrintWriter(new StringWriter()));
-            cl.execute("seed", b.toString(), "--initial-seeding", "--embedded-tracker", "127.0.0.1:" + port, "--bind",
-                    "127.0.2.7", "--torrent", torrent.toString());
-        }, "cli-initial-seed");
-        seeder.setDaemon(true);
-        seeder.start();
-        for (int i = 0; i < 600 && !seedOut.toString().contains("seeding golden"); i++) {
-            Thread.sleep(50);
-        }
-        assertTrue(seedOut.toString().contains("engine initial seeding"), seedOut.toString());
+        String seedOut = startSeed("seeding ", "seed", b.toString(), "--initial-seeding", "--embedded-tracker",
+                "127.0.0.1:" + port, "--bind", "127.0.2.7", "--torrent", torrent.toString());
+        assertTrue(seedOut.contains("engine initial seeding"), seedOut);
         CliTest.Run f = CliTest.cowherd("fetch", torrent.toString(), "--into", dir.resolve("in").toString(), "--bind",
                 "127.0.2.8");
         assertEquals(0, f.exit(), f.err());
@@ -176,26 +176,11 @@ class DistributionCliTest {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             port = s.getLocalPort();
         }
-        StringWriter seedOut = new StringWriter();
         Path torrent = dir.resolve("golden.torrent");
-        Thread seeder = new Thread(() -> {
-            CommandLine cl = CowherdCommand.commandLine();
-            cl.setOut(new PrintWriter(seedOut, true));
-            cl.setErr(new PrintWriter(new StringWriter()));
-            cl.execute("seed", b.toString(), "--embedded-tracker", "127.0.0.1:" + port, "--bind", "127.0.2.5",
-                    "--http-origin", "127.0.2.5:0", "--torrent", torrent.toString(), "--engine", "libtorrent");
-        }, "cli-origin-seed");
-        seeder.setDaemon(true);
-        seeder.start();
-        String origin = null;
-        for (int i = 0; i < 600 && origin == null; i++) {
-            Thread.sleep(50);
-            for (String line : seedOut.toString().split("\n")) {
-                if (line.startsWith("origin ")) {
-                    origin = line.split(" ")[1];
-                }
-            }
-        }
+        String seedOut = startSeed("origin ", "seed", b.toString(), "--embedded-tracker", "127.0.0.1:" + port, "--bind",
+                "127.0.2.5", "--http-origin", "127.0.2.5:0", "--torrent", torrent.toString(), "--engine", "libtorrent");
+        String line = firstLine(seedOut, "origin ");
+        String origin = line == null ? null : line.split(" ")[1];
         assertTrue(origin != null && origin.startsWith("http://127.0.2.5:"), "the seed printed its origin: " + seedOut);
         try (java.io.InputStream in = java.net.URI.create(origin + "golden/golden.raw").toURL().openStream()) {
             assertEquals(-1, java.util.Arrays.mismatch(Files.readAllBytes(b.resolve("golden.raw")), in.readAllBytes()),

@@ -17,8 +17,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -220,15 +218,7 @@ public final class InitialSeeder implements TorrentSession {
         }
         ByteBuffer data = ByteBuffer.allocate((int) metainfo.pieceSize(piece));
         read((long) piece * metainfo.pieceLength(), data);
-        data.flip();
-        MessageDigest sha1;
-        try {
-            sha1 = MessageDigest.getInstance("SHA-1");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-        sha1.update(data);
-        if (!Arrays.equals(sha1.digest(), metainfo.pieceHash(piece))) {
+        if (!Arrays.equals(Metainfo.sha1(data.array()), metainfo.pieceHash(piece))) {
             failure = new CowException(metainfo.name() + ": piece " + piece + " on disk no longer matches its hash; "
                     + "the data changed after the torrent was made, so it is not served");
             LOG.error("{}", failure.getMessage());

@@ -15,7 +15,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Announces a seed to a torrent's HTTP trackers (BEP 3 announce, compact answers) for
- * {@link InitialSeeder}, which has no engine of its own to do it: {@code started} at once,
+ * {@link InitialSeeder}, which has no engine of its own to do it (the engines' announce clients
+ * work only inside their own sessions): {@code started} at once,
  * again at the interval each tracker asks for (5 s to 5 min), {@code stopped} when closed. The seed
  * wants no peers from the trackers (peers connect to it); a tracker that cannot be reached is
  * retried at the next interval.
