@@ -72,6 +72,7 @@ public final class InitialSeeder implements TorrentSession {
 
     private final Metainfo metainfo;
     private final SessionOptions options;
+    private final List<Path> paths;
     private final List<FileChannel> files = new ArrayList<>();
     private final PieceAssignment assignment;
     private final BitSet verified = new BitSet();
@@ -93,7 +94,8 @@ public final class InitialSeeder implements TorrentSession {
         this.options = options;
         this.assignment = new PieceAssignment(metainfo.pieceCount());
         this.upLimit = new RateLimiter(options.maxUploadBytesPerSecond());
-        for (Path f : metainfo.requireDataIn(parent)) {
+        this.paths = metainfo.requireDataIn(parent);
+        for (Path f : paths) {
             files.add(FileChannel.open(f, StandardOpenOption.READ));
         }
         this.server = listen(options);
@@ -219,7 +221,7 @@ public final class InitialSeeder implements TorrentSession {
         ByteBuffer data = ByteBuffer.allocate((int) metainfo.pieceSize(piece));
         read((long) piece * metainfo.pieceLength(), data);
         if (!Arrays.equals(Metainfo.sha1(data.array()), metainfo.pieceHash(piece))) {
-            failure = new CowException(metainfo.name() + ": piece " + piece + " on disk no longer matches its hash; "
+            failure = new CowException(metainfo.name() + ": piece " + piece + " (" + where(piece) + ") no longer matches its hash; "
                     + "the data changed after the torrent was made, so it is not served");
             LOG.error("{}", failure.getMessage());
             return false;
@@ -241,6 +243,19 @@ public final class InitialSeeder implements TorrentSession {
                         (System.nanoTime() - firstBlockNanos) / 1_000_000, uploaded.get(), metainfo.totalSize());
             }
         }
+    }
+
+    /** Where {@code piece} starts on disk: "FILE at byte N". */
+    private String where(int piece) {
+        long offset = (long) piece * metainfo.pieceLength();
+        List<Metainfo.FileEntry> entries = metainfo.files();
+        for (int i = 0; i < entries.size(); i++) {
+            Metainfo.FileEntry f = entries.get(i);
+            if (offset < f.offset() + f.length()) {
+                return paths.get(i) + " at byte " + (offset - f.offset());
+            }
+        }
+        return "past the end of the data";
     }
 
     /** One peer: its reader thread answers its messages; the timer may offer it pieces too. */

@@ -157,7 +157,7 @@ class InitialSeederTest {
                 SessionOptions.on(SwarmFixture.host()).withNoPeerTimeout(Duration.ofSeconds(5))));
         assertThrows(NoPeerException.class, () -> f.awaitCompletion(WAIT));
         CowException e = assertThrows(CowException.class, () -> seed.awaitCompletion(Duration.ZERO));
-        assertTrue(e.getMessage().contains("piece 5"), e.getMessage());
+        assertTrue(e.getMessage().contains("piece 5 (" + data + " at byte " + 5 * (256 << 10) + ")"), e.getMessage());
         assertFalse(Files.exists(tmp.resolve("out/disk.raw")), "no file under its final name");
         assertTrue(f.progress().piecesDone() < m.pieceCount());
     }
