@@ -139,11 +139,13 @@ final class PieceAssignment {
                         out.cardinality());
                 return out;
             }
-            // the seed's upload is free now: help the last pieces spread, rarest first (a piece
-            // no one holds or receives first: its receiver went away before passing it on)
-            int[] holders = holders(p);
-            lacking.stream().boxed().sorted(java.util.Comparator.comparingInt(i -> holders[i])).limit(Math.max(0, need))
-                    .forEach(i -> take(p, i, out));
+            if (need > 0) {
+                // the seed's upload is free now: help the last pieces spread, rarest first (a piece
+                // no one holds or receives first: its receiver went away before passing it on)
+                int[] holders = holders(p);
+                lacking.stream().boxed().sorted(java.util.Comparator.comparingInt(i -> holders[i])).limit(need)
+                        .forEach(i -> take(p, i, out));
+            }
         }
         return out;
     }
