@@ -28,6 +28,17 @@ public interface CowBackend {
      */
     Pool openPool(Path location);
 
+    /**
+     * Whether an existing pool of this backend that does not carry the pool record file
+     * ({@code .cowherd/backend}) lives at {@code location}: pools made before that record existed,
+     * and pools whose record lives elsewhere (LVM keeps it in the volume group's tags). Must be
+     * cheap and must not create anything. {@link Pools} asks this only when the record file is
+     * missing.
+     */
+    default boolean recognizes(Path location) {
+        return false;
+    }
+
     /** Whether this backend declares {@code capability}. */
     default boolean supports(Capability capability) {
         return capabilities().contains(capability);

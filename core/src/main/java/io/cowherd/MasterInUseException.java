@@ -7,9 +7,18 @@ public class MasterInUseException extends CowException {
     private static final long serialVersionUID = 1L;
     private final List<String> clones;
 
+    /** Deleting {@code master} was refused. */
     public MasterInUseException(String pool, String master, List<String> clones) {
-        super("master '" + master + "' in pool " + pool + " still has " + clones.size() + " clone(s) ("
-                + preview(clones) + "); delete or flatten them first");
+        this(pool, master, clones, "delete it", "delete its clones first, or flatten or promote them");
+    }
+
+    /**
+     * {@code refused} (what was asked, for example "resize it") was refused; {@code wayOut} says
+     * what the user can do instead.
+     */
+    public MasterInUseException(String pool, String master, List<String> clones, String refused, String wayOut) {
+        super("cannot " + refused + ": master '" + master + "' in pool " + pool + " still has " + clones.size()
+                + " clone(s) (" + preview(clones) + ") and a master never changes while it has clones; " + wayOut);
         this.clones = List.copyOf(clones);
     }
 

@@ -1,6 +1,7 @@
 package io.cowherd;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
@@ -74,6 +75,113 @@ public interface Pool extends AutoCloseable {
      * @throws MasterInUseException if it is a master that still has clones
      */
     void delete(String name);
+
+    /**
+     * The volume whose image file or device is {@code path}, if the pool records one. Commands
+     * that are given a file ask this before they touch it, so the pool decides what happens to
+     * the files it records.
+     */
+    default Optional<Volume> volumeAt(Path path) {
+        Path p = path.toAbsolutePath().normalize();
+        return volumes().stream().filter(v -> v.path().toAbsolutePath().normalize().equals(p)).findFirst();
+    }
+
+    // ---- the lifecycle some backends have; each method needs its capability ----
+
+    /**
+     * Creates the devices of every volume the pool records that is not active yet (after a
+     * reboot). A clone whose snapshot was lost is not activated.
+     *
+     * @return the clones now active
+     * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#ACTIVATE}
+     */
+    default List<String> activate() {
+        throw new UnsupportedCapabilityException(backend().name(), Capability.ACTIVATE);
+    }
+
+    /**
+     * Removes the pool's devices; the volumes and the record stay.
+     *
+     * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#ACTIVATE}
+     */
+    default void deactivate() {
+        throw new UnsupportedCapabilityException(backend().name(), Capability.ACTIVATE);
+    }
+
+    /**
+     * How full each piece of fixed-size copy-on-write storage is; lost snapshots are reported
+     * as such.
+     *
+     * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#FILL}
+     */
+    default List<Fill> usage() {
+        throw new UnsupportedCapabilityException(backend().name(), Capability.FILL);
+    }
+
+    /**
+     * Checks fill levels once: tells {@code listener} about each level at or past the policy's
+     * warning threshold and each loss, and grows what reached its growth threshold.
+     *
+     * @return the levels as found before growing
+     * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#FILL}
+     */
+    default List<Fill> checkFill(FillPolicy policy, FillListener listener) {
+        throw new UnsupportedCapabilityException(backend().name(), Capability.FILL);
+    }
+
+    /**
+     * Runs {@link #checkFill} every {@code period} on a thread of its own until the returned
+     * handle is closed.
+     *
+     * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#FILL}
+     */
+    default AutoCloseable watch(Duration period, FillPolicy policy, FillListener listener) {
+        throw new UnsupportedCapabilityException(backend().name(), Capability.FILL);
+    }
+
+    /**
+     * Makes {@code clone} a standalone, writable volume that no longer depends on its master (its
+     * guest-visible bytes unchanged); the master may then lose its last clone.
+     *
+     * @return the volume, now {@link Volume.Role#STANDALONE}
+     * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#FLATTEN}
+     */
+    default Volume flatten(String clone) {
+        throw new UnsupportedCapabilityException(backend().name(), Capability.FLATTEN);
+    }
+
+    /**
+     * Makes {@code clone} a new read-only master with the same name and guest-visible bytes; its
+     * siblings keep their master, and new clones can be made of it.
+     *
+     * @return the volume, now a {@link Volume.Role#MASTER}
+     * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#PROMOTE}
+     */
+    default Volume promote(String clone) {
+        throw new UnsupportedCapabilityException(backend().name(), Capability.PROMOTE);
+    }
+
+    /**
+     * Writes {@code clone}'s changes into its master, which must have no other clone (a master
+     * never changes under a clone); the clone is gone afterwards, its content is the master's.
+     *
+     * @return the master
+     * @throws MasterInUseException if the master has other clones
+     * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#COMMIT}
+     */
+    default Volume commit(String clone) {
+        throw new UnsupportedCapabilityException(backend().name(), Capability.COMMIT);
+    }
+
+    /**
+     * Grows the guest-visible size of a volume; shrinking is refused.
+     *
+     * @throws MasterInUseException if {@code name} is a master that has clones
+     * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#RESIZE}
+     */
+    default void resize(String name, long newSize) {
+        throw new UnsupportedCapabilityException(backend().name(), Capability.RESIZE);
+    }
 
     /** Releases what the pool holds open; volumes stay. */
     @Override

@@ -12,6 +12,7 @@ import io.cowherd.VirtualDisk;
 import io.cowherd.Volume;
 import io.cowherd.VolumeExistsException;
 import io.cowherd.VolumeInfo;
+import io.cowherd.VolumeNames;
 import io.cowherd.io.DiskCopier;
 import io.cowherd.spi.ImageFormat;
 import io.cowherd.spi.ImageFormats;
@@ -26,7 +27,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,9 +38,7 @@ import org.slf4j.LoggerFactory;
  */
 public class DirectoryPool implements Pool {
     private static final Logger LOG = LoggerFactory.getLogger(DirectoryPool.class);
-    /** Names become file names and libvirt names: keep them plain. */
-    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,199}");
-    private static final String META_DIR = ".cowherd";
+    private static final String META_DIR = io.cowherd.Pools.META_DIR;
 
     private final CowBackend backend;
     private final OverlayFormat format;
@@ -49,17 +47,26 @@ public class DirectoryPool implements Pool {
     private final PoolLock lock;
     private final PoolRecords records;
 
-    /** Opens the pool in {@code directory}, creating the directory and its records if needed. */
+    /**
+     * Opens the pool in {@code directory}, creating the directory and its records if needed.
+     *
+     * @throws io.cowherd.WrongBackendException if the pool belongs to another backend
+     * @throws io.cowherd.NoSuchPoolException if {@code directory} is a file
+     */
     public DirectoryPool(CowBackend backend, OverlayFormat format, Path directory) {
         this.backend = backend;
         this.format = format;
         this.directory = directory.toAbsolutePath().normalize();
         this.policy = ImagePolicy.confinedTo(this.directory);
+        if (Files.exists(this.directory) && !Files.isDirectory(this.directory)) {
+            throw new io.cowherd.NoSuchPoolException(this.directory, this.directory + " is a file, not a pool directory");
+        }
         try {
             Files.createDirectories(this.directory.resolve(META_DIR));
         } catch (IOException e) {
             throw CowIOException.wrap(this.directory, "creating the pool", e);
         }
+        BackendRecord.claim(this.directory.resolve(META_DIR), backend);
         this.lock = new PoolLock(this.directory.resolve(META_DIR).resolve("lock"));
         this.records = new PoolRecords(this.directory.resolve(META_DIR).resolve("volumes"), this.directory);
     }
@@ -82,7 +89,7 @@ public class DirectoryPool implements Pool {
     @Override
     public Volume importMaster(String name, Path source, String sourceFormat) {
         backend.require(io.cowherd.Capability.IMPORT);
-        checkName(name);
+        VolumeNames.check(name);
         Path target = fileFor(name);
         try (PoolLock.Held held = lock.acquire()) {
             checkFree(records.load(), name, target);
@@ -114,7 +121,7 @@ public class DirectoryPool implements Pool {
 
     @Override
     public Volume adoptMaster(String name, Path file) {
-        checkName(name);
+        VolumeNames.check(name);
         Path target = file.toAbsolutePath().normalize();
         if (!directory.equals(target.getParent())) {
             throw new io.cowherd.UnsafeBackingException(file + " is not directly inside pool " + directory
@@ -145,7 +152,7 @@ public class DirectoryPool implements Pool {
     @Override
     public List<Volume> createClones(String master, List<String> clones) {
         backend.require(io.cowherd.Capability.CLONE);
-        clones.forEach(DirectoryPool::checkName);
+        clones.forEach(VolumeNames::check);
         if (clones.stream().distinct().count() != clones.size()) {
             throw new IllegalArgumentException("clone names repeat: " + clones);
         }
@@ -156,8 +163,9 @@ public class DirectoryPool implements Pool {
                 throw new NoSuchVolumeException("no master named '" + master + "' in pool " + directory);
             }
             if (!parent.isMaster()) {
-                throw new io.cowherd.UnsupportedFeatureException("'" + master + "' is a clone, not a master; "
-                        + "clone a master or import this clone as a new master first");
+                throw new io.cowherd.UnsupportedFeatureException("'" + master + "' is a "
+                        + parent.role().name().toLowerCase(java.util.Locale.ROOT) + ", not a master; clone a master, "
+                        + "or promote this volume to a master first");
             }
             for (String c : clones) {
                 checkFree(all, c, fileFor(c));
@@ -258,6 +266,122 @@ public class DirectoryPool implements Pool {
         }
     }
 
+    // ---- lifecycle: flatten, promote, commit, resize ----
+
+    @Override
+    public Volume flatten(String clone) {
+        backend.require(io.cowherd.Capability.FLATTEN);
+        return standAlone(clone, Volume.Role.STANDALONE);
+    }
+
+    @Override
+    public Volume promote(String clone) {
+        backend.require(io.cowherd.Capability.PROMOTE);
+        return standAlone(clone, Volume.Role.MASTER);
+    }
+
+    /**
+     * Rewrites a clone as an image of its own (holes and zeros stay unallocated) under a
+     * temporary name and renames it over the clone, so a crash leaves either the clone or the
+     * whole new image; the record changes after the rename (a crash in between leaves a record
+     * that still protects the old master, never one that fails to).
+     */
+    private Volume standAlone(String clone, Volume.Role role) {
+        try (PoolLock.Held held = lock.acquire()) {
+            Volume v = requireClone(records.load(), clone);
+            Path staged = directory.resolve("." + clone + ".flatten");
+            deleteQuietly(staged);
+            try (VirtualDisk disk = format.open(v.path(), policy, false, 0)) {
+                DiskCopier.copy(disk, format, staged, policy);
+                Files.move(staged, v.path(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (IOException e) {
+                throw CowIOException.wrap(v.path(), "rewriting the clone on its own", e);
+            } finally {
+                deleteQuietly(staged);
+            }
+            if (role == Volume.Role.MASTER) {
+                makeReadOnly(v.path());
+            }
+            Volume done = new Volume(clone, role, null, v.path(), format.name());
+            records.replaced(done);
+            LOG.info("{} '{}' in {}: it no longer depends on '{}'", role == Volume.Role.MASTER ? "promoted" : "flattened",
+                    clone, directory, v.master());
+            return done;
+        }
+    }
+
+    @Override
+    public Volume commit(String clone) {
+        backend.require(io.cowherd.Capability.COMMIT);
+        try (PoolLock.Held held = lock.acquire()) {
+            Map<String, Volume> all = records.load();
+            Volume v = requireClone(all, clone);
+            Volume master = all.get(v.master());
+            List<String> siblings = clonesOf(all, master.name()).stream().map(Volume::name)
+                    .filter(n -> !n.equals(clone)).toList();
+            if (!siblings.isEmpty()) {
+                throw new MasterInUseException(directory.toString(), master.name(), siblings,
+                        "commit '" + clone + "' into it", "promote '" + clone + "' to a master of its own instead, "
+                                + "or delete or flatten the other clones first");
+            }
+            withWritable(master.path(), () -> format.commit(v.path(), policy));
+            // The master holds the clone's content now; the clone goes, record first (see delete).
+            records.removed(clone);
+            deleteQuietly(v.path());
+            LOG.info("committed clone '{}' into master '{}' in {}", clone, master.name(), directory);
+            return master;
+        }
+    }
+
+    @Override
+    public void resize(String name, long newSize) {
+        backend.require(io.cowherd.Capability.RESIZE);
+        try (PoolLock.Held held = lock.acquire()) {
+            Map<String, Volume> all = records.load();
+            Volume v = all.get(name);
+            if (v == null) {
+                throw new NoSuchVolumeException("no volume named '" + name + "' in pool " + directory);
+            }
+            List<String> dependents = clonesOf(all, name).stream().map(Volume::name).toList();
+            if (!dependents.isEmpty()) {
+                throw new MasterInUseException(directory.toString(), name, dependents, "resize it",
+                        "resize a clone instead (clones may be larger than their master), or flatten or promote "
+                                + "the clones first");
+            }
+            if (v.isMaster()) {
+                withWritable(v.path(), () -> format.resize(v.path(), newSize, policy));
+            } else {
+                format.resize(v.path(), newSize, policy);
+            }
+        }
+    }
+
+    private Volume requireClone(Map<String, Volume> all, String name) {
+        Volume v = all.get(name);
+        if (v == null) {
+            throw new NoSuchVolumeException("no volume named '" + name + "' in pool " + directory);
+        }
+        if (v.role() != Volume.Role.CLONE) {
+            throw new io.cowherd.UnsupportedFeatureException("'" + name + "' in pool " + directory + " is a "
+                    + v.role().name().toLowerCase(java.util.Locale.ROOT) + ", not a clone");
+        }
+        return v;
+    }
+
+    /** Runs {@code change} on a master file with its owner's write bit set, then makes it read-only again. */
+    private static void withWritable(Path master, Runnable change) {
+        try {
+            Files.setPosixFilePermissions(master, PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.debug("could not make {} writable: {}", master, e.toString());
+        }
+        try {
+            change.run();
+        } finally {
+            makeReadOnly(master);
+        }
+    }
+
     @Override
     public void close() {
         // nothing held open between calls
@@ -280,13 +404,6 @@ public class DirectoryPool implements Pool {
         if (Files.exists(file)) {
             throw new VolumeExistsException(file + " already exists but is not recorded in pool " + directory
                     + "; move it away or adopt it");
-        }
-    }
-
-    static void checkName(String name) {
-        if (name == null || !NAME.matcher(name).matches()) {
-            throw new IllegalArgumentException("volume name '" + name + "' is not allowed: use 1-200 letters, digits, "
-                    + "'.', '_', '+' or '-', starting with a letter or digit");
         }
     }
 

@@ -21,6 +21,17 @@ public abstract class FileImageBackend implements CowBackend {
         return true;
     }
 
+    /** A directory pool made before pools recorded their backend, whose first volume is in this format. */
+    @Override
+    public boolean recognizes(Path location) {
+        Path journal = location.resolve(io.cowherd.Pools.META_DIR).resolve("volumes");
+        if (!java.nio.file.Files.isRegularFile(journal)) {
+            return false;
+        }
+        return new io.cowherd.pool.PoolRecords(journal, location).load().values().stream().findFirst()
+                .map(v -> v.format().equals(volumeFormat())).orElse(false);
+    }
+
     @Override
     public Pool openPool(Path location) {
         return new DirectoryPool(this, format(), location);

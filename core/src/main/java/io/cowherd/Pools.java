@@ -1,0 +1,147 @@
+package io.cowherd;
+
+import io.cowherd.pool.BackendRecord;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * Finds pools by location, with the backend the pool itself names: a directory pool's
+ * {@code .cowherd/backend} record, or the backend that recognizes the location (an LVM volume
+ * group). Opening an existing pool never needs a backend name and never creates anything; a
+ * backend name that contradicts the pool's record is refused.
+ */
+public final class Pools {
+    /** The directory inside a directory pool that holds its record and lock. */
+    public static final String META_DIR = ".cowherd";
+
+    private Pools() {
+    }
+
+    /**
+     * The backend that owns the existing pool at {@code location}, if there is a pool there.
+     *
+     * @throws NoSuchPoolException if {@code location} is a file, or a pool too old to say which backend it is
+     */
+    public static Optional<CowBackend> backendAt(Path location) {
+        Path dir = location.toAbsolutePath().normalize();
+        Path meta = dir.resolve(META_DIR);
+        if (Files.isDirectory(meta)) {
+            Optional<String> recorded = BackendRecord.read(meta);
+            if (recorded.isPresent()) {
+                return Optional.of(Backends.byName(recorded.get()));
+            }
+        }
+        for (CowBackend b : Backends.all().values()) {
+            if (b.recognizes(dir)) {
+                return Optional.of(b);
+            }
+        }
+        if (Files.isDirectory(meta)) {
+            throw new NoSuchPoolException(dir, "pool " + dir + " does not say which backend it belongs to (made by an "
+                    + "older cowherd and still empty); name the backend once (--backend) to record it");
+        }
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new NoSuchPoolException(dir, dir + " is a file, not a pool (a pool is a directory made by cowherd, "
+                    + "or /dev/VG or /dev/VG/THINPOOL for LVM)");
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Opens the existing pool at {@code location} with the backend it names.
+     *
+     * @throws NoSuchPoolException if there is no pool there (nothing is created)
+     */
+    public static Pool open(Path location) {
+        return open(location, null);
+    }
+
+    /**
+     * Opens the existing pool at {@code location}; {@code backend}, when not null, must be the
+     * one the pool names.
+     *
+     * @throws NoSuchPoolException if there is no pool there (nothing is created)
+     * @throws WrongBackendException if the pool belongs to another backend
+     */
+    public static Pool open(Path location, String backend) {
+        CowBackend owner = backendAt(location).orElseThrow(() -> noPool(location));
+        return openChecked(location, owner, backend);
+    }
+
+    /**
+     * Opens the pool at {@code location}, or creates it with {@code backend} when there is none
+     * ({@code fallback} when {@code backend} is null).
+     *
+     * @throws WrongBackendException if an existing pool belongs to another backend than {@code backend}
+     */
+    public static Pool openOrCreate(Path location, String backend, String fallback) {
+        Optional<CowBackend> owner = backendAt(location);
+        if (owner.isPresent()) {
+            return openChecked(location, owner.get(), backend);
+        }
+        return Backends.byName(backend != null ? backend : fallback).openPool(location);
+    }
+
+    private static Pool openChecked(Path location, CowBackend owner, String asked) {
+        if (asked != null && !asked.equals(owner.name())) {
+            Backends.byName(asked); // an unknown name is reported as such first
+            throw new WrongBackendException(location.toAbsolutePath().normalize(), owner.name(), asked);
+        }
+        return owner.openPool(location);
+    }
+
+    /**
+     * The pool that records the image file or device {@code path}, opened, with the volume; empty
+     * when no pool records it (the file's directory is no pool, or the pool does not list it).
+     * The caller closes the result.
+     */
+    public static Optional<Recorded> recording(Path path) {
+        Path file = path.toAbsolutePath().normalize();
+        Path dir = file.getParent();
+        if (dir == null || backendAtQuietly(dir).isEmpty()) {
+            return Optional.empty();
+        }
+        Pool pool = open(dir);
+        try {
+            Optional<Volume> v = pool.volumeAt(file);
+            if (v.isEmpty()) {
+                pool.close();
+                return Optional.empty();
+            }
+            return Optional.of(new Recorded(pool, v.get()));
+        } catch (RuntimeException e) {
+            pool.close();
+            throw e;
+        }
+    }
+
+    private static Optional<CowBackend> backendAtQuietly(Path dir) {
+        try {
+            return backendAt(dir);
+        } catch (NoSuchPoolException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static NoSuchPoolException noPool(Path location) {
+        Path dir = location.toAbsolutePath().normalize();
+        return new NoSuchPoolException(dir, Files.isDirectory(dir)
+                ? dir + " is a directory but no pool (it has no " + META_DIR + "/ record); make one by importing or "
+                        + "cloning a master into it"
+                : "no pool at " + dir + " (nothing there)");
+    }
+
+    /**
+     * A pool and the volume it records at a path; closing closes the pool.
+     *
+     * @param pool the pool, open
+     * @param volume the volume
+     */
+    public record Recorded(Pool pool, Volume volume) implements AutoCloseable {
+        @Override
+        public void close() {
+            pool.close();
+        }
+    }
+}
