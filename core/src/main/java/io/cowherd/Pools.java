@@ -1,8 +1,10 @@
 package io.cowherd;
 
 import io.cowherd.pool.BackendRecord;
+import io.cowherd.pool.PoolRecords;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -113,6 +115,38 @@ public final class Pools {
         } catch (RuntimeException e) {
             pool.close();
             throw e;
+        }
+    }
+
+    /**
+     * Removes the directory pool at {@code location} if it records no volume and holds nothing
+     * but its own record, so that a command that created the pool and then failed leaves nothing
+     * behind. Does nothing otherwise (or for pools that are not directories).
+     *
+     * @return whether the pool was removed
+     */
+    public static boolean removeIfEmpty(Path location) {
+        Path dir = location.toAbsolutePath().normalize();
+        Path meta = dir.resolve(META_DIR);
+        if (!Files.isDirectory(meta)) {
+            return false;
+        }
+        try (java.util.stream.Stream<Path> inPool = Files.list(dir); java.util.stream.Stream<Path> inMeta = Files.list(meta)) {
+            List<Path> others = inPool.filter(p -> !p.equals(meta)).toList();
+            List<Path> metaFiles = inMeta.toList();
+            Path journal = meta.resolve("volumes");
+            if (!others.isEmpty() || Files.exists(journal) && !new PoolRecords(journal, dir).load().isEmpty()
+                    || metaFiles.stream().anyMatch(Files::isDirectory)) {
+                return false;
+            }
+            for (Path p : metaFiles) {
+                Files.deleteIfExists(p);
+            }
+            Files.delete(meta);
+            Files.delete(dir);
+            return true;
+        } catch (java.io.IOException e) {
+            throw CowIOException.wrap(dir, "removing the empty pool", e);
         }
     }
 
