@@ -119,23 +119,23 @@ public final class Pools {
     }
 
     /**
-     * Removes the directory pool at {@code location} if it records no volume and holds nothing
-     * but its own record, so that a command that created the pool and then failed leaves nothing
-     * behind. Does nothing otherwise (or for pools that are not directories).
+     * Removes the record of the directory pool at {@code location} if it records no volume, and
+     * with {@code directoryToo} the directory itself when nothing else is in it: a command that
+     * created a pool and then failed leaves nothing behind. Does nothing for a pool that records
+     * volumes, or that is not a directory.
      *
-     * @return whether the pool was removed
+     * @return whether the pool's record was removed
      */
-    public static boolean removeIfEmpty(Path location) {
+    public static boolean removeIfEmpty(Path location, boolean directoryToo) {
         Path dir = location.toAbsolutePath().normalize();
         Path meta = dir.resolve(META_DIR);
         if (!Files.isDirectory(meta)) {
             return false;
         }
-        try (java.util.stream.Stream<Path> inPool = Files.list(dir); java.util.stream.Stream<Path> inMeta = Files.list(meta)) {
-            List<Path> others = inPool.filter(p -> !p.equals(meta)).toList();
+        try (java.util.stream.Stream<Path> inMeta = Files.list(meta)) {
             List<Path> metaFiles = inMeta.toList();
             Path journal = meta.resolve("volumes");
-            if (!others.isEmpty() || Files.exists(journal) && !new PoolRecords(journal, dir).load().isEmpty()
+            if (Files.exists(journal) && !new PoolRecords(journal, dir).load().isEmpty()
                     || metaFiles.stream().anyMatch(Files::isDirectory)) {
                 return false;
             }
@@ -143,7 +143,13 @@ public final class Pools {
                 Files.deleteIfExists(p);
             }
             Files.delete(meta);
-            Files.delete(dir);
+            if (directoryToo) {
+                try (java.util.stream.Stream<Path> left = Files.list(dir)) {
+                    if (left.findAny().isEmpty()) {
+                        Files.delete(dir);
+                    }
+                }
+            }
             return true;
         } catch (java.io.IOException e) {
             throw CowIOException.wrap(dir, "removing the empty pool", e);

@@ -72,6 +72,7 @@ final class CloneCommand implements Callable<Integer> {
             throw new io.cowherd.NoSuchVolumeException(master + " does not exist");
         }
         boolean poolExisted = Pools.backendAt(dir).isPresent();
+        boolean dirExisted = Files.exists(dir);
         long start = System.nanoTime();
         try (Pool pool = poolOptions.openOrCreate(dir, defaultBackend())) {
             for (String n : names) {
@@ -104,7 +105,7 @@ final class CloneCommand implements Callable<Integer> {
             }
         } catch (RuntimeException e) {
             if (!poolExisted) {
-                Pools.removeIfEmpty(dir);
+                Pools.removeIfEmpty(dir, !dirExisted);
             }
             throw e;
         }
