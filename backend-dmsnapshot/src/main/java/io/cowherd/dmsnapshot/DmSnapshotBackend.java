@@ -2,6 +2,7 @@ package io.cowherd.dmsnapshot;
 
 import io.cowherd.Capability;
 import io.cowherd.CowBackend;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.Set;
@@ -22,7 +23,14 @@ public final class DmSnapshotBackend implements CowBackend {
 
     @Override
     public Set<Capability> capabilities() {
-        return EnumSet.of(Capability.CLONE, Capability.IMPORT, Capability.READ, Capability.WRITE);
+        return EnumSet.of(Capability.CLONE, Capability.IMPORT, Capability.READ, Capability.WRITE, Capability.ACTIVATE,
+                Capability.FILL, Capability.PROMOTE, Capability.COMMIT);
+    }
+
+    /** Whether {@code location} is a dm-snapshot pool: its settings file is there. Creates nothing. */
+    @Override
+    public boolean recognizes(Path location) {
+        return Files.isRegularFile(location.resolve(".cowherd").resolve(PoolSettings.FILE));
     }
 
     /** Guests see a plain block device: libvirt's {@code <driver type='raw'>}. */

@@ -5,6 +5,9 @@ import io.cowherd.Capability;
 import io.cowherd.CowBackend;
 import io.cowherd.CowException;
 import io.cowherd.CowIOException;
+import io.cowherd.Fill;
+import io.cowherd.FillListener;
+import io.cowherd.FillPolicy;
 import io.cowherd.ImagePolicy;
 import io.cowherd.MasterInUseException;
 import io.cowherd.NoSuchVolumeException;
@@ -15,10 +18,12 @@ import io.cowherd.VirtualDisk;
 import io.cowherd.Volume;
 import io.cowherd.VolumeExistsException;
 import io.cowherd.VolumeInfo;
+import io.cowherd.VolumeNames;
 import io.cowherd.io.DiskCopier;
 import io.cowherd.io.FileDisk;
 import io.cowherd.io.HostFiles;
 import io.cowherd.io.RawFormat;
+import io.cowherd.pool.BackendRecord;
 import io.cowherd.pool.PoolLock;
 import io.cowherd.pool.PoolRecords;
 import io.cowherd.spi.ImageFormat;
@@ -29,12 +34,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,7 +57,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class DmSnapshotPool implements Pool {
     private static final Logger LOG = LoggerFactory.getLogger(DmSnapshotPool.class);
-    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,99}");
     private static final String META_DIR = ".cowherd";
     private static final String MASTER_EXT = ".raw";
     private static final String COW_EXT = ".cow";
@@ -77,6 +81,7 @@ public final class DmSnapshotPool implements Pool {
         }
         this.lock = new PoolLock(meta.resolve("lock"));
         try (PoolLock.Held held = lock.acquire()) {
+            BackendRecord.claim(meta, backend);
             this.settings = PoolSettings.loadOrStore(meta, fresh);
         }
         this.records = new PoolRecords(meta.resolve("volumes"), this.directory);
@@ -289,11 +294,11 @@ public final class DmSnapshotPool implements Pool {
     }
 
     /**
-     * How full a clone's COW store is, from the kernel's snapshot status.
+     * The kernel's status of a clone's snapshot.
      *
-     * @return the usage; state {@link CowUsage.State#INACTIVE} when the clone has no device now
+     * @return the status; state {@link CowUsage.State#INACTIVE} when the clone has no device now
      */
-    public CowUsage usage(String clone) {
+    CowUsage cowStatus(String clone) {
         cowStoreOf(clone);
         if (ourDevice(clone).isEmpty()) {
             return new CowUsage(clone, CowUsage.State.INACTIVE, 0, 0, 0);
@@ -301,9 +306,43 @@ public final class DmSnapshotPool implements Pool {
         return CowUsage.parse(clone, DeviceMapper.targetStatus(dmName(clone)));
     }
 
-    /** {@link #usage} of every clone in the pool. */
-    public List<CowUsage> usage() {
-        return recorded().values().stream().filter(v -> !v.isMaster()).map(v -> usage(v.name())).toList();
+    /**
+     * How full a clone's COW store is: from the kernel's status while the clone is active, else
+     * from the store's own header and metadata on disk (after a reboot the kernel knows nothing).
+     * A snapshot the kernel invalidated (overflow, failure) is reported lost, now or after a reboot.
+     */
+    public Fill fill(String clone) {
+        Path cow = cowStoreOf(clone);
+        long bytes;
+        try {
+            bytes = Files.size(cow);
+        } catch (IOException e) {
+            throw CowIOException.wrap(cow, "reading the COW store's size", e);
+        }
+        CowUsage u = cowStatus(clone);
+        if (u.state() != CowUsage.State.INACTIVE) {
+            return new Fill(Fill.Kind.SNAPSHOT_COW, clone, u.percentFull(), bytes, u.lost());
+        }
+        CowStore disk = CowStore.read(cow);
+        if (disk.state() == CowStore.State.INVALID) {
+            return new Fill(Fill.Kind.SNAPSHOT_COW, clone, 100, bytes, true);
+        }
+        double pct = bytes == 0 ? 0 : Math.min(100, 100.0 * disk.usedChunks() * settings.chunkBytes() / bytes);
+        return new Fill(Fill.Kind.SNAPSHOT_COW, clone, pct, bytes, false);
+    }
+
+    /** {@link #fill} of every clone in the pool, in creation order. */
+    @Override
+    public List<Fill> usage() {
+        return recorded().values().stream().filter(v -> !v.isMaster()).map(v -> fill(v.name())).toList();
+    }
+
+    /** Whether the clone's snapshot is lost, by the kernel's status or, when inactive, its store's header. */
+    private boolean lost(Volume clone) {
+        if (ourDevice(clone.name()).isPresent()) {
+            return CowUsage.parse(clone.name(), DeviceMapper.targetStatus(dmName(clone.name()))).lost();
+        }
+        return CowStore.read(clone.path()).state() == CowStore.State.INVALID;
     }
 
     /**
@@ -311,8 +350,7 @@ public final class DmSnapshotPool implements Pool {
      * overflowed or failed).
      */
     public void checkHealthy(String clone) {
-        CowUsage u = usage(clone);
-        if (u.lost()) {
+        if (fill(clone).lost()) {
             throw overflowed(clone);
         }
     }
@@ -330,6 +368,21 @@ public final class DmSnapshotPool implements Pool {
                 + "initial COW store, to grow stores before they fill)");
     }
 
+    /**
+     * The volume whose file (a master's {@code NAME.raw}, a clone's {@code NAME.cow}) or device
+     * ({@code /dev/mapper/PREFIX+NAME}) is {@code path}.
+     */
+    @Override
+    public Optional<Volume> volumeAt(Path path) {
+        Path p = path.toAbsolutePath().normalize();
+        for (Volume v : recorded().values()) {
+            if (v.path().toAbsolutePath().normalize().equals(p) || deviceOf(v.name()).equals(p)) {
+                return Optional.of(visible(v));
+            }
+        }
+        return Optional.empty();
+    }
+
     // ---- guest-visible bytes ----
 
     @Override
@@ -344,14 +397,13 @@ public final class DmSnapshotPool implements Pool {
             if (v.isMaster()) {
                 return new FileDisk(v.path(), false);
             }
+            checkHealthy(name); // before activating: a lost clone gets no device
             if (ourDevice(name).isEmpty()) {
                 activate(name);
             }
-            checkHealthy(name);
             long size = Files.size(recorded(v.master()).path());
             return new BlockDeviceDisk(deviceOf(name), size, writable, e -> {
-                CowUsage u = usage(name);
-                if (u.lost()) {
+                if (cowStatus(name).lost()) {
                     CowStoreFullException full = overflowed(name);
                     full.addSuppressed(e);
                     throw full;
@@ -367,22 +419,34 @@ public final class DmSnapshotPool implements Pool {
 
     /**
      * Creates the devices of every clone the pool records (and of their masters) that do not exist
-     * yet, for example after a reboot. Devices that exist are left as they are.
+     * yet, for example after a reboot. Devices that exist are left as they are. A clone whose
+     * snapshot was lost (its store's header says the kernel invalidated it) gets no device.
      *
-     * @return the names of the clones activated by this call
+     * @return the clones active afterwards, in creation order (lost ones left out)
      */
+    @Override
     public List<String> activate() {
-        List<String> done = new ArrayList<>();
+        List<String> active = new ArrayList<>();
+        int made = 0;
         try (PoolLock.Held held = lock.acquire()) {
             Map<String, Volume> all = records.load();
             for (Volume v : all.values()) {
-                if (!v.isMaster() && activateRecorded(all, v)) {
-                    done.add(v.name());
+                if (v.isMaster()) {
+                    continue;
                 }
+                if (lost(v)) {
+                    LOG.warn("clone '{}' of pool {} is lost (its snapshot overflowed or failed): not activated",
+                            v.name(), directory);
+                    continue;
+                }
+                if (activateRecorded(all, v)) {
+                    made++;
+                }
+                active.add(v.name());
             }
         }
-        LOG.info("activated {} clone(s) of pool {}", done.size(), directory);
-        return done;
+        LOG.info("activated {} clone(s) of pool {}, {} active", made, directory, active.size());
+        return active;
     }
 
     /** Creates the device of clone {@code name} (and its master's) if it does not exist. */
@@ -396,6 +460,9 @@ public final class DmSnapshotPool implements Pool {
             if (v.isMaster()) {
                 activateMaster(v, masterSize(v));
             } else {
+                if (ourDevice(name).isEmpty() && lost(v)) {
+                    throw overflowed(name);
+                }
                 activateRecorded(all, v);
             }
         }
@@ -427,6 +494,7 @@ public final class DmSnapshotPool implements Pool {
      *
      * @throws DeviceBusyException naming the devices still open; the others are deactivated
      */
+    @Override
     public void deactivate() {
         List<String> busy = new ArrayList<>();
         try (PoolLock.Held held = lock.acquire()) {
@@ -663,13 +731,63 @@ public final class DmSnapshotPool implements Pool {
     }
 
     /**
-     * Starts a watch over this pool's clones: it warns at the given fill levels and grows a COW
-     * store before it overflows. Closing the pool stops it.
+     * Checks every clone's fill level once: tells {@code listener} of each at or past the policy's
+     * warning level and of each lost clone (never grown: its writes are gone), and grows each store
+     * at or past the growth level by the policy's percentage (at least one chunk, at most the size
+     * that holds the whole master, which can never overflow).
      */
-    public CowWatch watch(CowWatch.Options options) {
-        CowWatch w = new CowWatch(this, options);
+    @Override
+    public List<Fill> checkFill(FillPolicy policy, FillListener listener) {
+        List<Fill> fills = usage();
+        for (Fill f : fills) {
+            if (f.lost()) {
+                LOG.error("{}", overflowed(f.volume()).getMessage());
+                listener.lost(f);
+                continue;
+            }
+            if (f.percent() >= policy.warnPercent()) {
+                LOG.warn("COW store of clone '{}' in pool {} is {}% full ({} bytes)", f.volume(), directory,
+                        String.format("%.1f", f.percent()), f.size());
+                listener.warning(f, policy.warnPercent());
+            }
+            if (f.percent() >= policy.extendPercent()) {
+                grow(f, policy, listener);
+            }
+        }
+        return fills;
+    }
+
+    private void grow(Fill f, FillPolicy policy, FillListener listener) {
+        long max;
+        try {
+            max = maxCowBytes(masterSize(recorded(recorded(f.volume()).master())));
+        } catch (NoSuchVolumeException gone) {
+            return; // deleted meanwhile
+        }
+        if (f.size() >= max) {
+            return; // holds every chunk of the master: cannot overflow
+        }
+        long want = Math.max(f.size() + f.size() * policy.extendByPercent() / 100, f.size() + settings.chunkBytes());
+        try {
+            long got = growCowStore(f.volume(), want);
+            if (got > f.size()) {
+                listener.extended(f, got);
+            }
+        } catch (CowException e) {
+            LOG.warn("cannot grow the COW store of clone '{}': {}", f.volume(), e.getMessage());
+            listener.cannotExtend(f, e.getMessage());
+        }
+    }
+
+    /**
+     * Runs {@link #checkFill} every {@code period} on a thread of its own until the returned
+     * handle (or the pool) is closed; each warning level is told once per clone (again after its
+     * store grew), each lost clone once. Errors are logged and the watch goes on.
+     */
+    @Override
+    public AutoCloseable watch(Duration period, FillPolicy policy, FillListener listener) {
+        CowWatch w = new CowWatch(this, period, policy, listener);
         watches.add(w);
-        w.start();
         return w;
     }
 
@@ -677,61 +795,116 @@ public final class DmSnapshotPool implements Pool {
         watches.remove(w);
     }
 
-    // ---- merge ----
+    // ---- promote and commit ----
 
     /**
-     * Merges clone {@code clone} into a copy of its master that becomes the new master
-     * {@code newMaster} (the kernel's {@code snapshot-merge} target). The old master is left as it
-     * was; the clone, whose store is empty afterwards, is re-pointed at the new master, so it reads
-     * the same bytes as before. The clone must not be in use.
+     * Makes {@code clone} a new read-only master under its own name: a copy of its master takes the
+     * clone's changes (the kernel's {@code snapshot-merge} target) and becomes {@code NAME.raw};
+     * the clone's COW store is gone. Its master and siblings are untouched. The clone must not be
+     * in use.
      *
      * @return the new master
      */
-    public Volume mergeIntoNewMaster(String clone, String newMaster) {
-        checkName(newMaster);
+    @Override
+    public Volume promote(String clone) {
+        backend.require(Capability.PROMOTE);
         try (PoolLock.Held held = lock.acquire()) {
             Map<String, Volume> all = records.load();
-            Volume c = recorded(all, clone);
-            if (c.isMaster()) {
-                throw new IllegalArgumentException("'" + clone + "' is a master; only clones merge");
+            Volume c = cloneFor(all, clone, "promoted");
+            Path target = masterFile(clone);
+            if (Files.exists(target)) {
+                throw new VolumeExistsException(target + " already exists but is not recorded in pool " + directory
+                        + "; move it away to promote '" + clone + "'");
             }
-            checkFree(all, newMaster);
             Volume oldMaster = all.get(c.master());
             long size = masterSize(oldMaster);
             boolean wasActive = ourDevice(clone).isPresent();
-            deactivateClone(clone);
-            Path target = masterFile(newMaster);
+            deactivateClone(clone); // refuses while in use, and then nothing has changed
+            Volume promoted = new Volume(clone, Volume.Role.MASTER, null, target, RawFormat.NAME);
             try {
                 try (VirtualDisk src = new FileDisk(oldMaster.path(), false)) {
                     DiskCopier.copy(src, new RawFormat(), target, ImagePolicy.confinedTo(directory));
                 }
                 merge(clone, c.path(), target, size);
                 makeReadOnly(target);
-                Volume nm = new Volume(newMaster, Volume.Role.MASTER, null, target, RawFormat.NAME);
-                records.added(List.of(nm));
-                Volume moved = new Volume(clone, Volume.Role.CLONE, newMaster, c.path(), COW_FORMAT);
-                records.replaced(moved);
-                all = records.load();
+                records.replaced(promoted);
             } catch (IOException | RuntimeException e) {
                 deleteQuietly(target);
-                if (wasActive) {
-                    try {
-                        activateRecorded(all, c);
-                    } catch (RuntimeException again) {
-                        e.addSuppressed(again);
-                    }
-                }
+                reactivateAfterFailure(all, c, wasActive, e);
                 if (e instanceof IOException io) {
-                    throw CowIOException.wrap(target, "merging into", io);
+                    throw CowIOException.wrap(target, "promoting into", io);
                 }
                 throw (RuntimeException) e;
             }
+            deleteQuietly(c.path());
             deactivateMasterIfUnusedQuietly(oldMaster.name());
-            if (wasActive) {
-                activateRecorded(all, all.get(clone));
+            LOG.info("promoted clone '{}' to a master ({}) in {}", clone, target, directory);
+            return promoted;
+        }
+    }
+
+    /**
+     * Writes {@code clone}'s changes into its master's file (the kernel's {@code snapshot-merge}
+     * target), when it is the master's last clone; the clone is gone afterwards. Neither may be in
+     * use. A merge the kernel cannot finish leaves the clone recorded and reading what it read.
+     *
+     * @return the master, now holding the clone's bytes
+     * @throws MasterInUseException if the master has other clones
+     */
+    @Override
+    public Volume commit(String clone) {
+        backend.require(Capability.COMMIT);
+        try (PoolLock.Held held = lock.acquire()) {
+            Map<String, Volume> all = records.load();
+            Volume c = cloneFor(all, clone, "committed");
+            Volume master = all.get(c.master());
+            List<String> others = all.values().stream().filter(v -> master.name().equals(v.master()))
+                    .map(Volume::name).filter(n -> !n.equals(clone)).toList();
+            if (!others.isEmpty()) {
+                throw new MasterInUseException(directory.toString(), master.name(), others,
+                        "commit clone '" + clone + "' into it", "delete the other clones first, or promote '" + clone
+                                + "' to a master of its own instead");
             }
-            LOG.info("merged clone '{}' into new master '{}' ({})", clone, newMaster, target);
-            return visible(all.get(newMaster));
+            long size = masterSize(master);
+            boolean wasActive = ourDevice(clone).isPresent();
+            deactivateClone(clone);
+            try {
+                deactivateMasterIfUnused(master.name());
+                makeWritable(master.path());
+                merge(clone, c.path(), master.path(), size);
+            } catch (RuntimeException e) {
+                makeReadOnly(master.path());
+                reactivateAfterFailure(all, c, wasActive, e);
+                throw e;
+            }
+            makeReadOnly(master.path());
+            records.removed(clone);
+            all.remove(clone);
+            deleteQuietly(c.path());
+            records.compactIfWorthIt(all);
+            LOG.info("committed clone '{}' into master '{}' in {}", clone, master.name(), directory);
+            return master;
+        }
+    }
+
+    private Volume cloneFor(Map<String, Volume> all, String clone, String what) {
+        Volume c = recorded(all, clone);
+        if (c.isMaster()) {
+            throw new UnsupportedFeatureException("'" + clone + "' is a master; only a clone can be " + what);
+        }
+        if (lost(c)) {
+            throw overflowed(clone);
+        }
+        return c;
+    }
+
+    private void reactivateAfterFailure(Map<String, Volume> all, Volume clone, boolean wasActive, Exception cause) {
+        if (wasActive) {
+            try {
+                activateRecorded(all, clone);
+            } catch (RuntimeException again) {
+                cause.addSuppressed(again);
+            }
         }
     }
 
@@ -888,10 +1061,7 @@ public final class DmSnapshotPool implements Pool {
     }
 
     private void checkName(String name) {
-        if (name == null || !NAME.matcher(name).matches()) {
-            throw new IllegalArgumentException("volume name '" + name + "' is not allowed: use 1-100 letters, digits, "
-                    + "'.', '_', '+' or '-', starting with a letter or digit");
-        }
+        VolumeNames.check(name);
     }
 
     private void checkFree(Map<String, Volume> all, String name) {
@@ -940,6 +1110,14 @@ public final class DmSnapshotPool implements Pool {
             LoopDevices.detach(loop);
         } catch (RuntimeException e) {
             cause.addSuppressed(e);
+        }
+    }
+
+    private static void makeWritable(Path file) {
+        try {
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.debug("could not make {} writable on disk: {}", file, e.toString());
         }
     }
 

@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cowherd.testkit.kernel.InKernel;
 import io.cowherd.CowException;
+import io.cowherd.Fill;
+import io.cowherd.FillListener;
+import io.cowherd.FillPolicy;
 import io.cowherd.ImagePolicy;
 import io.cowherd.VirtualDisk;
 import io.cowherd.Volume;
@@ -105,7 +108,7 @@ class DmSnapshotKernelTest {
         assertFalse(Files.exists(pool.deviceOf("r1")));
         pool = new DmSnapshotBackend().openPool(dir);
         assertEquals(List.of("r1", "r2", "r3"), pool.activate());
-        assertEquals(List.of(), pool.activate(), "activation is idempotent");
+        assertEquals(List.of("r1", "r2", "r3"), pool.activate(), "activation is idempotent");
         for (int i = 1; i <= 3; i++) {
             assertTrue(Files.exists(pool.deviceOf("r" + i)));
             assertArrayEquals(expected.get(i - 1), read("r" + i), "clone r" + i + " after the reboot");
@@ -117,7 +120,7 @@ class DmSnapshotKernelTest {
     void statusAgreesWithDmsetupAndLosetup() throws Exception {
         pool.createClone("m", "s");
         write("s", master, bytes(100_000, 3), 12345);
-        CowUsage u = pool.usage("s");
+        CowUsage u = pool.cowStatus("s");
         assertEquals(CowUsage.State.VALID, u.state());
         assertTrue(u.allocatedSectors() > u.metadataSectors(), u.toString());
         String dmsetup = run("dmsetup", "status", pool.dmName("s"));
@@ -145,33 +148,33 @@ class DmSnapshotKernelTest {
         long initial = Files.size(pool.cowStoreOf("g"));
         AtomicInteger grown = new AtomicInteger();
         AtomicInteger warned = new AtomicInteger();
-        CowWatch.Options opts = CowWatch.Options.defaults().withInterval(Duration.ofMillis(10))
-                .withListener(new CowWatch.Listener() {
-                    @Override
-                    public void grew(String clone, long from, long to) {
-                        grown.incrementAndGet();
-                    }
+        FillListener listener = new FillListener() {
+            @Override
+            public void extended(Fill fill, long newSize) {
+                grown.incrementAndGet();
+            }
 
-                    @Override
-                    public void warned(CowUsage usage, int threshold) {
-                        warned.incrementAndGet();
-                    }
-                });
+            @Override
+            public void warning(Fill fill, int threshold) {
+                warned.incrementAndGet();
+            }
+        };
         byte[] expect = master;
-        try (CowWatch w = pool.watch(opts)) {
+        // Warn at 70%, double the store at 60%.
+        try (AutoCloseable w = pool.watch(Duration.ofMillis(10), new FillPolicy(70, 60, 100), listener)) {
             // 2 MiB in 16 KiB steps; after each, the watch (its own thread) must bring the store under 60%.
             for (int i = 0; i < 128; i++) {
                 expect = write("g", expect, bytes(16384, 100 + i), 16384L * i * 2);
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                while (pool.usage("g").percentFull() >= 60 && System.nanoTime() < deadline) {
+                while (pool.fill("g").percent() >= 60 && System.nanoTime() < deadline) {
                     Thread.sleep(5);
                 }
-                assertFalse(pool.usage("g").lost(), "step " + i);
+                assertFalse(pool.fill("g").lost(), "step " + i);
             }
         }
         assertTrue(grown.get() >= 3, "grown " + grown.get() + " times");
         assertTrue(Files.size(pool.cowStoreOf("g")) > 8 * initial, initial + " -> " + Files.size(pool.cowStoreOf("g")));
-        assertEquals(CowUsage.State.VALID, pool.usage("g").state());
+        assertEquals(CowUsage.State.VALID, pool.cowStatus("g").state());
         assertArrayEquals(expect, read("g"));
         assertArrayEquals(master, read("m"));
     }
@@ -184,39 +187,87 @@ class DmSnapshotKernelTest {
                 () -> write("full", master, bytes(1 << 20, 5), 0));
         assertEquals("full", e.cloneName());
         assertTrue(e.getMessage().contains("'full'") && e.getMessage().contains("full.cow"), e.getMessage());
-        assertTrue(pool.usage("full").lost());
+        assertTrue(pool.fill("full").lost());
         assertThrows(CowStoreFullException.class, () -> pool.open("full", false));
-        List<CowStoreFullException> seen = new ArrayList<>();
-        try (CowWatch w = pool.watch(CowWatch.Options.defaults().withInterval(Duration.ofHours(1))
-                .withListener(new CowWatch.Listener() {
-                    @Override
-                    public void lost(CowStoreFullException error) {
-                        seen.add(error);
-                    }
-                }))) {
-            w.checkNow();
+        List<String> seen = new ArrayList<>();
+        FillListener listener = new FillListener() {
+            @Override
+            public void warning(Fill fill, int threshold) {
+                seen.add("warning " + fill.volume());
+            }
+
+            @Override
+            public void extended(Fill fill, long newSize) {
+                seen.add("extended " + fill.volume());
+            }
+
+            @Override
+            public void lost(Fill fill) {
+                seen.add(fill.volume());
+            }
+        };
+        try (AutoCloseable w = pool.watch(Duration.ofMillis(5), FillPolicy.defaults(), listener)) {
+            Thread.sleep(200); // many rounds: the loss is told once, and never as a level to grow
+        } catch (Exception watchFailed) {
+            throw new IOException(watchFailed);
         }
-        assertEquals(List.of("full"), seen.stream().map(CowStoreFullException::cloneName).toList());
+        assertEquals(List.of("full"), seen);
         assertArrayEquals(master, read("fine"), "a sibling is unaffected");
         pool.delete("full");
     }
 
     @Test
-    void mergeAcloneIntoACopyOfItsMaster() throws IOException {
+    void promoteMakesACloneAMasterAndLeavesItsSiblingsAlone() throws IOException {
         pool.createClone("m", "c");
         pool.createClone("m", "other");
         byte[] expect = write("c", master, bytes(300_000, 7), 777_777);
         expect = write("c", expect, bytes(5000, 8), SIZE - 5000);
-        Volume m2 = pool.mergeIntoNewMaster("c", "m2");
-        assertTrue(m2.isMaster());
-        assertArrayEquals(expect, read("m2"), "the new master holds the clone's bytes");
+        byte[] other = write("other", master, bytes(7000, 9), 4096);
+        Volume c = pool.promote("c");
+        assertTrue(c.isMaster());
+        assertEquals("c", c.name());
+        assertEquals(dir.resolve("c.raw"), c.path());
+        assertFalse(Files.exists(dir.resolve("c.cow")), "the clone's store is gone");
+        assertArrayEquals(expect, read("c"), "the new master holds the clone's bytes");
         assertArrayEquals(master, read("m"), "the old master is untouched");
-        assertEquals("m2", pool.get("c").master());
-        assertArrayEquals(expect, read("c"), "the clone reads the same bytes, now over m2");
-        assertArrayEquals(master, read("other"));
-        CowUsage u = pool.usage("c");
-        assertEquals(u.metadataSectors(), u.allocatedSectors(), "the merged store is empty: " + u);
-        assertEquals(dir.resolve("m2.raw").toString(), pool.info("c").fullBackingFilename());
+        assertArrayEquals(other, read("other"), "a sibling reads what it read");
+        pool.createClone("c", "cc");
+        assertArrayEquals(expect, read("cc"), "a clone of the promoted master");
+        byte[] cc = write("cc", expect, bytes(4096, 10), 0);
+        assertArrayEquals(cc, read("cc"));
+        assertThrows(io.cowherd.ReadOnlyVolumeException.class, () -> pool.open("c", true));
+    }
+
+    @Test
+    void commitWritesTheLastCloneIntoItsMaster() throws Exception {
+        pool.createClone("m", "c");
+        pool.createClone("m", "other");
+        byte[] expect = write("c", master, bytes(300_000, 7), 777_777);
+        String before = sha256(dir.resolve("m.raw"));
+        io.cowherd.MasterInUseException e = assertThrows(io.cowherd.MasterInUseException.class,
+                () -> pool.commit("c"));
+        assertEquals(List.of("other"), e.clones());
+        assertEquals(before, sha256(dir.resolve("m.raw")), "a refused commit leaves the master as it was");
+        assertArrayEquals(master, read("other"), "the sibling reads the same");
+        assertArrayEquals(expect, read("c"), "the clone reads the same");
+        pool.delete("other");
+        Volume m = pool.commit("c");
+        assertEquals("m", m.name());
+        assertTrue(m.isMaster());
+        assertTrue(pool.find("c").isEmpty(), "the clone is gone");
+        assertFalse(Files.exists(dir.resolve("c.cow")));
+        assertEquals(sha256(expect), sha256(dir.resolve("m.raw")), "master bytes = the clone's bytes");
+        assertArrayEquals(expect, read("m"));
+        pool.createClone("m", "again");
+        assertArrayEquals(expect, read("again"));
+    }
+
+    static String sha256(Path file) throws Exception {
+        return sha256(Files.readAllBytes(file));
+    }
+
+    static String sha256(byte[] data) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(data));
     }
 
     @Test

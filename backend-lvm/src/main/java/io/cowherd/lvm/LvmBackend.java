@@ -2,6 +2,7 @@ package io.cowherd.lvm;
 
 import io.cowherd.Capability;
 import io.cowherd.CowBackend;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.Set;
@@ -29,7 +30,33 @@ public final class LvmBackend implements CowBackend {
 
     @Override
     public Set<Capability> capabilities() {
-        return EnumSet.of(Capability.CLONE, Capability.IMPORT, Capability.READ, Capability.WRITE);
+        // PROMOTE and FLATTEN would be cheap for thin pools (a thin snapshot is an independent LV),
+        // but capabilities are per backend and classic snapshots cannot do either: not declared.
+        return EnumSet.of(Capability.CLONE, Capability.IMPORT, Capability.READ, Capability.WRITE, Capability.ACTIVATE,
+                Capability.FILL, Capability.COMMIT);
+    }
+
+    /**
+     * Whether {@code location} is shaped like an LVM pool: {@code /dev/VG} or
+     * {@code /dev/VG/THINPOOL} (not {@code /dev/mapper}, not a directory pool, not a device
+     * node). Runs no LVM command; opening the pool checks that the volume group exists.
+     */
+    @Override
+    public boolean recognizes(Path location) {
+        Path p = location.toAbsolutePath().normalize();
+        int n = p.getNameCount();
+        if (n < 2 || n > 3 || !p.getName(0).toString().equals("dev")) {
+            return false;
+        }
+        String vg = p.getName(1).toString();
+        if (vg.equals("mapper") || vg.equals("disk") || vg.equals("shm") || vg.equals("pts") || vg.startsWith(".")) {
+            return false;
+        }
+        Path vgDir = p.getRoot().resolve("dev").resolve(vg);
+        if (Files.exists(vgDir) && !Files.isDirectory(vgDir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return false; // /dev/sda, /dev/null: a device node, not a volume group
+        }
+        return !Files.isDirectory(p.resolve(".cowherd"));
     }
 
     /** Guests see a plain block device: libvirt's {@code <driver type='raw'>}. */

@@ -5,8 +5,12 @@ import io.cowherd.Capability;
 import io.cowherd.CowBackend;
 import io.cowherd.CowException;
 import io.cowherd.CowIOException;
+import io.cowherd.Fill;
+import io.cowherd.FillListener;
+import io.cowherd.FillPolicy;
 import io.cowherd.ImagePolicy;
 import io.cowherd.MasterInUseException;
+import io.cowherd.NoSuchPoolException;
 import io.cowherd.NoSuchVolumeException;
 import io.cowherd.OutOfSpaceException;
 import io.cowherd.Pool;
@@ -17,6 +21,7 @@ import io.cowherd.VirtualDisk;
 import io.cowherd.Volume;
 import io.cowherd.VolumeExistsException;
 import io.cowherd.VolumeInfo;
+import io.cowherd.VolumeNames;
 import io.cowherd.io.DiskCopier;
 import io.cowherd.pool.PoolLock;
 import io.cowherd.spi.ImageFormat;
@@ -36,7 +41,6 @@ import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,8 +60,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class LvmPool implements Pool {
     private static final Logger LOG = LoggerFactory.getLogger(LvmPool.class);
-    /** LVM's own rule (lib/misc/lvm-string.c), without the leading '-' LVM forbids anyway. */
-    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9+_][A-Za-z0-9+_.-]{0,99}");
     /** Suffixes and names LVM reserves for its hidden sub-volumes. */
     private static final List<String> RESERVED = List.of("_cdata", "_cmeta", "_corig", "_cpool", "_cvol", "_wcorig",
             "_mlog", "_mimage", "_pmspare", "_rimage", "_rmeta", "_tdata", "_tmeta", "_vdata", "_vorigin", "_imeta",
@@ -99,7 +101,7 @@ public final class LvmPool implements Pool {
                 + " DEVICE...)";
         if (thinPool == null) {
             if (Lvm.vg(vg) == null) {
-                throw new NoSuchVolumeException(noVg);
+                throw new NoSuchPoolException(loc, noVg);
             }
         } else {
             // One lvs answers both questions (each LVM command costs): it fails when the VG is unknown.
@@ -107,11 +109,11 @@ public final class LvmPool implements Pool {
             try {
                 lvs = Lvm.lvs(vg);
             } catch (LvmCommandException e) {
-                throw new NoSuchVolumeException(noVg + " (" + e.getMessage().strip() + ")");
+                throw new NoSuchPoolException(loc, noVg + " (" + e.getMessage().strip() + ")");
             }
             Lvm.Lv tp = lvs.stream().filter(l -> l.name().equals(thinPool)).findFirst().orElse(null);
             if (tp == null || !tp.isThinPool()) {
-                throw new NoSuchVolumeException("'" + thinPool + "' is not a thin pool in volume group " + vg
+                throw new NoSuchPoolException(loc, "'" + thinPool + "' is not a thin pool in volume group " + vg
                         + "; create one first (lvcreate -T -L SIZE " + vg + "/" + thinPool + ")");
             }
         }
@@ -596,40 +598,77 @@ public final class LvmPool implements Pool {
     // ---- activation ----
 
     /**
-     * Activates every volume of the volume group, activation-skip flags included ({@code vgchange
-     * -ay -K}): what a host runs after a reboot before starting guests.
+     * Activates this pool's volumes ({@code lvchange -ay -K}, activation-skip flags included): what
+     * a host runs after a reboot before starting guests. A classic clone whose snapshot the kernel
+     * finds invalid (it overflowed) comes up invalid and is not counted.
+     *
+     * @return the clones active and usable afterwards, in creation order
      */
-    public void activateAll() {
-        Lvm.run("vgchange", "-q", "-ay", "-K", vg);
+    @Override
+    public List<String> activate() {
+        try (PoolLock.Held held = lock.acquire()) {
+            // A classic snapshot comes up with its origin (LVM activates them together), a thin one alone.
+            List<String> inactive = ourLvs(allLvs()).stream().filter(l -> !l.isActive() && !l.isInvalidSnapshot())
+                    .filter(l -> thinPool != null || "master".equals(l.tag(TAG_ROLE)))
+                    .map(l -> vg + "/" + l.name()).toList();
+            if (!inactive.isEmpty()) {
+                List<String> cmd = new ArrayList<>(List.of("lvchange", "-q", "-ay", "-K"));
+                cmd.addAll(inactive);
+                Lvm.run(cmd);
+            }
+            List<String> active = ourLvs(allLvs()).stream().filter(l -> "clone".equals(l.tag(TAG_ROLE)))
+                    .filter(l -> l.isActive() && !l.isInvalidSnapshot()).map(Lvm.Lv::name).toList();
+            LOG.info("{} clone(s) of {} active", active.size(), location);
+            return active;
+        }
     }
 
-    /** Deactivates every volume of the volume group ({@code vgchange -an}); nothing may have them open. */
-    public void deactivateAll() {
-        Lvm.run("vgchange", "-q", "-an", vg);
+    /**
+     * Deactivates this pool's volumes ({@code lvchange -an}, clones before masters); nothing may
+     * have them open. Other LVs of the volume group, and a thin pool itself, are left as they are.
+     */
+    @Override
+    public void deactivate() {
+        try (PoolLock.Held held = lock.acquire()) {
+            List<Lvm.Lv> mine = ourLvs(allLvs());
+            List<String> names = new ArrayList<>();
+            // A classic snapshot goes down with its origin; thin clones one by one, before their masters.
+            mine.stream().filter(l -> thinPool != null && l.isActive() && !"master".equals(l.tag(TAG_ROLE)))
+                    .forEach(l -> names.add(vg + "/" + l.name()));
+            mine.stream().filter(l -> "master".equals(l.tag(TAG_ROLE)) && (l.isActive() || thinPool == null))
+                    .forEach(l -> names.add(vg + "/" + l.name()));
+            if (!names.isEmpty()) {
+                List<String> cmd = new ArrayList<>(List.of("lvchange", "-q", "-y", "-an"));
+                cmd.addAll(names);
+                Lvm.run(cmd);
+            }
+        }
     }
 
     // ---- merging ----
 
     /**
-     * Merges {@code clone} into its master ({@code lvconvert --merge}): the master takes the
+     * Commits {@code clone} into its master ({@code lvconvert --merge}): the master takes the
      * clone's content and the clone is gone. Refused while the master has other clones, whose
      * content would change under them.
      *
      * @throws MasterInUseException if the master has other clones
      */
-    public Volume mergeIntoMaster(String clone) {
+    @Override
+    public Volume commit(String clone) {
         try (PoolLock.Held held = lock.acquire()) {
             Map<String, Lvm.Lv> all = allLvs();
             Lvm.Lv c = ourLv(all, clone);
             if (!"clone".equals(c.tag(TAG_ROLE))) {
-                throw new UnsupportedFeatureException("'" + clone + "' is a master; only a clone can be merged");
+                throw new UnsupportedFeatureException("'" + clone + "' is a master; only a clone can be committed");
             }
             String master = c.tag(TAG_MASTER);
             List<String> others = all.values().stream().filter(o -> !o.name().equals(clone)
                     && (master.equals(o.origin()) || (ours(o) && master.equals(o.tag(TAG_MASTER)))))
                     .map(Lvm.Lv::name).toList();
             if (!others.isEmpty()) {
-                throw new MasterInUseException(location.toString(), master, others);
+                throw new MasterInUseException(location.toString(), master, others, "commit clone '" + clone
+                        + "' into it", "delete the other clones first, or promote this one (a thin pool) or keep it");
             }
             Lvm.run("lvchange", "-q", "-prw", vg + "/" + master);
             if (thinPool == null) {
@@ -643,7 +682,7 @@ public final class LvmPool implements Pool {
                 Lvm.run("lvchange", "-q", "-ay", "-K", vg + "/" + master);
             }
             Lvm.run("lvchange", "-q", "-pr", vg + "/" + master);
-            LOG.info("merged clone '{}' into master '{}' in {}", clone, master, location);
+            LOG.info("committed clone '{}' into master '{}' in {}", clone, master, location);
             Map<String, Lvm.Lv> now = allLvs();
             refreshLibvirt(now);
             return toVolume(now.get(master));
@@ -717,15 +756,20 @@ public final class LvmPool implements Pool {
 
     // ---- fill levels ----
 
-    /** How full each classic clone's COW area is, or the thin pool's data and metadata. */
+    /**
+     * How full each classic clone's COW area is (an overflowed one is reported lost), or the thin
+     * pool's data and metadata.
+     */
+    @Override
     public List<Fill> usage() {
         Map<String, Lvm.Lv> all = allLvs();
         List<Fill> fills = new ArrayList<>();
         if (thinPool == null) {
             for (Lvm.Lv l : ourLvs(all)) {
                 if ("clone".equals(l.tag(TAG_ROLE))) {
-                    double p = l.isInvalidSnapshot() ? 100 : pct(l.dataPercent());
-                    fills.add(new Fill(Fill.Kind.SNAPSHOT_COW, l.name(), p, l.size()));
+                    boolean lost = l.isInvalidSnapshot();
+                    double p = lost ? 100 : pct(l.dataPercent());
+                    fills.add(new Fill(Fill.Kind.SNAPSHOT_COW, l.name(), p, l.size(), lost));
                 }
             }
         } else {
@@ -743,11 +787,18 @@ public final class LvmPool implements Pool {
      * threshold, and grows each at or past the extension threshold by the policy's percentage
      * ({@code lvextend}) when the volume group has room. Returns the levels it found.
      */
+    @Override
     public List<Fill> checkFill(FillPolicy policy, FillListener listener) {
         List<Fill> fills = usage();
         for (Fill f : fills) {
+            if (f.lost()) {
+                LOG.error("classic clone '{}' of {} overflowed its copy-on-write area and was invalidated: its writes "
+                        + "are lost", f.volume(), location);
+                listener.lost(f);
+                continue;
+            }
             if (f.percent() >= policy.warnPercent()) {
-                LOG.warn("{} {} of {} is {}% full (warning at {}%)", f.kind(), f.lv(), location, f.percent(),
+                LOG.warn("{} {} of {} is {}% full (warning at {}%)", f.kind(), f.volume(), location, f.percent(),
                         policy.warnPercent());
                 listener.warning(f, policy.warnPercent());
             }
@@ -763,15 +814,15 @@ public final class LvmPool implements Pool {
             Lvm.Vg g = Lvm.vg(vg);
             long by = roundUp(Math.max(1, f.size() * policy.extendByPercent() / 100), g.extentSize());
             if (by > g.free()) {
-                String why = "volume group " + vg + " has " + g.free() + " bytes free, growing " + f.lv() + " needs " + by;
+                String why = "volume group " + vg + " has " + g.free() + " bytes free, growing " + f.volume() + " needs " + by;
                 LOG.warn("cannot extend: {}", why);
                 listener.cannotExtend(f, why);
                 return;
             }
             String opt = f.kind() == Fill.Kind.THIN_METADATA ? "--poolmetadatasize" : "-L";
-            Lvm.run("lvextend", "-q", opt, "+" + by + "b", vg + "/" + f.lv());
-            long now = f.kind() == Fill.Kind.THIN_METADATA ? f.size() + by : allLvs().get(f.lv()).size();
-            LOG.info("extended {} {} of {} to {} bytes", f.kind(), f.lv(), location, now);
+            Lvm.run("lvextend", "-q", opt, "+" + by + "b", vg + "/" + f.volume());
+            long now = f.kind() == Fill.Kind.THIN_METADATA ? f.size() + by : allLvs().get(f.volume()).size();
+            LOG.info("extended {} {} of {} to {} bytes", f.kind(), f.volume(), location, now);
             listener.extended(f, now);
         }
     }
@@ -780,6 +831,7 @@ public final class LvmPool implements Pool {
      * Runs {@link #checkFill} every {@code period} on a daemon thread until the returned handle
      * is closed. Errors are logged and the watch goes on.
      */
+    @Override
     public AutoCloseable watch(Duration period, FillPolicy policy, FillListener listener) {
         ScheduledExecutorService ex = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "cowherd-lvm-watch-" + vg);
@@ -808,12 +860,15 @@ public final class LvmPool implements Pool {
         }
     }
 
-    /** Rejects names LVM would refuse or treat specially, before any command runs. */
+    /**
+     * Rejects names outside the one volume-name rule ({@link VolumeNames}) and names LVM would
+     * refuse or treat specially, before any command runs.
+     */
     static void checkName(String name) {
-        if (name == null || !NAME.matcher(name).matches() || name.equals("snapshot") || name.equals("pvmove")
-                || RESERVED.stream().anyMatch(name::contains)) {
-            throw new IllegalArgumentException("'" + name + "' is not a usable LV name: 1-100 of A-Z a-z 0-9 + _ . -, "
-                    + "not starting with '.' or '-', without LVM's reserved parts (" + String.join(" ", RESERVED) + ")");
+        VolumeNames.check(name);
+        if (name.equals("snapshot") || name.equals("pvmove") || RESERVED.stream().anyMatch(name::contains)) {
+            throw new IllegalArgumentException("'" + name + "' is not a usable LV name: LVM reserves 'snapshot', "
+                    + "'pvmove' and names containing " + String.join(" ", RESERVED));
         }
     }
 

@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cowherd.testkit.kernel.InKernel;
+import io.cowherd.Fill;
+import io.cowherd.FillListener;
+import io.cowherd.FillPolicy;
 import io.cowherd.ImagePolicy;
 import io.cowherd.MasterInUseException;
 import io.cowherd.OutOfSpaceException;
@@ -122,12 +125,12 @@ class LvmKernelTest {
         pool.checkFill(new FillPolicy(60, 70, 50), new FillListener() {
             @Override
             public void warning(Fill fill, int threshold) {
-                events.add("warn " + fill.lv() + " " + threshold);
+                events.add("warn " + fill.volume() + " " + threshold);
             }
 
             @Override
             public void extended(Fill fill, long newSize) {
-                events.add("extended " + fill.lv() + " " + newSize);
+                events.add("extended " + fill.volume() + " " + newSize);
             }
         });
         assertEquals(List.of("warn c 60", "extended c " + (3L << 20)), events);
@@ -147,7 +150,25 @@ class LvmKernelTest {
         pool.importMaster("m", raw(m), "raw");
         pool.createClone("m", "c");
         assertThrows(IOException.class, () -> write(pool, "c", content(4 << 20, 4), 0));
-        assertEquals(100.0, pool.usage().get(0).percent());
+        Fill lost = pool.usage().get(0);
+        assertTrue(lost.lost(), "an overflowed classic snapshot is reported lost: " + lost);
+        List<Fill> told = new ArrayList<>();
+        pool.checkFill(FillPolicy.defaults(), new FillListener() {
+            @Override
+            public void warning(Fill fill, int threshold) {
+                told.add(null); // a lost snapshot is no warning
+            }
+
+            @Override
+            public void lost(Fill fill) {
+                told.add(fill);
+            }
+        });
+        assertEquals(List.of("c"), told.stream().map(Fill::volume).toList());
+        // After a "reboot" it is still lost: activation does not count it.
+        pool.deactivate();
+        assertEquals(List.of(), pool.activate());
+        assertTrue(pool.usage().get(0).lost());
         OutOfSpaceException e = assertThrows(OutOfSpaceException.class, () -> pool.open("c", false));
         assertTrue(e.getMessage().contains("overflowed"), e.getMessage());
         assertArrayEquals(m, read(pool, "m"));
@@ -232,9 +253,14 @@ class LvmKernelTest {
             pool.createClones(k + "m", List.of(k + "a", k + "b"));
             write(pool, k + "a", w, 8192);
         }
-        pools.get(0).deactivateAll();
-        assertEquals(List.of(), LvmTestbed.mapperDevicesOf(pools.get(0).volumeGroup()), "all devices gone");
-        pools.get(0).activateAll();
+        pools.forEach(LvmPool::deactivate);
+        String vg = pools.get(0).volumeGroup();
+        assertEquals(List.of(), LvmTestbed.mapperDevicesOf(vg).stream().filter(d -> !d.startsWith(vg + "-tp")).toList(),
+                "every volume's device is gone (only the thin pool's own may stay)");
+        for (LvmPool pool : pools) {
+            String k = pool.isThin() ? "t" : "k";
+            assertEquals(List.of(k + "a", k + "b"), pool.activate(), pool.location().toString());
+        }
         for (LvmPool pool : pools) {
             String k = pool.isThin() ? "t" : "k";
             LvmPool again = new LvmBackend().openPool(pool.location());
@@ -281,9 +307,9 @@ class LvmKernelTest {
             pool.createClones(k + "m", List.of(k + "a", k + "b"));
             byte[] w = content(65536, 12);
             write(pool, k + "a", w, 4096);
-            assertThrows(MasterInUseException.class, () -> pool.mergeIntoMaster(k + "a"));
+            assertThrows(MasterInUseException.class, () -> pool.commit(k + "a"));
             pool.delete(k + "b");
-            Volume merged = pool.mergeIntoMaster(k + "a");
+            Volume merged = pool.commit(k + "a");
             assertTrue(merged.isMaster());
             byte[] expect = m.clone();
             System.arraycopy(w, 0, expect, 4096, w.length);
