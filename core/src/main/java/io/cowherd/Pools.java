@@ -169,7 +169,8 @@ public final class Pools {
         return new NoSuchPoolException(dir, Files.isDirectory(dir)
                 ? dir + " is a directory but no pool (it has no " + META_DIR + "/ record); make one by importing or "
                         + "cloning a master into it"
-                : "no pool at " + dir + " (nothing there)");
+                : "no pool at " + dir + " (nothing there; a pool is a directory that cowherd made, or /dev/VG or "
+                        + "/dev/VG/THINPOOL for LVM)");
     }
 
     /**
