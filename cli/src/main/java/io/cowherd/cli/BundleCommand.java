@@ -87,7 +87,7 @@ final class BundleCommand implements Runnable {
         @Parameters(index = "1", paramLabel = "ARCHIVE", description = "The archive to write (must not exist).")
         Path archive;
 
-        @Option(names = "--compress", defaultValue = "zstd", paramLabel = "KIND", description = "none, zstd or xz (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--compress", defaultValue = "zstd", paramLabel = "KIND", description = "none, zstd or xz.")
         String compress;
 
         @Spec

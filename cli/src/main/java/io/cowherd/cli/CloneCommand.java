@@ -46,7 +46,7 @@ final class CloneCommand implements Callable<Integer> {
     Integer count;
 
     @Option(names = "--name-pattern", paramLabel = "PATTERN", defaultValue = "clone-%03d",
-            description = "printf pattern for clone names, numbered from 1 (default: ${DEFAULT-VALUE}).")
+            description = "printf pattern for clone names, numbered from 1.")
     String namePattern;
 
     @Parameters(index = "0", paramLabel = "MASTER")

@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** The {@code cowherd} command: copy-on-write VM disk clones, with qemu-img's conventions. */
-@Command(name = "cowherd", mixinStandardHelpOptions = true, versionProvider = CowherdCommand.Version.class,
+@Command(name = "cowherd", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
+        showDefaultValues = true, versionProvider = CowherdCommand.Version.class,
         description = "Turn one master disk image into many copy-on-write clones and libvirt domains.")
 public final class CowherdCommand implements Runnable {
     /** The subcommands, in the order the help lists them. */
@@ -15,7 +16,7 @@ public final class CowherdCommand implements Runnable {
             CheckCommand.class, CommitCommand.class, RebaseCommand.class, ResizeCommand.class, VolumesCommand.class,
             DeleteCommand.class, BackendsCommand.class, DomainCommand.class, QuickstartCommand.class, PoolCommand.class,
             BundleCommand.class, SeedCommand.class, FetchCommand.class, TrackerCommand.class,
-            CommandLine.HelpCommand.class);
+            HelpCommand.class);
 
     @Option(names = {"-v", "--verbose"}, description = "Log what cowherd does (to stderr).", scope = CommandLine.ScopeType.INHERIT)
     void verbose(boolean on) {
@@ -51,7 +52,7 @@ public final class CowherdCommand implements Runnable {
             for (Class<?> c : SUBCOMMANDS) {
                 Command command = c.getAnnotation(Command.class);
                 if ((command.name().equals(arg) || List.of(command.aliases()).contains(arg))
-                        && c != CommandLine.HelpCommand.class) {
+                        && c != HelpCommand.class) {
                     return commandLine(command.name());
                 }
             }

@@ -55,7 +55,7 @@ final class DomainCommand implements Runnable {
             Path xml;
         }
 
-        @Option(names = "--count", paramLabel = "N", defaultValue = "1", description = "Number of clones (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--count", paramLabel = "N", defaultValue = "1", description = "Number of clones.")
         int count;
 
         @Option(names = "--name-pattern", paramLabel = "PATTERN",

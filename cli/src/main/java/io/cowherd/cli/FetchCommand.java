@@ -44,7 +44,7 @@ final class FetchCommand implements Callable<Integer> {
     @Option(names = "--bind", paramLabel = "ADDR", description = "Local address to listen on and announce (default: the one that reaches the tracker).")
     String bind;
 
-    @Option(names = "--no-peer-timeout", defaultValue = "60", paramLabel = "SECONDS", description = "Fail when no verified piece arrives for this long (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--no-peer-timeout", defaultValue = "60", paramLabel = "SECONDS", description = "Fail when no verified piece arrives for this long.")
     long noPeerTimeout;
 
     @Option(names = "--pool", paramLabel = "DIR", description = "Then import the fetched bundle into this pool as a master (hashes checked first).")
@@ -59,7 +59,7 @@ final class FetchCommand implements Callable<Integer> {
     List<java.net.URI> origins = new java.util.ArrayList<>();
 
     @Option(names = "--origin-after", defaultValue = "10", paramLabel = "SECONDS", description = "Seconds without a new "
-            + "verified piece before the origins are used (default: ${DEFAULT-VALUE}; 0: from the start).")
+            + "verified piece before the origins are used (0: from the start).")
     int originAfter;
 
     @Option(names = "--quiet", description = "No progress bar.")

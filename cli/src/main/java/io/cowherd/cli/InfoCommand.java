@@ -21,7 +21,7 @@ final class InfoCommand implements Callable<Integer> {
     @Option(names = "-f", paramLabel = "FMT", description = "The image's format (detected when omitted; backing files are never probed).")
     String format;
 
-    @Option(names = "--output", paramLabel = "human|json", defaultValue = "human", description = "Output format (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--output", paramLabel = "human|json", defaultValue = "human", description = "Output format.")
     String output;
 
     @Option(names = "--backing-chain", description = "Show every image of the backing chain.")

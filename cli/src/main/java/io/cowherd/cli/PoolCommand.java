@@ -115,7 +115,7 @@ final class PoolCommand implements Runnable {
         Path pool;
 
         @Option(names = "--warn", paramLabel = "PERCENT", defaultValue = "80",
-                description = "Mark fill levels at or past this (default: ${DEFAULT-VALUE}).")
+                description = "Mark fill levels at or past this.")
         int warn;
 
         @Spec
@@ -161,19 +161,19 @@ final class PoolCommand implements Runnable {
         Path pool;
 
         @Option(names = "--warn", paramLabel = "PERCENT", defaultValue = "80",
-                description = "Warn when a fill level reaches this (default: ${DEFAULT-VALUE}).")
+                description = "Warn when a fill level reaches this.")
         int warn;
 
         @Option(names = "--extend-at", paramLabel = "PERCENT", defaultValue = "70",
-                description = "Grow a copy-on-write store or the thin pool when it reaches this (101: never; default: ${DEFAULT-VALUE}).")
+                description = "Grow a copy-on-write store or the thin pool when it reaches this (101: never).")
         int extendAt;
 
         @Option(names = "--extend-by", paramLabel = "PERCENT", defaultValue = "20",
-                description = "Grow by this share of the current size (default: ${DEFAULT-VALUE}).")
+                description = "Grow by this share of the current size.")
         int extendBy;
 
         @Option(names = "--interval", paramLabel = "SECONDS", defaultValue = "10",
-                description = "Seconds between checks (default: ${DEFAULT-VALUE}).")
+                description = "Seconds between checks.")
         double interval;
 
         @Option(names = "--once", description = "Check once and exit.")
@@ -297,7 +297,7 @@ final class PoolCommand implements Runnable {
 
     @Command(name = "install-hook", description = "Install the libvirt qemu hook that activates a dm-snapshot pool before a VM starts.")
     static final class InstallHook implements Callable<Integer> {
-        @Option(names = "--hook", defaultValue = "/etc/libvirt/hooks/qemu", description = "Hook file (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--hook", defaultValue = "/etc/libvirt/hooks/qemu", description = "Hook file.")
         Path hook;
 
         @Parameters(paramLabel = "POOL")
@@ -328,7 +328,7 @@ final class PoolCommand implements Runnable {
         String name;
 
         @Option(names = {"-c", "--connect"}, paramLabel = "URI", defaultValue = "qemu:///system",
-                description = "libvirt connection URI (default: ${DEFAULT-VALUE}).")
+                description = "libvirt connection URI.")
         String uri;
 
         @Spec

@@ -38,14 +38,14 @@ final class QuickstartCommand implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR", description = "Working directory (default: a new temporary one).")
     Path dir;
 
-    @Option(names = "--count", paramLabel = "N", defaultValue = "100", description = "Number of clones (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--count", paramLabel = "N", defaultValue = "100", description = "Number of clones.")
     int count;
 
-    @Option(names = "--size", paramLabel = "SIZE", defaultValue = "64M", description = "Master size (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--size", paramLabel = "SIZE", defaultValue = "64M", description = "Master size.")
     String size;
 
     @Option(names = "--connect", paramLabel = "URI", defaultValue = "test:///default",
-            description = "libvirt URI to define the clones in (default: ${DEFAULT-VALUE}).")
+            description = "libvirt URI to define the clones in.")
     String connect;
 
     @Spec

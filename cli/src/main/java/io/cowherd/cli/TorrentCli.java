@@ -34,7 +34,7 @@ final class TorrentCli {
     /** The engine options {@code seed} and {@code fetch} share. */
     static final class EngineOptions {
         @Option(names = "--engine", paramLabel = "ttorrent|bt|libtorrent", defaultValue = DEFAULT_ENGINE,
-                description = "BitTorrent engine (default: ${DEFAULT-VALUE}); DHT and magnet links need bt or libtorrent, "
+                description = "BitTorrent engine; DHT and magnet links need bt or libtorrent, "
                         + "an HTTP origin (--origin) needs libtorrent.")
         String engine;
 
