@@ -1,8 +1,10 @@
 package io.cowherd;
 
 import io.cowherd.pool.BackendRecord;
+import io.cowherd.pool.PoolRecords;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -116,6 +118,44 @@ public final class Pools {
         }
     }
 
+    /**
+     * Removes the record of the directory pool at {@code location} if it records no volume, and
+     * with {@code directoryToo} the directory itself when nothing else is in it: a command that
+     * created a pool and then failed leaves nothing behind. Does nothing for a pool that records
+     * volumes, or that is not a directory.
+     *
+     * @return whether the pool's record was removed
+     */
+    public static boolean removeIfEmpty(Path location, boolean directoryToo) {
+        Path dir = location.toAbsolutePath().normalize();
+        Path meta = dir.resolve(META_DIR);
+        if (!Files.isDirectory(meta)) {
+            return false;
+        }
+        try (java.util.stream.Stream<Path> inMeta = Files.list(meta)) {
+            List<Path> metaFiles = inMeta.toList();
+            Path journal = meta.resolve("volumes");
+            if (Files.exists(journal) && !new PoolRecords(journal, dir).load().isEmpty()
+                    || metaFiles.stream().anyMatch(Files::isDirectory)) {
+                return false;
+            }
+            for (Path p : metaFiles) {
+                Files.deleteIfExists(p);
+            }
+            Files.delete(meta);
+            if (directoryToo) {
+                try (java.util.stream.Stream<Path> left = Files.list(dir)) {
+                    if (left.findAny().isEmpty()) {
+                        Files.delete(dir);
+                    }
+                }
+            }
+            return true;
+        } catch (java.io.IOException e) {
+            throw CowIOException.wrap(dir, "removing the empty pool", e);
+        }
+    }
+
     private static Optional<CowBackend> backendAtQuietly(Path dir) {
         try {
             return backendAt(dir);
@@ -129,7 +169,8 @@ public final class Pools {
         return new NoSuchPoolException(dir, Files.isDirectory(dir)
                 ? dir + " is a directory but no pool (it has no " + META_DIR + "/ record); make one by importing or "
                         + "cloning a master into it"
-                : "no pool at " + dir + " (nothing there)");
+                : "no pool at " + dir + " (nothing there; a pool is a directory that cowherd made, or /dev/VG or "
+                        + "/dev/VG/THINPOOL for LVM)");
     }
 
     /**

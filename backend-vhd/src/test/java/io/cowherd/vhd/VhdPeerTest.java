@@ -132,6 +132,42 @@ class VhdPeerTest {
         assertTrue(out.contains("Parent filename\t\t: base.vhd"), out);
     }
 
+    /**
+     * The pool's ways out on VHD, judged by the peers: a flattened and a promoted clone are
+     * dynamic disks that need no parent (vhdiinfo, and qemu-img, which cannot follow a parent,
+     * reads them whole); a committed master holds its last clone's bytes.
+     */
+    @Test
+    void flattenPromoteAndCommitGiveDisksThePeersRead() throws Exception {
+        Path poolDir = Files.createDirectories(dir.resolve("pool"));
+        byte[] masterBytes = random(SIZE, 3);
+        Path raw = Files.write(dir.resolve("m.raw"), masterBytes);
+        try (io.cowherd.Pool pool = new VhdBackend().openPool(poolDir)) {
+            pool.importMaster("m", raw, "raw");
+            pool.createClones("m", List.of("a", "b", "c"));
+            byte[][] expect = new byte[3][];
+            String[] names = {"a", "b", "c"};
+            for (int i = 0; i < 3; i++) {
+                expect[i] = masterBytes.clone();
+                scribble(poolDir.resolve(names[i] + ".vhd"), expect[i], 20 + i);
+            }
+            pool.flatten("a");
+            pool.promote("b");
+            for (int i = 0; i < 2; i++) {
+                Path image = poolDir.resolve(names[i] + ".vhd");
+                vhdiinfo(image);
+                String out = ok("vhdiinfo", image.toString());
+                assertTrue(out.contains("Disk type\t\t: Dynamic"), names[i] + " stands alone: " + out);
+                assertArrayEquals(expect[i], qemuRaw(image), names[i] + " as qemu-img reads it");
+            }
+            pool.commit("c");
+            Path master = poolDir.resolve("m.vhd");
+            vhdiinfo(master);
+            assertArrayEquals(expect[2], qemuRaw(master), "the master holds its last clone's bytes");
+            assertEquals(0, FORMAT.check(master, ImagePolicy.operator(), false).exitCode());
+        }
+    }
+
     @Test
     void vhdimountShowsOurChainOfThree() throws Exception {
         Assumptions.assumeTrue(PeerTool.has("vhdimount"), "libvhdi-utils is not installed");

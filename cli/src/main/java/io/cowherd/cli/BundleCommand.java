@@ -152,7 +152,7 @@ final class BundleCommand implements Runnable {
                 return ExitCodes.OK;
             }
             String master = name != null ? name : bundle.directory().getFileName().toString();
-            try (Pool p = poolOptions.backend().openPool(pool)) {
+            try (Pool p = poolOptions.openOrCreate(pool, PoolOptions.DEFAULT_BACKEND)) {
                 for (Volume v : bundle.importInto(p, master)) {
                     out.println("master " + v.name() + " " + v.path());
                 }

@@ -43,6 +43,9 @@ final class CheckCommand implements Callable<Integer> {
         if (!java.nio.file.Files.exists(image)) {
             throw new io.cowherd.NoSuchVolumeException(image + " does not exist");
         }
+        if (repair != null) {
+            PoolOptions.refuseIfMasterWithClones(image, "repair it (-r " + repair + ")");
+        }
         ImageFormat f = format != null ? ImageFormats.byName(format) : ImageFormats.probe(image);
         CheckReport r = "all".equals(repair) ? f.checkRepairingAll(image, ImagePolicy.operator())
                 : f.check(image, ImagePolicy.operator(), repair != null);

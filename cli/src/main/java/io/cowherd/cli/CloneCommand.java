@@ -1,8 +1,14 @@
 package io.cowherd.cli;
 
+import io.cowherd.Capability;
 import io.cowherd.Pool;
+import io.cowherd.Pools;
+import io.cowherd.VolumeExistsException;
+import io.cowherd.VolumeNames;
+import io.cowherd.spi.ImageFormats;
 import io.cowherd.Volume;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,10 +27,11 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "clone", description = {"Create copy-on-write clones of a master image.",
     "  cowherd clone MASTER CLONE...",
-    "  cowherd clone --count N --name-pattern PATTERN --into DIR MASTER"})
+    "  cowherd clone --count N --name-pattern PATTERN --into POOL MASTER",
+    "An existing pool uses its own backend; a refused or failed clone leaves the pool as it was."})
 final class CloneCommand implements Callable<Integer> {
-    /** Cloning into an LVM pool warns about fill levels at or past this percentage. */
-    private static final int LVM_WARN_PERCENT = 80;
+    /** Cloning into a pool of fixed-size copy-on-write stores warns about fill levels at or past this percentage. */
+    private static final int FILL_WARN_PERCENT = 80;
 
     @Mixin
     PoolOptions poolOptions;
@@ -32,7 +39,7 @@ final class CloneCommand implements Callable<Integer> {
     @Option(names = "-f", paramLabel = "FMT", description = "The master's format (detected when omitted).")
     String format;
 
-    @Option(names = "--into", paramLabel = "DIR", description = "Pool directory for the clones (default: the master's directory).")
+    @Option(names = "--into", paramLabel = "DIR", description = "The pool for the clones (default: the master's directory).")
     Path into;
 
     @Option(names = "--count", paramLabel = "N", description = "Number of clones to make from --name-pattern.")
@@ -53,6 +60,60 @@ final class CloneCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        List<String> names = cloneNames();
+        Path dir = (into != null ? into : master.toAbsolutePath().getParent()).toAbsolutePath().normalize();
+        for (String c : clones) {
+            Path parent = Path.of(c).toAbsolutePath().getParent();
+            if (c.contains("/") && !parent.normalize().equals(dir)) {
+                throw new IllegalArgumentException("clone " + c + " must live in the pool directory " + dir);
+            }
+        }
+        if (!Files.exists(master)) {
+            throw new io.cowherd.NoSuchVolumeException(master + " does not exist");
+        }
+        boolean poolExisted = Pools.backendAt(dir).isPresent();
+        boolean dirExisted = Files.exists(dir);
+        long start = System.nanoTime();
+        try (Pool pool = poolOptions.openOrCreate(dir, defaultBackend())) {
+            for (String n : names) {
+                if (pool.find(n).isPresent()) {
+                    throw new VolumeExistsException("pool " + pool.location() + " already has a volume named '" + n
+                            + "'; choose other names");
+                }
+            }
+            PoolOptions.Master m = PoolOptions.masterFor(pool, master, format);
+            List<Volume> made;
+            try {
+                made = pool.createClones(m.volume().name(), names);
+            } catch (RuntimeException e) {
+                if (m.imported()) {
+                    undoImport(pool, m.volume(), e);
+                }
+                throw e;
+            }
+            double ms = (System.nanoTime() - start) / 1e6;
+            PrintWriter out = spec.commandLine().getOut();
+            for (Volume v : made) {
+                out.println(v.path());
+            }
+            out.flush();
+            PrintWriter err = spec.commandLine().getErr();
+            err.printf("cowherd: %d clone(s) of %s in %.1f ms%n", made.size(), m.volume().name(), ms);
+            err.flush();
+            if (pool.backend().supports(Capability.FILL)) {
+                PoolCommand.warnAboutFill(pool, FILL_WARN_PERCENT, err);
+            }
+        } catch (RuntimeException e) {
+            if (!poolExisted) {
+                Pools.removeIfEmpty(dir, !dirExisted);
+            }
+            throw e;
+        }
+        return ExitCodes.OK;
+    }
+
+    /** The clone names, every one checked before anything is created or imported. */
+    private List<String> cloneNames() {
         List<String> names = new ArrayList<>();
         if (count != null) {
             if (!clones.isEmpty()) {
@@ -62,7 +123,12 @@ final class CloneCommand implements Callable<Integer> {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--count must be at least 1");
             }
             for (int i = 1; i <= count; i++) {
-                names.add(String.format(namePattern, i));
+                try {
+                    names.add(String.format(namePattern, i));
+                } catch (java.util.IllegalFormatException e) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "--name-pattern '" + namePattern
+                            + "' is not a printf pattern for one number (" + e.getMessage() + "); for example web-%02d");
+                }
             }
         } else {
             if (clones.isEmpty()) {
@@ -70,30 +136,32 @@ final class CloneCommand implements Callable<Integer> {
             }
             clones.forEach(c -> names.add(PoolOptions.stripExtension(c)));
         }
-        Path dir = (into != null ? into : master.toAbsolutePath().getParent()).toAbsolutePath().normalize();
-        for (String c : clones) {
-            Path parent = Path.of(c).toAbsolutePath().getParent();
-            if (c.contains("/") && !parent.normalize().equals(dir)) {
-                throw new IllegalArgumentException("clone " + c + " must live in the pool directory " + dir);
+        for (String n : names) {
+            if (!VolumeNames.isValid(n)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), (count != null ? "--name-pattern '"
+                        + namePattern + "' gives '" + n + "', which" : "clone name '" + n + "'") + " is not a volume name: "
+                        + "use 1-" + VolumeNames.MAX_LENGTH + " letters, digits, '.', '_', '+' or '-', starting with a "
+                        + "letter or digit");
             }
         }
-        long start = System.nanoTime();
-        try (Pool pool = poolOptions.backend().openPool(dir)) {
-            Volume m = PoolOptions.masterFor(pool, master, format);
-            List<Volume> made = pool.createClones(m.name(), names);
-            double ms = (System.nanoTime() - start) / 1e6;
-            PrintWriter out = spec.commandLine().getOut();
-            for (Volume v : made) {
-                out.println(v.path());
-            }
-            out.flush();
-            PrintWriter err = spec.commandLine().getErr();
-            err.printf("cowherd: %d clone(s) of %s in %.1f ms%n", made.size(), m.name(), ms);
-            err.flush();
-            if (pool instanceof io.cowherd.lvm.LvmPool lvm) {
-                LvmCommand.warnAboutFill(lvm, LVM_WARN_PERCENT, err);
-            }
+        if (names.stream().distinct().count() != names.size()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "clone names repeat: " + names
+                    + (count != null ? " (put the number into --name-pattern, e.g. web-%02d)" : ""));
         }
-        return ExitCodes.OK;
+        return names;
+    }
+
+    /** A new pool's backend when --backend is not given: vhd for a VHD master, else the default. */
+    private String defaultBackend() {
+        String f = format != null ? format : ImageFormats.probe(master).name();
+        return f.equals("vhd") ? "vhd" : PoolOptions.DEFAULT_BACKEND;
+    }
+
+    private static void undoImport(Pool pool, Volume imported, RuntimeException cause) {
+        try {
+            pool.delete(imported.name());
+        } catch (RuntimeException cleanup) {
+            cause.addSuppressed(cleanup);
+        }
     }
 }

@@ -14,7 +14,7 @@ public final class CowherdCommand implements Runnable {
     static final List<Class<?>> SUBCOMMANDS = List.of(InfoCommand.class, CloneCommand.class, ConvertCommand.class,
             CheckCommand.class, CommitCommand.class, RebaseCommand.class, ResizeCommand.class, VolumesCommand.class,
             DeleteCommand.class, BackendsCommand.class, DomainCommand.class, QuickstartCommand.class, PoolCommand.class,
-            LvmCommand.class, BundleCommand.class, SeedCommand.class, FetchCommand.class, TrackerCommand.class,
+            BundleCommand.class, SeedCommand.class, FetchCommand.class, TrackerCommand.class,
             CommandLine.HelpCommand.class);
 
     @Option(names = {"-v", "--verbose"}, description = "Log what cowherd does (to stderr).", scope = CommandLine.ScopeType.INHERIT)
@@ -49,9 +49,10 @@ public final class CowherdCommand implements Runnable {
                 continue;
             }
             for (Class<?> c : SUBCOMMANDS) {
-                String name = c.getAnnotation(Command.class).name();
-                if (name.equals(arg) && c != CommandLine.HelpCommand.class) {
-                    return commandLine(name);
+                Command command = c.getAnnotation(Command.class);
+                if ((command.name().equals(arg) || List.of(command.aliases()).contains(arg))
+                        && c != CommandLine.HelpCommand.class) {
+                    return commandLine(command.name());
                 }
             }
             break;

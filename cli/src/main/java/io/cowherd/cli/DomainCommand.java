@@ -90,7 +90,7 @@ final class DomainCommand implements Runnable {
             PrintWriter out = spec.commandLine().getOut();
             if (connect == null) {
                 String xml = DomainXml.read(source.xml).toXml();
-                try (Pool p = poolOptions.backend().openPool(poolDirectory(xml))) {
+                try (Pool p = poolOptions.openOrCreate(poolDirectory(xml), PoolOptions.DEFAULT_BACKEND)) {
                     List<ClonedDomain> made = new DomainCloner(null, p).cloneToXmlFiles(xml, options.build(), outputDir);
                     made.forEach(d -> out.println(d.name() + " " + outputDir.resolve(d.name() + ".xml")));
                 }
@@ -110,7 +110,7 @@ final class DomainCommand implements Runnable {
                             + ": " + e.getMessage() + "; check the name with `virsh -c " + connect + " list --all`",
                             source.domain, null, e);
                 }
-                try (Pool p = poolOptions.backend().openPool(poolDirectory(xml))) {
+                try (Pool p = poolOptions.openOrCreate(poolDirectory(xml), PoolOptions.DEFAULT_BACKEND)) {
                     DomainCloner cloner = new DomainCloner(conn, p);
                     List<ClonedDomain> made = source.domain != null
                             ? cloner.cloneDomain(source.domain, options.build())

@@ -31,7 +31,8 @@ public final class ExitCodes {
 
     /** The exit code for an error that ended a command. */
     static int of(Throwable e) {
-        if (e instanceof NoSuchVolumeException || e instanceof NoSuchBackendException) {
+        if (e instanceof NoSuchVolumeException || e instanceof NoSuchBackendException
+                || e instanceof io.cowherd.NoSuchPoolException) {
             return NOT_FOUND;
         }
         if (e instanceof CorruptImageException || e instanceof WrongFormatException) {
@@ -53,7 +54,7 @@ public final class ExitCodes {
         if (e instanceof io.cowherd.domain.LibvirtFailureException) {
             return LIBVIRT;
         }
-        if (e instanceof IllegalArgumentException) {
+        if (e instanceof IllegalArgumentException || e instanceof io.cowherd.WrongBackendException) {
             return USAGE;
         }
         return FAILURE;

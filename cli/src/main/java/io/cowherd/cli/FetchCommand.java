@@ -105,7 +105,7 @@ final class FetchCommand implements Callable<Integer> {
         if (Files.isDirectory(result) && Files.exists(result.resolve(BundleManifest.FILE_NAME))) {
             Bundle b = Bundle.open(result);
             if (pool != null) {
-                try (Pool p = poolOptions.backend().openPool(pool)) {
+                try (Pool p = poolOptions.openOrCreate(pool, PoolOptions.DEFAULT_BACKEND)) {
                     for (Volume v : b.importInto(p, name != null ? name : m.name())) {
                         out.println("master " + v.name() + " " + v.path());
                     }

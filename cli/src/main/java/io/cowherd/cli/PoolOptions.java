@@ -1,22 +1,37 @@
 package io.cowherd.cli;
 
-import io.cowherd.Backends;
-import io.cowherd.CowBackend;
 import io.cowherd.Pool;
+import io.cowherd.Pools;
 import io.cowherd.Volume;
 import io.cowherd.spi.ImageFormats;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import picocli.CommandLine.Option;
 
-/** Options shared by commands that work on a pool, and how a master file becomes a pool master. */
+/**
+ * The {@code --backend} option, and how commands find pools: an existing pool names its own
+ * backend, so {@code --backend} only chooses the backend of a new pool and is refused when it
+ * contradicts an existing one.
+ */
 final class PoolOptions {
-    @Option(names = "--backend", defaultValue = "qcow2", description = "Clone backend (default: ${DEFAULT-VALUE}; see `cowherd backends`).")
+    /** The backend of a new pool when none is named and the master's format does not choose one. */
+    static final String DEFAULT_BACKEND = "qcow2";
+
+    @Option(names = "--backend", paramLabel = "NAME",
+            description = "Backend of a new pool (default: the master's format if it is vhd, else " + DEFAULT_BACKEND
+                    + "; see `cowherd backends`). An existing pool names its own; a different one is refused.")
     String backend;
 
-    CowBackend backend() {
-        return Backends.byName(backend);
+    /** The existing pool at {@code location}; creates nothing. */
+    Pool openExisting(Path location) {
+        return Pools.open(location, backend);
+    }
+
+    /** The pool at {@code location}, created with the named backend or {@code fallback} when there is none. */
+    Pool openOrCreate(Path location, String fallback) {
+        return Pools.openOrCreate(location, backend, fallback);
     }
 
     /**
@@ -26,21 +41,30 @@ final class PoolOptions {
      *
      * @param format the master file's format, or null to detect it (an operator's own file)
      */
-    static Volume masterFor(Pool pool, Path masterFile, String format) {
+    static Master masterFor(Pool pool, Path masterFile, String format) {
         Path file = masterFile.toAbsolutePath().normalize();
         if (!Files.exists(file)) {
             throw new io.cowherd.NoSuchVolumeException(masterFile + " does not exist");
         }
-        Optional<Volume> known = pool.volumes().stream().filter(v -> v.path().equals(file)).findFirst();
+        Optional<Volume> known = pool.volumeAt(file);
         if (known.isPresent()) {
-            return known.get();
+            return new Master(known.get(), false);
         }
         String fmt = format != null ? format : ImageFormats.probe(file).name();
         String name = stripExtension(file.getFileName().toString());
         if (pool.location().equals(file.getParent()) && fmt.equals(pool.backend().volumeFormat())) {
-            return pool.adoptMaster(name, file);
+            return new Master(pool.adoptMaster(name, file), false);
         }
-        return pool.importMaster(name, file, fmt);
+        return new Master(pool.importMaster(name, file, fmt), true);
+    }
+
+    /**
+     * A pool master and whether this command imported it (and so removes it again if the command fails).
+     *
+     * @param volume the master
+     * @param imported whether it was imported just now
+     */
+    record Master(Volume volume, boolean imported) {
     }
 
     /** A volume name from a file name or path: the last component without its image extension. */
@@ -52,5 +76,30 @@ final class PoolOptions {
             }
         }
         return n;
+    }
+
+    /** How the command line names a volume's role. */
+    static String role(Volume v) {
+        return v.role().name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /**
+     * Refuses to change {@code file} from outside its pool when a pool records it as a master
+     * with clones: qemu-img-style commands keep their behaviour on files no pool records, but a
+     * master never changes under its clones, whatever the file mode and whoever asks.
+     */
+    static void refuseIfMasterWithClones(Path file, String refused) {
+        Optional<Pools.Recorded> rec = Pools.recording(file);
+        if (rec.isEmpty()) {
+            return;
+        }
+        try (Pools.Recorded r = rec.get()) {
+            List<String> clones = r.pool().clonesOf(r.volume().name()).stream().map(Volume::name).toList();
+            if (!clones.isEmpty()) {
+                throw new io.cowherd.MasterInUseException(r.pool().location().toString(), r.volume().name(), clones,
+                        refused, "work on a clone instead, or flatten or promote the clones first (cowherd pool "
+                                + "flatten|promote " + r.pool().location() + " CLONE)");
+            }
+        }
     }
 }

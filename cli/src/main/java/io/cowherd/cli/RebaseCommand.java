@@ -13,7 +13,8 @@ import picocli.CommandLine.Parameters;
 
 /** {@code cowherd rebase}: points an overlay at another backing image, safely unless {@code -u}. */
 @Command(name = "rebase", description = {"Change an overlay's backing file.",
-    "Safe mode copies in whatever differs between the old and new backing; -u only rewrites the reference."})
+    "Safe mode copies in whatever differs between the old and new backing; -u only rewrites the reference.",
+    "A clone a pool records can only drop its backing (-b \"\", the pool's flatten)."})
 final class RebaseCommand implements Callable<Integer> {
     @Option(names = "-f", paramLabel = "FMT", description = "The overlay's format (detected when omitted).")
     String format;
@@ -35,6 +36,13 @@ final class RebaseCommand implements Callable<Integer> {
         if (!java.nio.file.Files.exists(image)) {
             throw new io.cowherd.NoSuchVolumeException(image + " does not exist");
         }
+        java.util.Optional<io.cowherd.Pools.Recorded> recorded = io.cowherd.Pools.recording(image);
+        if (recorded.isPresent()) {
+            try (io.cowherd.Pools.Recorded r = recorded.get()) {
+                rebaseRecorded(r);
+            }
+            return ExitCodes.OK;
+        }
         ImageFormat f = format != null ? ImageFormats.byName(format) : ImageFormats.probe(image);
         if (!(f instanceof OverlayFormat overlay)) {
             throw new UnsupportedFeatureException(f.name() + " images have no backing file");
@@ -49,5 +57,24 @@ final class RebaseCommand implements Callable<Integer> {
         }
         overlay.rebase(image, newBacking, backingFormat, unsafe, ImagePolicy.operator());
         return ExitCodes.OK;
+    }
+
+    /**
+     * A volume a pool records: its backing belongs to the pool's record. Dropping a clone's
+     * backing ({@code -b ""}, safe) is the pool's flatten; any other rebase would change what the
+     * record says, and is refused with the pool's ways out.
+     */
+    private void rebaseRecorded(io.cowherd.Pools.Recorded r) {
+        io.cowherd.Volume v = r.volume();
+        if (v.role() == io.cowherd.Volume.Role.CLONE && backing.isEmpty() && !unsafe) {
+            r.pool().flatten(v.name());
+            return;
+        }
+        String where = "'" + v.name() + "' is a " + PoolOptions.role(v) + " of pool " + r.pool().location();
+        throw new UnsupportedFeatureException(where + ", whose backing belongs to the pool's record: rebasing it is refused; "
+                + (v.role() == io.cowherd.Volume.Role.CLONE
+                        ? "`cowherd pool flatten` makes it standalone (as rebase -b \"\" does), `cowherd pool promote` a "
+                                + "master of its own"
+                        : "masters and standalone volumes stand alone; clone it instead"));
     }
 }

@@ -11,13 +11,13 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code cowherd volumes DIR}: the masters and clones a pool records. */
-@Command(name = "volumes", description = "List the masters and clones a pool records.")
+/** {@code cowherd volumes POOL}: the masters, clones and standalone volumes a pool records. */
+@Command(name = "volumes", description = "List the volumes an existing pool records (creates nothing).")
 final class VolumesCommand implements Callable<Integer> {
     @Mixin
     PoolOptions poolOptions;
 
-    @Parameters(paramLabel = "POOL")
+    @Parameters(paramLabel = "POOL", description = "The pool (a directory, /dev/VG or /dev/VG/THINPOOL).")
     Path pool;
 
     @Spec
@@ -26,11 +26,11 @@ final class VolumesCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        try (Pool p = poolOptions.backend().openPool(pool)) {
-            out.printf("%-30s %-7s %-30s %s%n", "NAME", "ROLE", "MASTER", "PATH");
+        try (Pool p = poolOptions.openExisting(pool)) {
+            out.printf("%-30s %-10s %-30s %s%n", "NAME", "ROLE", "MASTER", "PATH");
             for (Volume v : p.volumes()) {
-                out.printf("%-30s %-7s %-30s %s%n", v.name(), v.isMaster() ? "master" : "clone",
-                        v.master() == null ? "-" : v.master(), v.path());
+                out.printf("%-30s %-10s %-30s %s%n", v.name(), PoolOptions.role(v), v.master() == null ? "-" : v.master(),
+                        v.path());
             }
         }
         out.flush();

@@ -13,6 +13,8 @@ import io.cowherd.Capability;
 import io.cowherd.CorruptImageException;
 import io.cowherd.CowBackend;
 import io.cowherd.CowException;
+import io.cowherd.Fill;
+import io.cowherd.FillPolicy;
 import io.cowherd.MasterInUseException;
 import io.cowherd.NoSuchVolumeException;
 import io.cowherd.OutOfSpaceException;
@@ -309,7 +311,178 @@ public abstract class BackendContractTest {
             }
             return null;
         }));
+        checks.put(Capability.ACTIVATE, p -> uncheck(() -> {
+            p.deactivate();
+            assertTrue(p.activate().contains("c"), "activation brings the clone back");
+            assertArrayEquals(masterContent, readVolume("m"));
+            return null;
+        }));
+        checks.put(Capability.FILL, p -> {
+            List<Fill> found = new ArrayList<>();
+            List<Fill> fills = p.checkFill(FillPolicy.warnOnly(100), (f, t) -> found.add(f));
+            assertFalse(fills.stream().anyMatch(Fill::lost), "nothing is lost in a fresh pool: " + fills);
+            assertEquals(fills, p.usage(), "checking reports what usage() reports");
+        });
+        checks.put(Capability.FLATTEN, p -> uncheck(() -> {
+            p.createClone("m", "cap-f");
+            Volume v = p.flatten("cap-f");
+            assertEquals(Volume.Role.STANDALONE, v.role());
+            assertNull(v.master());
+            assertArrayEquals(masterContent, readVolume("cap-f"));
+            return null;
+        }));
+        checks.put(Capability.PROMOTE, p -> uncheck(() -> {
+            p.createClone("m", "cap-p");
+            Volume v = p.promote("cap-p");
+            assertTrue(v.isMaster());
+            p.createClone("cap-p", "cap-pc");
+            assertArrayEquals(masterContent, readVolume("cap-pc"));
+            return null;
+        }));
+        checks.put(Capability.COMMIT, p -> uncheck(() -> {
+            p.importMaster("cap-cm", rawFile("cap-cm.raw", masterContent), "raw");
+            p.createClone("cap-cm", "cap-cc");
+            assertEquals("cap-cm", p.commit("cap-cc").name());
+            assertTrue(p.find("cap-cc").isEmpty(), "a committed clone is gone");
+            return null;
+        }));
+        checks.put(Capability.RESIZE, p -> {
+            p.resize("c", MASTER_SIZE + 1024 * 1024);
+            assertEquals(MASTER_SIZE + 1024 * 1024, p.info("c").virtualSize());
+        });
         return checks;
+    }
+
+    // ---- a master never changes while it has clones; the ways out ----
+
+    /** What the master's storage holds, hashed: its file when volumes are files, else its guest bytes. */
+    private String masterFingerprint(String master) throws IOException {
+        Volume v = pool.get(master);
+        byte[] bytes = backend().volumesAreFiles() ? Files.readAllBytes(v.path()) : readVolume(master);
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private byte[] writeInto(String clone, long seed) throws IOException {
+        byte[] expect = masterContent.clone();
+        byte[] data = content(70_000, seed);
+        try (VirtualDisk d = pool.open(clone, true)) {
+            d.write(ByteBuffer.wrap(data), 4096 + 17);
+            d.flush();
+        }
+        System.arraycopy(data, 0, expect, 4096 + 17, data.length);
+        return expect;
+    }
+
+    @Test
+    void aMasterWithClonesNeverChangesWhateverIsAsked() throws IOException {
+        Assumptions.assumeTrue(backend().supports(Capability.WRITE), "backend does not write");
+        importMaster("m");
+        pool.createClones("m", List.of("a", "b"));
+        byte[] a = writeInto("a", 7);
+        String before = masterFingerprint("m");
+        if (backend().supports(Capability.COMMIT)) {
+            MasterInUseException e = assertThrows(MasterInUseException.class, () -> pool.commit("a"));
+            assertEquals(List.of("b"), e.clones(), "the refusal names the other clones");
+        }
+        if (backend().supports(Capability.RESIZE)) {
+            assertThrows(MasterInUseException.class, () -> pool.resize("m", MASTER_SIZE * 2L));
+        }
+        assertThrows(MasterInUseException.class, () -> pool.delete("m"));
+        assertThrows(ReadOnlyVolumeException.class, () -> pool.open("m", true));
+        assertEquals(before, masterFingerprint("m"), "the master's bytes are unchanged");
+        assertArrayEquals(masterContent, readVolume("b"), "a sibling reads what it read before");
+        assertArrayEquals(a, readVolume("a"));
+        assertEquals(MASTER_SIZE, pool.info("m").virtualSize());
+    }
+
+    @Test
+    void commitWritesTheLastCloneIntoItsMaster() throws IOException {
+        Assumptions.assumeTrue(backend().supports(Capability.COMMIT), "backend does not commit");
+        importMaster("m");
+        pool.createClones("m", List.of("a", "b"));
+        byte[] a = writeInto("a", 8);
+        pool.delete("b");
+        assertEquals("m", pool.commit("a").name());
+        assertTrue(pool.find("a").isEmpty(), "the committed clone is gone");
+        assertArrayEquals(a, readVolume("m"), "the master holds the clone's bytes");
+        assertTrue(pool.get("m").isMaster());
+        assertThrows(ReadOnlyVolumeException.class, () -> pool.open("m", true), "still a read-only master");
+        pool.createClone("m", "c");
+        assertArrayEquals(a, readVolume("c"));
+    }
+
+    @Test
+    void flattenedCloneStandsAloneAndFreesItsMaster() throws IOException {
+        Assumptions.assumeTrue(backend().supports(Capability.FLATTEN), "backend does not flatten");
+        importMaster("m");
+        pool.createClones("m", List.of("a", "b"));
+        byte[] a = writeInto("a", 9);
+        String before = masterFingerprint("m");
+        assertEquals(Volume.Role.STANDALONE, pool.flatten("a").role());
+        assertEquals(before, masterFingerprint("m"));
+        assertArrayEquals(a, readVolume("a"));
+        assertArrayEquals(masterContent, readVolume("b"));
+        assertEquals(List.of("b"), pool.clonesOf("m").stream().map(Volume::name).toList());
+        pool.delete("b");
+        pool.delete("m");
+        assertArrayEquals(a, readVolume("a"), "a flattened volume needs no master");
+        writeInto("a", 10); // and stays writable
+        assertThrows(CowException.class, () -> pool.createClone("a", "x"), "a standalone volume is no master");
+        pool.close();
+        pool = backend().openPool(poolLocation());
+        assertEquals(Volume.Role.STANDALONE, pool.get("a").role(), "the record says so after reopening");
+    }
+
+    @Test
+    void promotedCloneIsAMasterAndItsSiblingsKeepTheirs() throws IOException {
+        Assumptions.assumeTrue(backend().supports(Capability.PROMOTE), "backend does not promote");
+        importMaster("m");
+        pool.createClones("m", List.of("a", "b"));
+        byte[] a = writeInto("a", 11);
+        String before = masterFingerprint("m");
+        assertTrue(pool.promote("a").isMaster());
+        assertEquals(before, masterFingerprint("m"));
+        assertArrayEquals(masterContent, readVolume("b"));
+        assertArrayEquals(a, readVolume("a"));
+        assertThrows(ReadOnlyVolumeException.class, () -> pool.open("a", true), "a promoted clone is read-only");
+        pool.createClones("a", List.of("a1", "a2"));
+        assertArrayEquals(a, readVolume("a2"));
+        assertThrows(MasterInUseException.class, () -> pool.delete("a"));
+    }
+
+    @Test
+    void resizeGrowsACloneAndAMasterWithoutClones() throws IOException {
+        Assumptions.assumeTrue(backend().supports(Capability.RESIZE), "backend does not resize");
+        importMaster("m");
+        pool.createClone("m", "c");
+        long bigger = MASTER_SIZE + 2L * 1024 * 1024;
+        pool.resize("c", bigger);
+        assertEquals(bigger, pool.info("c").virtualSize());
+        byte[] grown = readVolume("c");
+        assertArrayEquals(masterContent, Arrays.copyOf(grown, MASTER_SIZE));
+        assertTrue(IntStream.range(MASTER_SIZE, grown.length).allMatch(i -> grown[i] == 0), "the new part reads zeros");
+        assertEquals(MASTER_SIZE, pool.info("m").virtualSize(), "the master keeps its size");
+        pool.delete("c");
+        pool.resize("m", bigger);
+        assertEquals(bigger, pool.info("m").virtualSize());
+        assertThrows(ReadOnlyVolumeException.class, () -> pool.open("m", true), "still read-only");
+    }
+
+    @Test
+    void thePoolNamesItsOwnBackend() {
+        importMasterUnchecked("m");
+        try (Pool again = io.cowherd.Pools.open(pool.location())) {
+            assertEquals(backend().name(), again.backend().name());
+            assertEquals(List.of("m"), again.volumes().stream().map(Volume::name).toList());
+        }
+    }
+
+    private void importMasterUnchecked(String name) {
+        uncheck(() -> importMaster(name));
     }
 
     @Test
