@@ -159,7 +159,7 @@ public final class DmSnapshotPool implements Pool {
             }
             openRecord(); // another process made it meanwhile
         }
-        return locked();
+        return lock.acquire();
     }
 
     /** Whether the pool exists (it is made by its first import or adoption). */
