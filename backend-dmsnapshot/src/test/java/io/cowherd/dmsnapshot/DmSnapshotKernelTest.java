@@ -269,8 +269,8 @@ class DmSnapshotKernelTest {
             assertEquals("", pool.settings().devicePrefix());
             assertEquals(pool.dmName("x"), new DmSnapshotBackend().openPool(dir).dmName("x"));
         } finally {
-            KernelLeaks.tearDownAndCheck(a, tmp.resolve("vms-a"));
-            KernelLeaks.tearDownAndCheck(b, tmp.resolve("vms-b"));
+            a.deactivate();
+            b.deactivate();
         }
     }
 
@@ -299,7 +299,7 @@ class DmSnapshotKernelTest {
         assertEquals("m", p.volumeAt(fresh.resolve("m.raw")).orElseThrow().name());
         assertEquals("c", pool.volumeAt(pool.createClone("m", "c").path()).orElseThrow().name());
         assertEquals("c", pool.volumeAt(dir.resolve("c.cow")).orElseThrow().name());
-        KernelLeaks.tearDownAndCheck(p, fresh);
+        p.deactivate();
     }
 
     @Test
