@@ -45,6 +45,9 @@ final class CowWatch implements AutoCloseable {
         try {
             checkNow();
         } catch (RuntimeException e) {
+            if (timer.isShutdown()) {
+                return; // closed while checking
+            }
             LOG.warn("COW watch of {} failed this round: {}", pool.location(), e.toString());
         }
     }
@@ -55,6 +58,8 @@ final class CowWatch implements AutoCloseable {
             @Override
             public void warning(Fill fill, int threshold) {
                 if (warned.putIfAbsent(fill.volume(), Boolean.TRUE) == null) {
+                    LOG.warn("COW store of clone '{}' in pool {} is {}% full ({} bytes)", fill.volume(), pool.location(),
+                            String.format("%.1f", fill.percent()), fill.size());
                     listener.warning(fill, threshold);
                 }
             }
@@ -73,6 +78,8 @@ final class CowWatch implements AutoCloseable {
             @Override
             public void lost(Fill fill) {
                 if (reportedLost.putIfAbsent(fill.volume(), Boolean.TRUE) == null) {
+                    LOG.error("clone '{}' in pool {} overflowed its copy-on-write store and the kernel invalidated it: "
+                            + "its writes are lost", fill.volume(), pool.location());
                     listener.lost(fill);
                 }
             }

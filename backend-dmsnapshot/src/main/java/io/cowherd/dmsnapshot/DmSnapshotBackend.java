@@ -46,12 +46,12 @@ public final class DmSnapshotBackend implements CowBackend {
 
     @Override
     public DmSnapshotPool openPool(Path location) {
-        return new DmSnapshotPool(this, location, PoolSettings.defaults());
+        return new DmSnapshotPool(this, location, PoolSettings.forPool(location));
     }
 
     /**
-     * Opens (creating if needed) a pool; a new pool takes {@code settings}, an existing one keeps
-     * the settings it was created with.
+     * Opens a pool; a pool made by this object (at its first import) takes {@code settings}, an
+     * existing one keeps the settings it was created with.
      */
     public DmSnapshotPool openPool(Path location, PoolSettings settings) {
         return new DmSnapshotPool(this, location, settings);

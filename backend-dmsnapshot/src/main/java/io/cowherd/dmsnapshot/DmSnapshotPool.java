@@ -47,7 +47,11 @@ import org.slf4j.LoggerFactory;
  * A directory of device-mapper snapshot volumes. A master is a raw image file that is attached
  * read-only (a loop device under a read-only {@code linear} device named after the master); each
  * clone is a sparse copy-on-write store file ({@code NAME.cow}) on its own loop device under a
- * persistent {@code snapshot} target whose device, {@code /dev/mapper/NAME}, is what a guest sees.
+ * persistent {@code snapshot} target whose device, {@code /dev/mapper/PREFIX+NAME}, is what a guest
+ * sees. The prefix is chosen when the pool is made (by default the directory's name and part of
+ * the pool id, so two pools may both have a {@code golden}); pools made before keep theirs (none).
+ * Opening a pool creates nothing: its first import or adoption makes the directory and record,
+ * and removes them again if it fails.
  *
  * <p>The pool records its volumes as a directory pool does ({@code .cowherd/volumes}, under a
  * cross-process lock), so {@link #activate()} can rebuild every device after a reboot. Devices carry
@@ -65,7 +69,12 @@ public final class DmSnapshotPool implements Pool {
 
     private final DmSnapshotBackend backend;
     private final Path directory;
-    private final PoolSettings settings;
+    private final Path meta;
+    private final PoolSettings fresh;
+    /** The recorded settings once the pool exists; {@code fresh} until then. */
+    private volatile PoolSettings settings;
+    /** Whether the pool's record exists (this object opened or made it). */
+    private volatile boolean exists;
     private final PoolLock lock;
     private final PoolRecords records;
     private final List<CowWatch> watches = new CopyOnWriteArrayList<>();
@@ -73,18 +82,92 @@ public final class DmSnapshotPool implements Pool {
     DmSnapshotPool(DmSnapshotBackend backend, Path directory, PoolSettings fresh) {
         this.backend = backend;
         this.directory = directory.toAbsolutePath().normalize();
-        Path meta = this.directory.resolve(META_DIR);
-        try {
-            Files.createDirectories(meta);
-        } catch (IOException e) {
-            throw CowIOException.wrap(this.directory, "creating the pool", e);
-        }
+        this.meta = this.directory.resolve(META_DIR);
+        this.fresh = fresh;
+        this.settings = fresh;
         this.lock = new PoolLock(meta.resolve("lock"));
+        this.records = new PoolRecords(meta.resolve("volumes"), this.directory);
+        if (Files.isDirectory(meta)) {
+            openRecord();
+        }
+        // Otherwise the pool is made by its first import or adoption: opening creates nothing.
+    }
+
+    private synchronized void openRecord() {
+        if (exists) {
+            return;
+        }
         try (PoolLock.Held held = lock.acquire()) {
             BackendRecord.claim(meta, backend);
             this.settings = PoolSettings.loadOrStore(meta, fresh);
         }
-        this.records = new PoolRecords(meta.resolve("volumes"), this.directory);
+        exists = true;
+    }
+
+    /**
+     * Makes the pool's directory and record if they do not exist yet.
+     *
+     * @return what this call created (the directory, or its record directory), to remove if the
+     *         change that needed it fails; null if the pool existed
+     */
+    private synchronized Path create() {
+        if (exists || Files.isDirectory(meta)) {
+            openRecord();
+            return null;
+        }
+        Path made = Files.isDirectory(directory) ? meta : directory;
+        try {
+            Files.createDirectories(meta);
+        } catch (IOException e) {
+            throw CowIOException.wrap(directory, "creating the pool", e);
+        }
+        try {
+            openRecord();
+        } catch (RuntimeException e) {
+            uncreate(made, e);
+            throw e;
+        }
+        return made;
+    }
+
+    /** After a failed first change: removes what {@link #create} made, unless a volume got recorded meanwhile. */
+    private synchronized void uncreate(Path made, Exception cause) {
+        if (made == null) {
+            return;
+        }
+        try {
+            if (Files.exists(meta.resolve("volumes")) && !records.load().isEmpty()) {
+                return;
+            }
+            try (java.util.stream.Stream<Path> walk = Files.walk(made)) {
+                for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+            exists = false;
+            settings = fresh;
+        } catch (IOException | RuntimeException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    /** The pool's lock, for a change or a read of the record. @throws NoSuchVolumeException if there is no pool yet */
+    private PoolLock.Held locked() {
+        if (!exists) {
+            if (!Files.isDirectory(meta)) {
+                throw new NoSuchVolumeException("pool " + directory + " records no volume (it does not exist yet)");
+            }
+            openRecord(); // another process made it meanwhile
+        }
+        return lock.acquire();
+    }
+
+    /** Whether the pool exists (it is made by its first import or adoption). */
+    private boolean exists() {
+        if (!exists && Files.isDirectory(meta)) {
+            openRecord();
+        }
+        return exists;
     }
 
     @Override
@@ -108,8 +191,18 @@ public final class DmSnapshotPool implements Pool {
     public Volume importMaster(String name, Path source, String sourceFormat) {
         backend.require(Capability.IMPORT);
         checkName(name);
+        Path made = create();
+        try {
+            return importInto(name, source, sourceFormat);
+        } catch (RuntimeException e) {
+            uncreate(made, e); // a failed first import leaves no pool behind
+            throw e;
+        }
+    }
+
+    private Volume importInto(String name, Path source, String sourceFormat) {
         Path target = masterFile(name);
-        try (PoolLock.Held held = lock.acquire()) {
+        try (PoolLock.Held held = locked()) {
             checkFree(records.load(), name);
         }
         // Convert outside the lock (a big master must not stall clones), with our own readers.
@@ -124,7 +217,7 @@ public final class DmSnapshotPool implements Pool {
                 throw CowIOException.wrap(source, "reading", e);
             }
             padToSectors(staged);
-            try (PoolLock.Held held = lock.acquire()) {
+            try (PoolLock.Held held = locked()) {
                 checkFree(records.load(), name);
                 Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
                 makeReadOnly(target);
@@ -143,6 +236,16 @@ public final class DmSnapshotPool implements Pool {
     @Override
     public Volume adoptMaster(String name, Path image) {
         checkName(name);
+        Path made = create();
+        try {
+            return adopt(name, image);
+        } catch (RuntimeException e) {
+            uncreate(made, e);
+            throw e;
+        }
+    }
+
+    private Volume adopt(String name, Path image) {
         Path target = image.toAbsolutePath().normalize();
         if (!directory.equals(target.getParent())) {
             throw new io.cowherd.UnsafeBackingException(image + " is not directly inside pool " + directory
@@ -156,7 +259,7 @@ public final class DmSnapshotPool implements Pool {
         } catch (IOException e) {
             throw CowIOException.wrap(target, "adopting", e);
         }
-        try (PoolLock.Held held = lock.acquire()) {
+        try (PoolLock.Held held = locked()) {
             Map<String, Volume> all = records.load();
             if (all.containsKey(name) || all.values().stream().anyMatch(v -> v.path().equals(target))) {
                 throw new VolumeExistsException("pool " + directory + " already records '" + name + "' or " + target);
@@ -182,7 +285,7 @@ public final class DmSnapshotPool implements Pool {
         if (clones.stream().distinct().count() != clones.size()) {
             throw new IllegalArgumentException("clone names repeat: " + clones);
         }
-        try (PoolLock.Held held = lock.acquire()) {
+        try (PoolLock.Held held = locked()) {
             Map<String, Volume> all = records.load();
             Volume parent = all.get(master);
             if (parent == null) {
@@ -233,7 +336,10 @@ public final class DmSnapshotPool implements Pool {
 
     @Override
     public Optional<Volume> find(String name) {
-        try (PoolLock.Held held = lock.acquire()) {
+        if (!exists()) {
+            return Optional.empty();
+        }
+        try (PoolLock.Held held = locked()) {
             return Optional.ofNullable(records.load().get(name)).map(this::visible);
         }
     }
@@ -427,8 +533,11 @@ public final class DmSnapshotPool implements Pool {
     @Override
     public List<String> activate() {
         List<String> active = new ArrayList<>();
+        if (!exists()) {
+            return active;
+        }
         int made = 0;
-        try (PoolLock.Held held = lock.acquire()) {
+        try (PoolLock.Held held = locked()) {
             Map<String, Volume> all = records.load();
             for (Volume v : all.values()) {
                 if (v.isMaster()) {
@@ -451,7 +560,7 @@ public final class DmSnapshotPool implements Pool {
 
     /** Creates the device of clone {@code name} (and its master's) if it does not exist. */
     public void activate(String name) {
-        try (PoolLock.Held held = lock.acquire()) {
+        try (PoolLock.Held held = locked()) {
             Map<String, Volume> all = records.load();
             Volume v = all.get(name);
             if (v == null) {
@@ -497,7 +606,10 @@ public final class DmSnapshotPool implements Pool {
     @Override
     public void deactivate() {
         List<String> busy = new ArrayList<>();
-        try (PoolLock.Held held = lock.acquire()) {
+        if (!exists()) {
+            return;
+        }
+        try (PoolLock.Held held = locked()) {
             Map<String, Volume> all = records.load();
             for (Volume v : all.values()) {
                 if (!v.isMaster()) {
@@ -526,7 +638,7 @@ public final class DmSnapshotPool implements Pool {
 
     /** Removes the device of clone {@code name} and detaches its loop device (its master's too, once unused). */
     public void deactivate(String name) {
-        try (PoolLock.Held held = lock.acquire()) {
+        try (PoolLock.Held held = locked()) {
             Volume v = recorded(records.load(), name);
             if (v.isMaster()) {
                 deactivateMasterIfUnused(name);
@@ -676,7 +788,7 @@ public final class DmSnapshotPool implements Pool {
      * @return the store's size afterwards
      */
     public long growCowStore(String clone, long newBytes) {
-        try (PoolLock.Held held = lock.acquire()) {
+        try (PoolLock.Held held = locked()) {
             Map<String, Volume> all = records.load();
             Volume v = recorded(all, clone);
             if (v.isMaster()) {
@@ -741,12 +853,12 @@ public final class DmSnapshotPool implements Pool {
         List<Fill> fills = usage();
         for (Fill f : fills) {
             if (f.lost()) {
-                LOG.error("{}", overflowed(f.volume()).getMessage());
+                LOG.debug("{}", overflowed(f.volume()).getMessage()); // the watch logs it once
                 listener.lost(f);
                 continue;
             }
             if (f.percent() >= policy.warnPercent()) {
-                LOG.warn("COW store of clone '{}' in pool {} is {}% full ({} bytes)", f.volume(), directory,
+                LOG.debug("COW store of clone '{}' in pool {} is {}% full ({} bytes)", f.volume(), directory,
                         String.format("%.1f", f.percent()), f.size());
                 listener.warning(f, policy.warnPercent());
             }
@@ -808,7 +920,7 @@ public final class DmSnapshotPool implements Pool {
     @Override
     public Volume promote(String clone) {
         backend.require(Capability.PROMOTE);
-        try (PoolLock.Held held = lock.acquire()) {
+        try (PoolLock.Held held = locked()) {
             Map<String, Volume> all = records.load();
             Volume c = cloneFor(all, clone, "promoted");
             Path target = masterFile(clone);
@@ -854,7 +966,7 @@ public final class DmSnapshotPool implements Pool {
     @Override
     public Volume commit(String clone) {
         backend.require(Capability.COMMIT);
-        try (PoolLock.Held held = lock.acquire()) {
+        try (PoolLock.Held held = locked()) {
             Map<String, Volume> all = records.load();
             Volume c = cloneFor(all, clone, "committed");
             Volume master = all.get(c.master());
@@ -960,7 +1072,7 @@ public final class DmSnapshotPool implements Pool {
 
     @Override
     public void delete(String name) {
-        try (PoolLock.Held held = lock.acquire()) {
+        try (PoolLock.Held held = locked()) {
             Map<String, Volume> all = records.load();
             Volume v = recorded(all, name);
             List<Volume> dependents = all.values().stream().filter(x -> name.equals(x.master())).toList();
@@ -1019,7 +1131,10 @@ public final class DmSnapshotPool implements Pool {
     }
 
     private Map<String, Volume> recorded() {
-        try (PoolLock.Held held = lock.acquire()) {
+        if (!exists()) {
+            return new java.util.LinkedHashMap<>();
+        }
+        try (PoolLock.Held held = locked()) {
             return records.load();
         }
     }

@@ -43,11 +43,35 @@ public record PoolSettings(String poolId, int chunkSectors, String devicePrefix,
         }
     }
 
-    /** Defaults: 8 KiB chunks, devices named as the volumes, COW stores starting at 10% of the master. */
+    /**
+     * Defaults: 8 KiB chunks, devices named as the volumes (no prefix; {@link #forPool} gives
+     * one), COW stores starting at 10% of the master.
+     */
     public static PoolSettings defaults() {
         byte[] id = new byte[8];
         new SecureRandom().nextBytes(id);
         return new PoolSettings(HexFormat.of().formatHex(id), 16, "", 10);
+    }
+
+    /**
+     * Defaults for a new pool in {@code directory}: device-mapper names carry a prefix made of the
+     * directory's name (up to 16 characters) and the first 8 digits of the pool id, for example
+     * {@code vms-1a2b3c4d-golden}, so that two pools may each have a volume called {@code golden}.
+     * (Pools made before this keep the prefix they recorded, usually none.)
+     */
+    public static PoolSettings forPool(Path directory) {
+        PoolSettings d = defaults();
+        return d.withDevicePrefix(prefixFor(directory, d.poolId()));
+    }
+
+    static String prefixFor(Path directory, String poolId) {
+        Path name = directory.toAbsolutePath().normalize().getFileName();
+        String base = name == null ? "pool" : name.toString().replaceAll("[^A-Za-z0-9._+-]", "_");
+        base = base.replaceFirst("^[._+-]+", "");
+        if (base.length() > 16) {
+            base = base.substring(0, 16);
+        }
+        return (base.isEmpty() ? "" : base + "-") + poolId.substring(0, 8) + "-";
     }
 
     /** The same settings with another chunk size. */

@@ -217,6 +217,92 @@ class DmSnapshotKernelTest {
     }
 
     @Test
+    void anOverflowedCloneIsReportedLostAlsoAfterAReboot() throws IOException {
+        pool.createClones("m", List.of("gone", "kept"));
+        // No watch: the store (1% of the master) overflows and the kernel invalidates the snapshot.
+        assertThrows(CowStoreFullException.class, () -> write("gone", master, bytes(1 << 20, 5), 0));
+        byte[] kept = write("kept", master, bytes(3000, 6), 100);
+        Fill f = pool.fill("gone");
+        assertTrue(f.lost(), f.toString());
+        assertEquals(List.of(true, false), pool.usage().stream().map(Fill::lost).toList());
+        // The "reboot": the kernel's status is gone; the store's own header still says so.
+        pool.close();
+        KernelLeaks.tearDownAndCheck(pool, tmp);
+        pool = new DmSnapshotBackend().openPool(dir);
+        assertEquals(CowStore.State.INVALID, CowStore.read(dir.resolve("gone.cow")).state());
+        assertEquals(List.of(true, false), pool.usage().stream().map(Fill::lost).toList(), "lost before activation");
+        assertEquals(List.of("kept"), pool.activate(), "a lost clone is not activated");
+        assertFalse(pool.isActive("gone"));
+        assertTrue(pool.fill("gone").lost(), "lost after activation");
+        assertThrows(CowStoreFullException.class, () -> pool.open("gone", false));
+        assertFalse(pool.isActive("gone"), "opening a lost clone makes no device");
+        assertArrayEquals(kept, read("kept"));
+        assertThrows(CowStoreFullException.class, () -> pool.commit("gone"));
+        pool.delete("gone");
+    }
+
+    @Test
+    void twoPoolsMayEachHaveAMasterCalledGolden() throws IOException {
+        Path raw = tmp.resolve("g.img");
+        Files.write(raw, master);
+        DmSnapshotPool a = new DmSnapshotBackend().openPool(tmp.resolve("vms-a"));
+        DmSnapshotPool b = new DmSnapshotBackend().openPool(tmp.resolve("vms-b"));
+        try {
+            a.importMaster("golden", raw, "raw");
+            b.importMaster("golden", raw, "raw");
+            a.createClones("golden", List.of("vm1", "vm2"));
+            b.createClones("golden", List.of("vm1"));
+            assertTrue(a.dmName("vm1").startsWith("vms-a-" + a.settings().poolId().substring(0, 8) + "-"),
+                    a.dmName("vm1"));
+            assertFalse(a.deviceOf("vm1").equals(b.deviceOf("vm1")));
+            byte[] w = bytes(5000, 21);
+            try (VirtualDisk d = a.open("vm1", true)) {
+                d.write(ByteBuffer.wrap(w), 0);
+                d.flush();
+            }
+            try (VirtualDisk d = b.open("vm1", false)) {
+                ByteBuffer got = ByteBuffer.allocate(w.length);
+                d.readFully(got, 0);
+                assertArrayEquals(Arrays.copyOf(master, w.length), got.array(), "the other pool's vm1 is its own");
+            }
+            // A pool made before prefixes keeps its recorded (empty) one.
+            assertEquals("", pool.settings().devicePrefix());
+            assertEquals(pool.dmName("x"), new DmSnapshotBackend().openPool(dir).dmName("x"));
+        } finally {
+            a.deactivate();
+            b.deactivate();
+        }
+    }
+
+    @Test
+    void aFailedFirstImportLeavesNoPoolBehind() throws IOException {
+        Path fresh = tmp.resolve("new-pool");
+        DmSnapshotPool p = new DmSnapshotBackend().openPool(fresh);
+        assertFalse(Files.exists(fresh), "opening a pool creates nothing");
+        assertEquals(List.of(), p.volumes());
+        assertEquals(List.of(), p.activate());
+        assertThrows(io.cowherd.NoSuchVolumeException.class, () -> p.createClone("m", "c"));
+        assertThrows(RuntimeException.class, () -> p.importMaster("m", tmp.resolve("missing.img"), "raw"));
+        assertFalse(Files.exists(fresh), "a failed first import leaves no pool directory");
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        DmSnapshotPool q = new DmSnapshotBackend().openPool(empty);
+        assertThrows(RuntimeException.class, () -> q.importMaster("m", tmp.resolve("missing.img"), "raw"));
+        try (var files = Files.list(empty)) {
+            assertEquals(List.of(), files.toList(), "an existing directory is left as it was");
+        }
+        Path raw = tmp.resolve("ok.img");
+        Files.write(raw, master);
+        p.importMaster("m", raw, "raw");
+        assertTrue(Files.isRegularFile(fresh.resolve("m.raw")));
+        assertTrue(new DmSnapshotBackend().recognizes(fresh));
+        assertEquals(List.of("m"), io.cowherd.Pools.open(fresh).volumes().stream().map(Volume::name).toList());
+        assertEquals("m", p.volumeAt(fresh.resolve("m.raw")).orElseThrow().name());
+        assertEquals("c", pool.volumeAt(pool.createClone("m", "c").path()).orElseThrow().name());
+        assertEquals("c", pool.volumeAt(dir.resolve("c.cow")).orElseThrow().name());
+        p.deactivate();
+    }
+
+    @Test
     void promoteMakesACloneAMasterAndLeavesItsSiblingsAlone() throws IOException {
         pool.createClone("m", "c");
         pool.createClone("m", "other");

@@ -853,11 +853,25 @@ public final class LvmPool implements Pool {
 
     // ---- helpers ----
 
+    /**
+     * LV names are one namespace per volume group, shared by its classic pool and every thin pool
+     * in it: a name another pool (or anything else) holds is refused, naming the holder.
+     */
     private void checkFree(Map<String, Lvm.Lv> all, String name) {
-        if (all.containsKey(name)) {
-            throw new VolumeExistsException("volume group " + vg + " already has a logical volume named '" + name
-                    + "'; choose another name");
+        Lvm.Lv l = all.get(name);
+        if (l == null) {
+            return;
         }
+        if (ours(l)) {
+            throw new VolumeExistsException("pool " + location + " already has a volume named '" + name + "'");
+        }
+        String holder = l.tags().stream().filter(t -> t.startsWith(TAG_POOL + "=")).findFirst()
+                .map(t -> t.substring(TAG_POOL.length() + 1)).map(t -> t.equals("classic") ? "the classic pool /dev/"
+                        + vg : "the thin pool /dev/" + vg + "/" + t.substring("thin:".length()))
+                .orElse("a logical volume that is not cowherd's");
+        throw new VolumeExistsException("'" + name + "' is taken in volume group " + vg + " by " + holder
+                + ": logical volume names are shared by every pool of a volume group; choose another name (for "
+                + "example '" + name + (thinPool == null ? "-classic" : "-" + thinPool) + "'), or use another volume group");
     }
 
     /**

@@ -275,6 +275,31 @@ class LvmKernelTest {
     }
 
     @Test
+    void aClassicAndAThinPoolInOneGroupCannotBothHaveGolden() throws IOException {
+        List<LvmPool> pools = bothKinds();
+        byte[] m = content(SIZE, 14);
+        pools.get(0).importMaster("golden", raw(m), "raw");
+        io.cowherd.VolumeExistsException e = assertThrows(io.cowherd.VolumeExistsException.class,
+                () -> pools.get(1).importMaster("golden", raw(m), "raw"));
+        assertTrue(e.getMessage().contains("classic pool /dev/" + pools.get(0).volumeGroup())
+                && e.getMessage().contains("golden-tp"), e.getMessage());
+        assertEquals(List.of(), pools.get(1).volumes(), "nothing was created in the thin pool");
+        pools.get(1).importMaster("golden-tp", raw(m), "raw");
+        pools.get(1).createClone("golden-tp", "vm1");
+        assertThrows(io.cowherd.VolumeExistsException.class, () -> pools.get(0).createClone("golden", "vm1"));
+        assertArrayEquals(m, read(pools.get(1), "vm1"));
+        assertTrue(new LvmBackend().recognizes(pools.get(0).location()));
+        assertTrue(new LvmBackend().recognizes(pools.get(1).location()));
+        assertFalse(new LvmBackend().recognizes(Path.of("/dev/mapper")));
+        assertFalse(new LvmBackend().recognizes(Path.of("/dev/null")));
+        assertThrows(io.cowherd.NoSuchPoolException.class, () -> new LvmBackend().openPool(Path.of("/dev/nosuchvg")));
+        assertFalse(Files.exists(Path.of("/dev/nosuchvg")));
+        pools.get(1).delete("vm1");
+        pools.get(1).delete("golden-tp");
+        pools.get(0).delete("golden");
+    }
+
+    @Test
     void theLvmShellAndOwnProcessesAgree() {
         assertTrue(LvmShell.profileInstalled(), "the harness must expose lvm2's lvmdbusd profile, or the shell goes untested");
         assertTrue(Lvm.usingShell(), "the lvm shell started (see the log for why not)");
