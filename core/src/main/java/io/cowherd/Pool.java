@@ -44,6 +44,19 @@ public interface Pool extends AutoCloseable {
      */
     List<Volume> createClones(String master, List<String> clones);
 
+    /**
+     * As {@link #createClones(String, List)}, with each clone's copy-on-write store made
+     * {@code cowPercent} (1-100) of its master's size instead of the pool's default: for backends
+     * whose clones have stores of a fixed size, which fill as the clone is written and lose the
+     * clone when they overflow (a watch grows them; see {@link #checkFill}).
+     *
+     * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#FILL}
+     * @throws UnsupportedFeatureException where this pool's clones have no store of their own (LVM thin)
+     */
+    default List<Volume> createClones(String master, List<String> clones, int cowPercent) {
+        throw new UnsupportedCapabilityException(backend().name(), Capability.FILL);
+    }
+
     /** The volume called {@code name}, if the pool records one. */
     Optional<Volume> find(String name);
 

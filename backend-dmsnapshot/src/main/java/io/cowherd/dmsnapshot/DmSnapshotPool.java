@@ -280,7 +280,15 @@ public final class DmSnapshotPool implements Pool {
 
     @Override
     public List<Volume> createClones(String master, List<String> clones) {
+        return createClones(master, clones, settings.cowPercent());
+    }
+
+    /** Clones whose COW store files start at {@code cowPercent} of what would hold the whole master. */
+    @Override
+    public List<Volume> createClones(String master, List<String> clones, int cowPercent) {
         backend.require(Capability.CLONE);
+        backend.require(Capability.FILL);
+        PoolSettings.checkCowPercent(cowPercent);
         clones.forEach(this::checkName);
         if (clones.stream().distinct().count() != clones.size()) {
             throw new IllegalArgumentException("clone names repeat: " + clones);
@@ -302,7 +310,7 @@ public final class DmSnapshotPool implements Pool {
             List<Volume> made = new ArrayList<>(clones.size());
             try {
                 MasterDevice md = activateMaster(parent, size);
-                long cowBytes = initialCowBytes(size);
+                long cowBytes = initialCowBytes(size, cowPercent);
                 for (String c : clones) {
                     Path cow = cowFile(c);
                     createSparse(cow, cowBytes);
@@ -834,10 +842,10 @@ public final class DmSnapshotPool implements Pool {
         return (1 + data + areas + 1) * chunk;
     }
 
-    private long initialCowBytes(long masterBytes) {
+    private long initialCowBytes(long masterBytes, int cowPercent) {
         long chunk = settings.chunkBytes();
         long full = maxCowBytes(masterBytes);
-        long want = full * settings.cowInitialPercent() / 100;
+        long want = full * cowPercent / 100;
         // At least the header, one metadata area and a few data chunks.
         return Math.min(full, Math.max(roundUp(want, chunk), 8 * chunk));
     }

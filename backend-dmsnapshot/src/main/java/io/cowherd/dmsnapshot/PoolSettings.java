@@ -20,10 +20,10 @@ import java.util.Properties;
  * @param chunkSectors the snapshot chunk size in 512-byte sectors (a power of two, 8-1024): the unit copied
  *        on a clone's first write to it
  * @param devicePrefix prepended to a volume's name to make its device-mapper name (empty: {@code /dev/mapper/NAME})
- * @param cowInitialPercent a new clone's COW store holds this percentage of the master's chunks (the file is
+ * @param cowPercent a new clone's COW store holds this percentage of the master's chunks (the file is
  *        sparse; the watch grows it)
  */
-public record PoolSettings(String poolId, int chunkSectors, String devicePrefix, int cowInitialPercent) {
+public record PoolSettings(String poolId, int chunkSectors, String devicePrefix, int cowPercent) {
     static final String FILE = "dm-snapshot.properties";
 
     /** Checks the values. */
@@ -35,9 +35,7 @@ public record PoolSettings(String poolId, int chunkSectors, String devicePrefix,
         if (!devicePrefix.matches("[A-Za-z0-9._+-]{0,40}")) {
             throw new IllegalArgumentException("device prefix '" + devicePrefix + "' is not allowed");
         }
-        if (cowInitialPercent < 1 || cowInitialPercent > 100) {
-            throw new IllegalArgumentException("initial COW percentage must be 1-100, got " + cowInitialPercent);
-        }
+        checkCowPercent(cowPercent);
         if (!poolId.matches("[0-9a-f]{16}")) {
             throw new IllegalArgumentException("pool id must be 16 hex digits, got '" + poolId + "'");
         }
@@ -76,17 +74,25 @@ public record PoolSettings(String poolId, int chunkSectors, String devicePrefix,
 
     /** The same settings with another chunk size. */
     public PoolSettings withChunkSectors(int sectors) {
-        return new PoolSettings(poolId, sectors, devicePrefix, cowInitialPercent);
+        return new PoolSettings(poolId, sectors, devicePrefix, cowPercent);
     }
 
     /** The same settings with another device prefix. */
     public PoolSettings withDevicePrefix(String prefix) {
-        return new PoolSettings(poolId, chunkSectors, prefix, cowInitialPercent);
+        return new PoolSettings(poolId, chunkSectors, prefix, cowPercent);
     }
 
     /** The same settings with another initial COW size. */
-    public PoolSettings withCowInitialPercent(int percent) {
+    public PoolSettings withCowPercent(int percent) {
         return new PoolSettings(poolId, chunkSectors, devicePrefix, percent);
+    }
+
+    /** @throws IllegalArgumentException unless {@code cowPercent} is 1-100 */
+    static void checkCowPercent(int cowPercent) {
+        if (cowPercent < 1 || cowPercent > 100) {
+            throw new IllegalArgumentException("a clone's copy-on-write store must be 1-100% of its master, got "
+                    + cowPercent);
+        }
     }
 
     /** Chunk size in bytes. */
@@ -111,7 +117,7 @@ public record PoolSettings(String poolId, int chunkSectors, String devicePrefix,
             p.setProperty("pool-id", fresh.poolId);
             p.setProperty("chunk-sectors", Integer.toString(fresh.chunkSectors));
             p.setProperty("device-prefix", fresh.devicePrefix);
-            p.setProperty("cow-initial-percent", Integer.toString(fresh.cowInitialPercent));
+            p.setProperty("cow-initial-percent", Integer.toString(fresh.cowPercent));
             Path tmp = metaDir.resolve(FILE + "." + ProcessHandle.current().pid() + "." + System.nanoTime() + ".tmp");
             try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
                 p.store(w, "cowherd dm-snapshot pool settings");

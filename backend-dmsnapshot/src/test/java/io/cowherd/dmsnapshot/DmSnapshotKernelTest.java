@@ -58,7 +58,7 @@ class DmSnapshotKernelTest {
         // Tests of growth and overflow start clones with a tiny store (11 chunks); the others with 10%.
         String m = test.getTestMethod().orElseThrow().getName();
         int percent = m.contains("Overflow") || m.contains("Watch") ? 1 : 10;
-        pool = new DmSnapshotBackend().openPool(dir, PoolSettings.defaults().withCowInitialPercent(percent));
+        pool = new DmSnapshotBackend().openPool(dir, PoolSettings.defaults().withCowPercent(percent));
         Path raw = tmp.resolve("m.img");
         Files.write(raw, master);
         pool.importMaster("m", raw, "raw");

@@ -371,6 +371,25 @@ public final class LvmPool implements Pool {
 
     @Override
     public List<Volume> createClones(String master, List<String> clones) {
+        return createClones(master, clones, (Integer) null);
+    }
+
+    /** Classic clones whose copy-on-write areas are {@code cowPercent} of their master; thin clones have none. */
+    @Override
+    public List<Volume> createClones(String master, List<String> clones, int cowPercent) {
+        backend.require(Capability.FILL);
+        if (thinPool != null) {
+            throw new UnsupportedFeatureException("thin snapshots in " + location + " have no copy-on-write area of "
+                    + "their own (they share the thin pool's data); leave the size out");
+        }
+        if (cowPercent < 1 || cowPercent > 100) {
+            throw new IllegalArgumentException("a clone's copy-on-write area must be 1-100% of its master, got "
+                    + cowPercent);
+        }
+        return createClones(master, clones, Integer.valueOf(cowPercent));
+    }
+
+    private List<Volume> createClones(String master, List<String> clones, Integer cowPercent) {
         backend.require(Capability.CLONE);
         clones.forEach(LvmPool::checkName);
         if (clones.stream().distinct().count() != clones.size()) {
@@ -389,7 +408,9 @@ public final class LvmPool implements Pool {
             for (String c : clones) {
                 checkFree(all, c);
             }
-            long cowBytes = thinPool == null ? checkClassicSpace(parent, clones.size()) : checkThinSpace(all);
+            long cowBytes = thinPool == null
+                    ? checkClassicSpace(parent, clones.size(), cowPercent != null ? cowPercent : settings.cowPercent())
+                    : checkThinSpace(all);
             List<String> made = new ArrayList<>(clones.size());
             List<Volume> result = new ArrayList<>(clones.size());
             boolean done = false;
@@ -422,16 +443,16 @@ public final class LvmPool implements Pool {
     }
 
     /** The COW size of one clone of {@code parent}; throws unless {@code count} of them fit. */
-    private long checkClassicSpace(Lvm.Lv parent, int count) {
+    private long checkClassicSpace(Lvm.Lv parent, int count, int cowPercent) {
         // lvs reports the VG's free space on every row: no extra vgs run (each LVM command costs).
         Lvm.Vg g = new Lvm.Vg(vg, parent.vgExtentSize(), parent.vgFree(), 0);
-        long cow = roundUp(Math.max(1, parent.size() * settings.cowPercent() / 100), g.extentSize());
+        long cow = roundUp(Math.max(1, parent.size() * cowPercent / 100), g.extentSize());
         // LVM adds a little for the exception store's metadata; one extent per clone is a safe bound.
         long need = (long) count * cow;
         if (need > g.free()) {
             throw new OutOfSpaceException("volume group " + vg + " has " + g.free() + " bytes free; " + count
                     + " classic clone(s) of '" + parent.name() + "' need " + need + " (" + cow + " of copy-on-write "
-                    + "space each); extend the volume group (vgextend), delete clones or use a smaller cowPercent", null);
+                    + "space each); extend the volume group (vgextend), delete clones or give clones a smaller copy-on-write area", null);
         }
         return cow;
     }

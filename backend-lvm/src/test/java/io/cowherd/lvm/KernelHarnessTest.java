@@ -28,7 +28,7 @@ class KernelHarnessTest {
             "aCloneMergesIntoItsMaster");
 
     @Test
-    @Timeout(value = 6, unit = TimeUnit.MINUTES)
+    @Timeout(value = 10, unit = TimeUnit.MINUTES)
     void theInKernelTestsPassInsideUserModeLinux() throws Exception {
         Assumptions.assumeFalse(InKernel.Condition.here(), "already inside the kernel");
         List<String> a = new ArrayList<>(List.of(LvmClassicContractTest.class.getName(),
@@ -42,6 +42,6 @@ class KernelHarnessTest {
         Map<String, List<String>> groups = new LinkedHashMap<>();
         groups.put("a", a);
         groups.put("b", b);
-        new UserModeLinux(Path.of("target/uml-lvm"), "3G", 340).runAndAssertPassed(groups);
+        new UserModeLinux(Path.of("target/uml-lvm"), "3G", 540).runAndAssertPassed(groups);
     }
 }

@@ -10,4 +10,10 @@ class LvmThinContractTest extends LvmContractSupport {
     Path freshLocation() {
         return bed.newThinPool(512);
     }
+
+    /** Thin snapshots share the thin pool's data. */
+    @Override
+    protected boolean clonesHaveStores() {
+        return false;
+    }
 }

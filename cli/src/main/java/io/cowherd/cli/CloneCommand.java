@@ -49,6 +49,11 @@ final class CloneCommand implements Callable<Integer> {
             description = "printf pattern for clone names, numbered from 1.")
     String namePattern;
 
+    @Option(names = "--cow-percent", paramLabel = "PERCENT", description = {"Make each clone's copy-on-write store "
+        + "this share (1-100) of its master (dm-snapshot, classic LVM; default: the pool's, 10% for dm-snapshot, 25% "
+        + "for LVM). A clone whose store overflows is lost; `cowherd pool watch` grows stores before they do."})
+    Integer cowPercent;
+
     @Parameters(index = "0", paramLabel = "MASTER")
     Path master;
 
@@ -71,6 +76,9 @@ final class CloneCommand implements Callable<Integer> {
         if (!Files.exists(master)) {
             throw new io.cowherd.NoSuchVolumeException(master + " does not exist");
         }
+        if (cowPercent != null && (cowPercent < 1 || cowPercent > 100)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--cow-percent must be 1-100");
+        }
         boolean poolExisted = Pools.backendAt(dir).isPresent();
         boolean dirExisted = Files.exists(dir);
         long start = System.nanoTime();
@@ -81,10 +89,14 @@ final class CloneCommand implements Callable<Integer> {
                             + "'; choose other names");
                 }
             }
+            if (cowPercent != null) {
+                pool.backend().require(Capability.FILL); // before anything is imported
+            }
             PoolOptions.Master m = PoolOptions.masterFor(pool, master, format);
             List<Volume> made;
             try {
-                made = pool.createClones(m.volume().name(), names);
+                made = cowPercent == null ? pool.createClones(m.volume().name(), names)
+                        : pool.createClones(m.volume().name(), names, cowPercent);
             } catch (RuntimeException e) {
                 if (m.imported()) {
                     undoImport(pool, m.volume(), e);

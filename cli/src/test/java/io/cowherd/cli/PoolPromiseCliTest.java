@@ -172,6 +172,9 @@ class PoolPromiseCliTest {
         assertTrue(status.out().contains("backend qcow2"), status.out());
         assertEquals(ExitCodes.UNSUPPORTED, cowherd("pool", "activate", pool.toString()).exit(), "qcow2 pools have no devices");
         assertEquals(ExitCodes.UNSUPPORTED, cowherd("pool", "watch", "--once", pool.toString()).exit());
+        Run cow = cowherd("clone", "--cow-percent", "50", "--into", pool.toString(), gold.toString(), "c");
+        assertEquals(ExitCodes.UNSUPPORTED, cow.exit(), "qcow2 clones have no fixed store: " + cow.err());
+        assertFalse(Files.exists(pool.resolve("c.qcow2")));
     }
 
     /**

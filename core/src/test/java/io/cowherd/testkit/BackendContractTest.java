@@ -472,6 +472,42 @@ public abstract class BackendContractTest {
         assertThrows(ReadOnlyVolumeException.class, () -> pool.open("m", true), "still read-only");
     }
 
+    /** Whether this pool's clones have copy-on-write stores of their own; LVM thin pools say no. */
+    protected boolean clonesHaveStores() {
+        return backend().supports(Capability.FILL);
+    }
+
+    @Test
+    void aClonesStoreSizeIsChosenAtCloneTime() throws IOException {
+        importMaster("m");
+        if (!backend().supports(Capability.FILL)) {
+            UnsupportedCapabilityException e = assertThrows(UnsupportedCapabilityException.class,
+                    () -> pool.createClones("m", List.of("s"), 50));
+            assertEquals(Capability.FILL, e.capability());
+            return;
+        }
+        if (!clonesHaveStores()) {
+            assertThrows(io.cowherd.UnsupportedFeatureException.class, () -> pool.createClones("m", List.of("s"), 50));
+            assertTrue(pool.find("s").isEmpty());
+            return;
+        }
+        assertThrows(IllegalArgumentException.class, () -> pool.createClones("m", List.of("s"), 0));
+        assertTrue(pool.find("s").isEmpty());
+        pool.createClones("m", List.of("whole"), 100);
+        // A store as large as its master never overflows: write more than the default 10-25% would hold.
+        byte[] data = content(MASTER_SIZE * 6 / 10, 12);
+        try (VirtualDisk d = pool.open("whole", true)) {
+            d.write(ByteBuffer.wrap(data), 0);
+            d.flush();
+        }
+        Fill f = pool.usage().stream().filter(x -> x.volume().equals("whole")).findFirst().orElseThrow();
+        assertFalse(f.lost(), f.toString());
+        assertTrue(f.percent() < 100, f.toString());
+        byte[] expect = masterContent.clone();
+        System.arraycopy(data, 0, expect, 0, data.length);
+        assertArrayEquals(expect, readVolume("whole"));
+    }
+
     @Test
     void thePoolNamesItsOwnBackend() {
         importMasterUnchecked("m");
