@@ -15,8 +15,16 @@
 #   iproute2, bc               network namespaces and tc for the namespace swarm (benchmarks/swarm), its arithmetic
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends \
+# A freshly booted machine runs its daily apt jobs: wait for their locks (up to 10 minutes) instead
+# of failing at once. DPkg::Lock::Timeout covers dpkg's lock; 'update' takes the lists lock, so it
+# is retried while another apt holds that.
+apt="apt-get -o DPkg::Lock::Timeout=600"
+for i in $(seq 60); do
+  if out=$($apt update -q 2>&1); then break; fi
+  if ! grep -q "Could not get lock" <<<"$out" || [ "$i" = 60 ]; then echo "$out" >&2; exit 1; fi
+  sleep 10
+done
+$apt install -y -q --no-install-recommends \
   openjdk-17-jdk-headless curl ca-certificates \
   qemu-utils \
   libvhdi-utils fuse3 \
