@@ -156,9 +156,11 @@ rate_bps=$(echo "$RATE" | sed -E 's/mbit$/*1000000/; s/gbit$/*1000000000/; s/kbi
 bits=$((MIB * 8 * 1048576))
 bound=$(echo "b1=$bits/$rate_bps; b3=$N*$bits/($rate_bps*($N+1)); if (b3>b1) b1=b3; b1" | bc -l)
 printf 'size %d MiB to %d hosts at %s: lower bound %.1f s\n' "$MIB" "$N" "$RATE" "$bound"
+# The goals are the benchmark's (256 MiB to 8 hosts); a smaller check says nothing about them.
+goal=''; [ "$MIB" = 256 ] && [ "$N" = 8 ] && goal=' (goal <= 1.25x)'
 for kind in $KINDS; do
   m=$(echo "${RES[$kind]}" | tr ' ' '\n' | grep . | median)
-  printf '%-8s median %7.1f s  = %.2fx the bound (goal <= 1.25x)\n' "$kind" "$m" "$(echo "$m / $bound" | bc -l)"
+  printf '%-8s median %7.1f s  = %.2fx the bound%s\n' "$kind" "$m" "$(echo "$m / $bound" | bc -l)" "$goal"
   eval "MED_$kind=$m"
 done
 for c in cowherd initial bt ttorrent libtorrent; do

@@ -45,6 +45,17 @@ public final class VhdFormat implements OverlayFormat {
         return VhdFooter.hasCookie(head);
     }
 
+    /** A fixed VHD is its data and a footer: the cookie and a checksum that sums right. */
+    @Override
+    public boolean hasTrailer(ByteBuffer tail) {
+        if (tail.remaining() != VhdFooter.SIZE || !VhdFooter.hasCookie(tail)) {
+            return false;
+        }
+        byte[] raw = new byte[VhdFooter.SIZE];
+        tail.duplicate().get(raw);
+        return VhdFooter.checksum(raw, 64) == ByteBuffer.wrap(raw).getInt(64);
+    }
+
     @Override
     public VolumeInfo info(Path file, ImagePolicy policy, int depth) {
         policy.checkFormat(file, NAME);

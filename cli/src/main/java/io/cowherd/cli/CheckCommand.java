@@ -26,8 +26,8 @@ final class CheckCommand implements Callable<Integer> {
             + "rebuilds refcounts that are too low (images left dirty by lazy refcounts).")
     String repair;
 
-    @Option(names = "--output", paramLabel = "human|json", defaultValue = "human")
-    String output;
+    @picocli.CommandLine.Mixin
+    OutputOption output;
 
     @Parameters(paramLabel = "IMAGE")
     Path image;
@@ -46,11 +46,11 @@ final class CheckCommand implements Callable<Integer> {
         if (repair != null) {
             PoolOptions.refuseIfMasterWithClones(image, "repair it (-r " + repair + ")");
         }
-        ImageFormat f = format != null ? ImageFormats.byName(format) : ImageFormats.probe(image);
+        ImageFormat f = Formats.of(spec, image, format);
         CheckReport r = "all".equals(repair) ? f.checkRepairingAll(image, ImagePolicy.operator())
                 : f.check(image, ImagePolicy.operator(), repair != null);
         PrintWriter out = spec.commandLine().getOut();
-        if (output.equals("json")) {
+        if (output.json()) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("image-end-offset", r.imageEndOffset());
             m.put("total-clusters", r.totalUnits());
@@ -62,7 +62,7 @@ final class CheckCommand implements Callable<Integer> {
             m.put("allocated-clusters", r.allocatedUnits());
             m.put("filename", image.toString());
             m.put("format", f.name());
-            out.println(Json.object(m, ""));
+            Json.print(out, m);
         } else {
             r.problems().forEach(out::println);
             if (r.leaksFixed() > 0 || r.corruptionsFixed() > 0) {

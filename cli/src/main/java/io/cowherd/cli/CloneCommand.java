@@ -60,6 +60,9 @@ final class CloneCommand implements Callable<Integer> {
     @Parameters(index = "1..*", paramLabel = "CLONE", description = "Clone names or file names in the pool.")
     List<String> clones = new ArrayList<>();
 
+    @CommandLine.Mixin
+    OutputOption output;
+
     @Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -83,6 +86,7 @@ final class CloneCommand implements Callable<Integer> {
         boolean dirExisted = Files.exists(dir);
         long start = System.nanoTime();
         try (Pool pool = poolOptions.openOrCreate(dir, defaultBackend())) {
+            checkExtensions(pool);
             for (String n : names) {
                 if (pool.find(n).isPresent()) {
                     throw new VolumeExistsException("pool " + pool.location() + " already has a volume named '" + n
@@ -92,7 +96,7 @@ final class CloneCommand implements Callable<Integer> {
             if (cowPercent != null) {
                 pool.backend().require(Capability.FILL); // before anything is imported
             }
-            PoolOptions.Master m = PoolOptions.masterFor(pool, master, format);
+            PoolOptions.Master m = PoolOptions.masterFor(pool, master, format, spec);
             List<Volume> made;
             try {
                 made = cowPercent == null ? pool.createClones(m.volume().name(), names)
@@ -105,8 +109,16 @@ final class CloneCommand implements Callable<Integer> {
             }
             double ms = (System.nanoTime() - start) / 1e6;
             PrintWriter out = spec.commandLine().getOut();
-            for (Volume v : made) {
-                out.println(v.path());
+            if (output.json()) {
+                java.util.Map<String, Object> json = PoolOptions.json(pool, made);
+                json.put("master", m.volume().name());
+                json.put("master-imported", m.imported());
+                json.put("milliseconds", Math.round(ms * 10) / 10.0);
+                Json.print(out, json);
+            } else {
+                for (Volume v : made) {
+                    out.println(v.path());
+                }
             }
             out.flush();
             PrintWriter err = spec.commandLine().getErr();
@@ -161,6 +173,25 @@ final class CloneCommand implements Callable<Integer> {
                     + (count != null ? " (put the number into --name-pattern, e.g. web-%02d)" : ""));
         }
         return names;
+    }
+
+    /** A clone named with an image file's extension gets that file, or the command says why not. */
+    private void checkExtensions(Pool pool) {
+        for (String c : clones) {
+            String stripped = PoolOptions.stripExtension(c);
+            String fileName = Path.of(c).getFileName().toString();
+            if (stripped.equals(fileName)) {
+                continue;
+            }
+            String ext = fileName.substring(stripped.length() + 1);
+            if (!pool.backend().volumesAreFiles() || !ext.equals(pool.backend().volumeFormat())) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "clone '" + c + "' names a ." + ext
+                        + " file, but pool " + pool.location() + " keeps " + (pool.backend().volumesAreFiles()
+                                ? pool.backend().volumeFormat() + " files" : "block devices") + " (backend "
+                        + pool.backend().name() + "); name it " + stripped + (pool.backend().volumesAreFiles() ? " or "
+                                + stripped + "." + pool.backend().volumeFormat() : "") + ", or clone into another pool");
+            }
+        }
     }
 
     /** A new pool's backend when --backend is not given: vhd for a VHD master, else the default. */

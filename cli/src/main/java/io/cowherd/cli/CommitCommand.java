@@ -48,7 +48,7 @@ final class CommitCommand implements Callable<Integer> {
             }
             return ExitCodes.OK;
         }
-        ImageFormat f = format != null ? ImageFormats.byName(format) : ImageFormats.probe(image);
+        ImageFormat f = Formats.of(spec, image, format);
         ImagePolicy policy = ImagePolicy.operator();
         String backing = f.info(image, policy, 0).fullBackingFilename();
         if (backing != null) {

@@ -16,6 +16,9 @@ import picocli.CommandLine.Parameters;
 /** {@code cowherd convert}: flattens an image and its whole chain into one new image. */
 @Command(name = "convert", description = "Copy an image with its whole backing chain into one standalone image.")
 final class ConvertCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "-f", paramLabel = "FMT", description = "Source format (detected when omitted; state it for untrusted images).")
     String sourceFormat;
 
@@ -49,7 +52,7 @@ final class ConvertCommand implements Callable<Integer> {
         if (!java.nio.file.Files.exists(source)) {
             throw new io.cowherd.NoSuchVolumeException(source + " does not exist");
         }
-        ImageFormat in = sourceFormat != null ? ImageFormats.byName(sourceFormat) : ImageFormats.probe(source);
+        ImageFormat in = Formats.of(spec, source, sourceFormat);
         ImageFormat out = ImageFormats.byName(outputFormat);
         ImagePolicy policy = ImagePolicy.operator();
         try (VirtualDisk disk = in.open(source, policy, false, 0)) {

@@ -21,8 +21,8 @@ final class InfoCommand implements Callable<Integer> {
     @Option(names = "-f", paramLabel = "FMT", description = "The image's format (detected when omitted; backing files are never probed).")
     String format;
 
-    @Option(names = "--output", paramLabel = "human|json", defaultValue = "human", description = "Output format.")
-    String output;
+    @picocli.CommandLine.Mixin
+    OutputOption output;
 
     @Option(names = "--backing-chain", description = "Show every image of the backing chain.")
     boolean backingChain;
@@ -35,27 +35,15 @@ final class InfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!output.equals("human") && !output.equals("json")) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--output must be human or json");
-        }
         if (!java.nio.file.Files.exists(image)) {
             throw new io.cowherd.NoSuchVolumeException(image + " does not exist");
         }
-        ImageFormat f = format != null ? ImageFormats.byName(format) : ImageFormats.probe(image);
+        ImageFormat f = Formats.of(spec, image, format);
         VolumeInfo info = f.info(image, ImagePolicy.operator(), 0);
         List<VolumeInfo> shown = backingChain ? info.chain() : List.of(info);
         PrintWriter out = spec.commandLine().getOut();
-        if (output.equals("json")) {
-            if (backingChain) {
-                out.println("[");
-                for (int i = 0; i < shown.size(); i++) {
-                    out.print(Json.object(fields(shown.get(i)), "    ").replaceFirst("^", "    "));
-                    out.println(i + 1 < shown.size() ? "," : "");
-                }
-                out.println("]");
-            } else {
-                out.println(Json.object(fields(info), ""));
-            }
+        if (output.json()) {
+            Json.print(out, backingChain ? shown.stream().map(InfoCommand::fields).toList() : fields(info));
         } else {
             for (int i = 0; i < shown.size(); i++) {
                 if (i > 0) {

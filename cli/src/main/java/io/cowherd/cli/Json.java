@@ -1,50 +1,43 @@
 package io.cowherd.cli;
 
-import java.util.Map;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.DefaultIndenter;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.core.util.Separators;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
+import java.io.PrintWriter;
 
-/** Just enough JSON writing for qemu-img-shaped output: objects of strings, numbers and booleans. */
+/**
+ * The command line's {@code --output=json}: maps, lists, strings, numbers and booleans written by
+ * Jackson in qemu-img's layout ({@code "key": value}, four-space indent), so tools that read
+ * qemu-img's JSON read ours the same way.
+ */
 final class Json {
+    private static final ObjectWriter WRITER;
+
+    static {
+        DefaultIndenter indent = new DefaultIndenter("    ", "\n");
+        DefaultPrettyPrinter pretty = new DefaultPrettyPrinter(Separators.createDefaultInstance()
+                .withObjectFieldValueSpacing(Separators.Spacing.AFTER))
+                .withObjectIndenter(indent).withArrayIndenter(indent);
+        WRITER = new ObjectMapper().writer(pretty);
+    }
+
     private Json() {
     }
 
-    static String object(Map<String, Object> fields, String indent) {
-        StringBuilder sb = new StringBuilder("{\n");
-        int i = 0;
-        for (Map.Entry<String, Object> e : fields.entrySet()) {
-            sb.append(indent).append("    ").append(quote(e.getKey())).append(": ").append(value(e.getValue()));
-            sb.append(++i < fields.size() ? ",\n" : "\n");
+    /** {@code value} as JSON text. */
+    static String text(Object value) {
+        try {
+            return WRITER.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write " + value + " as JSON", e);
         }
-        return sb.append(indent).append('}').toString();
     }
 
-    static String value(Object v) {
-        if (v == null) {
-            return "null";
-        }
-        if (v instanceof Number || v instanceof Boolean) {
-            return v.toString();
-        }
-        return quote(v.toString());
-    }
-
-    static String quote(String s) {
-        StringBuilder sb = new StringBuilder("\"");
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        return sb.append('"').toString();
+    /** Prints {@code value} as JSON on a line of its own. */
+    static void print(PrintWriter out, Object value) {
+        out.println(text(value));
     }
 }

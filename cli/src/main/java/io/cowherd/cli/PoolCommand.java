@@ -118,6 +118,9 @@ final class PoolCommand implements Runnable {
                 description = "Mark fill levels at or past this.")
         int warn;
 
+        @CommandLine.Mixin
+        OutputOption output;
+
         @Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -125,6 +128,16 @@ final class PoolCommand implements Runnable {
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
             try (Pool p = open(pool)) {
+                List<Fill> fills = p.backend().supports(Capability.FILL) ? p.usage() : List.of();
+                List<String> lost = fills.stream().filter(Fill::lost).map(Fill::volume).toList();
+                if (output.json()) {
+                    java.util.Map<String, Object> json = PoolOptions.json(p, p.volumes());
+                    json.put("fills", fills.stream().map(Status::json).toList());
+                    json.put("lost", lost);
+                    Json.print(out, json);
+                    out.flush();
+                    return lost.isEmpty() ? ExitCodes.OK : ExitCodes.FAILURE;
+                }
                 out.printf("pool %s (backend %s)%n", p.location(), p.backend().name());
                 out.printf("%-30s %-10s %-30s %s%n", "NAME", "ROLE", "MASTER", "PATH");
                 for (Volume v : p.volumes()) {
@@ -135,9 +148,7 @@ final class PoolCommand implements Runnable {
                     out.flush();
                     return ExitCodes.OK;
                 }
-                List<Fill> fills = p.usage();
                 out.printf("%n%-16s %-30s %-6s %7s %14s%n", "KIND", "VOLUME", "STATE", "FULL", "SIZE");
-                List<String> lost = fills.stream().filter(Fill::lost).map(Fill::volume).toList();
                 for (Fill f : fills) {
                     out.printf("%-16s %-30s %-6s %6.1f%% %14d%s%n", f.kind(), f.volume(), f.lost() ? "LOST" : "ok",
                             f.percent(), f.size(), !f.lost() && f.percent() >= warn ? "  WARNING" : "");
@@ -152,6 +163,16 @@ final class PoolCommand implements Runnable {
                 }
             }
             return ExitCodes.OK;
+        }
+
+        static java.util.Map<String, Object> json(Fill f) {
+            java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+            m.put("kind", f.kind().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+            m.put("volume", f.volume());
+            m.put("percent", Math.round(f.percent() * 10) / 10.0);
+            m.put("size", f.size());
+            m.put("lost", f.lost());
+            return m;
         }
     }
 

@@ -41,7 +41,7 @@ final class PoolOptions {
      *
      * @param format the master file's format, or null to detect it (an operator's own file)
      */
-    static Master masterFor(Pool pool, Path masterFile, String format) {
+    static Master masterFor(Pool pool, Path masterFile, String format, picocli.CommandLine.Model.CommandSpec spec) {
         Path file = masterFile.toAbsolutePath().normalize();
         if (!Files.exists(file)) {
             throw new io.cowherd.NoSuchVolumeException(masterFile + " does not exist");
@@ -50,7 +50,7 @@ final class PoolOptions {
         if (known.isPresent()) {
             return new Master(known.get(), false);
         }
-        String fmt = format != null ? format : ImageFormats.probe(file).name();
+        String fmt = Formats.of(spec, masterFile, format).name();
         String name = stripExtension(file.getFileName().toString());
         if (pool.location().equals(file.getParent()) && fmt.equals(pool.backend().volumeFormat())) {
             return new Master(pool.adoptMaster(name, file), false);
@@ -76,6 +76,26 @@ final class PoolOptions {
             }
         }
         return n;
+    }
+
+    /** A volume as {@code --output=json} shows it. */
+    static java.util.Map<String, Object> json(Volume v) {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("name", v.name());
+        m.put("role", role(v));
+        m.put("master", v.master());
+        m.put("path", v.path().toString());
+        m.put("format", v.format());
+        return m;
+    }
+
+    /** A pool and its volumes as {@code --output=json} shows them. */
+    static java.util.Map<String, Object> json(io.cowherd.Pool p, List<Volume> volumes) {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("pool", p.location().toString());
+        m.put("backend", p.backend().name());
+        m.put("volumes", volumes.stream().map(PoolOptions::json).toList());
+        return m;
     }
 
     /** How the command line names a volume's role. */

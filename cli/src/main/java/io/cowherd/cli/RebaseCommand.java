@@ -16,6 +16,9 @@ import picocli.CommandLine.Parameters;
     "Safe mode copies in whatever differs between the old and new backing; -u only rewrites the reference.",
     "A clone a pool records can only drop its backing (-b \"\", the pool's flatten)."})
 final class RebaseCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "-f", paramLabel = "FMT", description = "The overlay's format (detected when omitted).")
     String format;
 
@@ -43,7 +46,7 @@ final class RebaseCommand implements Callable<Integer> {
             }
             return ExitCodes.OK;
         }
-        ImageFormat f = format != null ? ImageFormats.byName(format) : ImageFormats.probe(image);
+        ImageFormat f = Formats.of(spec, image, format);
         if (!(f instanceof OverlayFormat overlay)) {
             throw new UnsupportedFeatureException(f.name() + " images have no backing file");
         }

@@ -18,6 +18,9 @@ import picocli.CommandLine.Parameters;
 @Command(name = "resize", description = {"Grow an image's virtual size: SIZE or +SIZE (shrinking is refused).",
     "A volume a pool records is resized by its pool: a master with clones is refused."})
 final class ResizeCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "-f", paramLabel = "FMT", description = "The image's format (detected when omitted).")
     String format;
 
@@ -43,7 +46,7 @@ final class ResizeCommand implements Callable<Integer> {
             }
             return ExitCodes.OK;
         }
-        ImageFormat f = format != null ? ImageFormats.byName(format) : ImageFormats.probe(image);
+        ImageFormat f = Formats.of(spec, image, format);
         ImagePolicy policy = ImagePolicy.operator();
         f.resize(image, target(f.info(image, policy, 0).virtualSize()), policy);
         return ExitCodes.OK;

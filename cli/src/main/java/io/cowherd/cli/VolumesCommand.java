@@ -20,6 +20,9 @@ final class VolumesCommand implements Callable<Integer> {
     @Parameters(paramLabel = "POOL", description = "The pool (a directory, /dev/VG or /dev/VG/THINPOOL).")
     Path pool;
 
+    @CommandLine.Mixin
+    OutputOption output;
+
     @Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -27,6 +30,11 @@ final class VolumesCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         try (Pool p = poolOptions.openExisting(pool)) {
+            if (output.json()) {
+                Json.print(out, PoolOptions.json(p, p.volumes()));
+                out.flush();
+                return ExitCodes.OK;
+            }
             out.printf("%-30s %-10s %-30s %s%n", "NAME", "ROLE", "MASTER", "PATH");
             for (Volume v : p.volumes()) {
                 out.printf("%-30s %-10s %-30s %s%n", v.name(), PoolOptions.role(v), v.master() == null ? "-" : v.master(),

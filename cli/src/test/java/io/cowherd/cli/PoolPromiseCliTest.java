@@ -177,6 +177,91 @@ class PoolPromiseCliTest {
         assertFalse(Files.exists(pool.resolve("c.qcow2")));
     }
 
+    @Test
+    void defaultsFollowTheData() throws Exception {
+        // A fixed VHD is all data and a footer: qemu-img 7.2's probe calls it raw, cowherd finds the footer.
+        Path fixed = dir.resolve("qf.vhd");
+        sh(dir, "qemu-img", "create", "-q", "-f", "vpc", "-o", "subformat=fixed", fixed.toString(), "8M");
+        assertTrue(sh(dir, "qemu-img", "info", fixed.toString()).contains("file format: raw"), "qemu-img's probe misses it");
+        Run info = cowherd("info", fixed.toString());
+        assertEquals(0, info.exit(), info.err());
+        assertTrue(info.out().contains("file format: vhd"), info.out());
+        assertEquals("", info.err(), "no raw fallback warning for a footer it knows");
+
+        // A VHD master gets a vhd pool and the clone keeps the name the user gave.
+        Path vhdDir = Files.createDirectories(dir.resolve("v"));
+        Path m = vhdDir.resolve("m.vhd");
+        sh(dir, "qemu-img", "create", "-q", "-f", "vpc", m.toString(), "8M");
+        Run vhd = cowherd("clone", m.toString(), "c.vhd");
+        assertEquals(0, vhd.exit(), vhd.err());
+        assertTrue(Files.exists(vhdDir.resolve("c.vhd")));
+        assertFalse(Files.exists(vhdDir.resolve("m.qcow2")), "the master is not converted");
+
+        // A name the pool cannot keep is refused with the reason, before anything is imported.
+        Path qDir = Files.createDirectories(dir.resolve("q"));
+        Path gold = qDir.resolve("gold.qcow2");
+        sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", gold.toString(), "1M");
+        Run mismatch = cowherd("clone", gold.toString(), "x.vhd");
+        assertEquals(ExitCodes.USAGE, mismatch.exit(), mismatch.err());
+        assertTrue(mismatch.err().contains("keeps qcow2 files"), mismatch.err());
+        assertFalse(Files.exists(qDir.resolve("x.qcow2")) || Files.exists(qDir.resolve("x.vhd")));
+        Run volumes = cowherd("volumes", qDir.toString());
+        assertTrue(volumes.exit() == ExitCodes.NOT_FOUND || !volumes.out().contains("gold"), "nothing recorded: " + volumes.out());
+
+        // A raw master named without -f is read as raw, and the user is told.
+        Path raw = Files.write(dir.resolve("plain.raw"), new byte[1 << 20]);
+        Run r = cowherd("clone", "--into", dir.resolve("rp").toString(), raw.toString(), "a");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().contains("no image format's signature; reading it as raw"), r.err());
+        Run stated = cowherd("clone", "-f", "raw", "--into", dir.resolve("rp2").toString(), raw.toString(), "a");
+        assertFalse(stated.err().contains("warning"), stated.err());
+    }
+
+    @Test
+    void jsonOutputParsesBackWithTheDocumentedKeys() throws Exception {
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        Path gold = dir.resolve("gold.qcow2");
+        sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", gold.toString(), "1M");
+        Path pool = dir.resolve("pool");
+        Run clone = cowherd("clone", "--output=json", "--count", "2", "--name-pattern", "w-%d", "--into", pool.toString(),
+                gold.toString());
+        assertEquals(0, clone.exit(), clone.err());
+        var c = json.readTree(clone.out());
+        assertEquals(pool.toString(), c.get("pool").asText());
+        assertEquals("qcow2", c.get("backend").asText());
+        assertEquals("gold", c.get("master").asText());
+        assertTrue(c.get("master-imported").asBoolean());
+        assertEquals(List.of("w-1", "w-2"), List.of(c.get("volumes").get(0).get("name").asText(),
+                c.get("volumes").get(1).get("name").asText()));
+        assertEquals("clone", c.get("volumes").get(0).get("role").asText());
+        assertEquals(pool.resolve("w-1.qcow2").toString(), c.get("volumes").get(0).get("path").asText());
+
+        var v = json.readTree(cowherd("volumes", "--output=json", pool.toString()).out());
+        assertEquals(3, v.get("volumes").size());
+        assertEquals("master", v.get("volumes").get(0).get("role").asText());
+        assertTrue(v.get("volumes").get(0).get("master").isNull());
+
+        var s = json.readTree(cowherd("pool", "status", "--output=json", pool.toString()).out());
+        assertEquals(0, s.get("fills").size());
+        assertEquals(0, s.get("lost").size());
+
+        var b = json.readTree(cowherd("backends", "--output=json").out());
+        boolean sawQcow2 = false;
+        for (var e : b) {
+            if (e.get("name").asText().equals("qcow2")) {
+                sawQcow2 = true;
+                assertTrue(e.get("volumes-are-files").asBoolean());
+                assertTrue(e.get("capabilities").toString().contains("\"FLATTEN\""), e.toString());
+            }
+        }
+        assertTrue(sawQcow2, b.toString());
+        var info = json.readTree(cowherd("info", "--output=json", "--backing-chain", pool.resolve("w-1.qcow2").toString()).out());
+        assertEquals(2, info.size());
+        assertEquals("gold.qcow2", info.get(0).get("backing-filename").asText());
+        Run bad = cowherd("volumes", "--output=yaml", pool.toString());
+        assertEquals(ExitCodes.USAGE, bad.exit());
+    }
+
     /**
      * Without a kernel device mapper (the dm-snapshot suite runs in User-mode Linux), a pool that
      * dm-snapshot has claimed: every command must take it for a dm-snapshot pool.

@@ -25,6 +25,15 @@ public interface ImageFormat {
     boolean hasMagic(ByteBuffer head);
 
     /**
+     * Whether the last {@value ImageFormats#TRAILER_BYTES} bytes of a file carry this format's
+     * signature, for formats identified by a footer (a fixed VHD has no header at all). Only used
+     * where probing is allowed.
+     */
+    default boolean hasTrailer(ByteBuffer tail) {
+        return false;
+    }
+
+    /**
      * Reads an image's metadata and, following the {@code policy}, its backing chain.
      *
      * @param depth how many images above this one in the chain (0 for the top)

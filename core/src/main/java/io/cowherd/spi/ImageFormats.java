@@ -23,6 +23,9 @@ import java.util.TreeSet;
 public final class ImageFormats {
     private static final int PROBE_BYTES = 512;
 
+    /** How many bytes at a file's end {@link ImageFormat#hasTrailer} is shown. */
+    public static final int TRAILER_BYTES = 512;
+
     private ImageFormats() {
     }
 
@@ -54,20 +57,39 @@ public final class ImageFormats {
      */
     public static ImageFormat probe(Path file) {
         ByteBuffer head = ByteBuffer.allocate(PROBE_BYTES);
+        ByteBuffer tail = ByteBuffer.allocate(TRAILER_BYTES);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             while (head.hasRemaining() && ch.read(head) > 0) {
                 // fill what the file has
+            }
+            long size = ch.size();
+            if (size >= TRAILER_BYTES) {
+                while (tail.hasRemaining() && ch.read(tail, size - TRAILER_BYTES + tail.position()) > 0) {
+                    // the last bytes: a footer
+                }
             }
         } catch (IOException e) {
             throw CowIOException.wrap(file, "probing", e);
         }
         head.flip();
+        tail.flip();
         for (ImageFormat f : all().values()) {
             if (!f.name().equals(RawFormat.NAME) && f.hasMagic(head.duplicate())) {
                 return f;
             }
         }
+        // Headers first: a footer-only format (fixed VHD) is found by its trailer, which qemu-img's probe misses.
+        for (ImageFormat f : all().values()) {
+            if (!f.name().equals(RawFormat.NAME) && tail.remaining() == TRAILER_BYTES && f.hasTrailer(tail.duplicate())) {
+                return f;
+            }
+        }
         return byName(RawFormat.NAME);
+    }
+
+    /** Whether {@link #probe} finds {@code file} to be some format's image rather than falling back to raw. */
+    public static boolean carriesSignature(Path file) {
+        return !probe(file).name().equals(RawFormat.NAME);
     }
 
     /**

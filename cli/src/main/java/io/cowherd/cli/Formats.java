@@ -1,0 +1,31 @@
+package io.cowherd.cli;
+
+import io.cowherd.spi.ImageFormat;
+import io.cowherd.spi.ImageFormats;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import picocli.CommandLine;
+
+/** The format of an image the user named: as stated with {@code -f}, else detected, and said so when it falls back to raw. */
+final class Formats {
+    private Formats() {
+    }
+
+    /**
+     * {@code stated}'s format, or the one {@code file}'s signature shows (a header's magic, or a
+     * footer such as a fixed VHD's); when none does, raw, with a warning on the command's stderr.
+     */
+    static ImageFormat of(CommandLine.Model.CommandSpec spec, Path file, String stated) {
+        if (stated != null) {
+            return ImageFormats.byName(stated);
+        }
+        ImageFormat f = ImageFormats.probe(file);
+        if (f.name().equals("raw")) {
+            PrintWriter err = spec.commandLine().getErr();
+            err.printf("cowherd: warning: %s carries no image format's signature; reading it as raw (give -f raw "
+                    + "to say so, or -f FMT if it is something else)%n", file);
+            err.flush();
+        }
+        return f;
+    }
+}
