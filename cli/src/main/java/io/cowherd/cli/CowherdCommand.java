@@ -70,7 +70,7 @@ public final class CowherdCommand implements Runnable {
         }
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
-            String message = e.getMessage() == null ? e.toString() : e.getMessage();
+            String message = ApiTerms.toFlags(e.getMessage() == null ? e.toString() : e.getMessage());
             err.println("cowherd: " + message);
             if (Boolean.getBoolean("cowherd.debug")) {
                 e.printStackTrace(err);

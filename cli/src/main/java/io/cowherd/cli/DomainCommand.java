@@ -7,7 +7,6 @@ import io.cowherd.domain.DomainCloneOptions;
 import io.cowherd.domain.DomainCloner;
 import io.cowherd.domain.DomainDisk;
 import io.cowherd.domain.DomainXml;
-import io.cowherd.domain.LibvirtFailureException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
@@ -41,7 +40,8 @@ final class DomainCommand implements Runnable {
         @Mixin
         PoolOptions poolOptions;
 
-        @Option(names = {"-c", "--connect"}, paramLabel = "URI", description = "libvirt connection URI (e.g. qemu:///system).")
+        @Option(names = {"-c", "--connect"}, paramLabel = "URI", description = "libvirt connection URI (default: "
+                + "$LIBVIRT_DEFAULT_URI, else libvirt's own default, as virsh does).")
         String connect;
 
         @ArgGroup(exclusive = true, multiplicity = "1")
@@ -59,8 +59,29 @@ final class DomainCommand implements Runnable {
         int count;
 
         @Option(names = "--name-pattern", paramLabel = "PATTERN",
-                description = "printf pattern for the new names, numbered from 1 (default: SOURCE-clone-%%02d).")
+                description = "printf pattern for the new names, numbered from --first-index (default: SOURCE-clone-INDEX, "
+                        + "e.g. golden-clone-1).")
         String namePattern;
+
+        @Option(names = "--first-index", paramLabel = "N", defaultValue = "1", description = "Index of the first clone.")
+        int firstIndex;
+
+        @Option(names = "--skip-taken", description = "Skip names that are taken (a domain, a volume, a file) and "
+                + "go on to the next index until --count clones are made.")
+        boolean skipTaken;
+
+        @Option(names = "--master", paramLabel = "[DEV=]NAME", description = {"Clone the disk DEV (e.g. vda; without "
+            + "DEV=, the only writable disk) from the pool's master NAME instead of the disk's own file. Without it, a "
+            + "disk whose file is a master, or has the content of the master it would be imported as, is cloned from "
+            + "that master; any other disk file is imported as a new master."})
+        List<String> masters = new java.util.ArrayList<>();
+
+        @Option(names = "--nvram-dir", paramLabel = "DIR", description = "Where the clones' NVRAM copies go (default: "
+                + "next to the source's NVRAM file).")
+        Path nvramDir;
+
+        @CommandLine.Mixin
+        OutputOption output;
 
         @Option(names = "--pool", paramLabel = "DIR", description = "Pool for the disk clones (default: the first disk's directory).")
         Path pool;
@@ -79,25 +100,28 @@ final class DomainCommand implements Runnable {
             if (count < 1) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--count must be at least 1");
             }
-            if (connect == null && (source.domain != null || outputDir == null)) {
-                throw new CommandLine.ParameterException(spec.commandLine(),
-                        "--connect is needed, unless --xml FILE is cloned into --output-dir DIR");
+            if (outputDir != null && source.xml == null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--output-dir writes XML files of a --xml "
+                        + "source; a --domain is cloned on its connection");
             }
-            DomainCloneOptions.Builder options = DomainCloneOptions.builder().count(count).start(start);
-            if (namePattern != null) {
-                options.namePattern(namePattern);
+            if (outputDir != null && connect != null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "give either --connect (define the clones "
+                        + "in libvirt) or --output-dir (write their XML), not both");
             }
+            DomainCloneOptions options = options();
             PrintWriter out = spec.commandLine().getOut();
-            if (connect == null) {
+            if (outputDir != null) {
                 String xml = DomainXml.read(source.xml).toXml();
                 try (Pool p = poolOptions.openOrCreate(poolDirectory(xml), PoolOptions.DEFAULT_BACKEND)) {
-                    List<ClonedDomain> made = new DomainCloner(null, p).cloneToXmlFiles(xml, options.build(), outputDir);
-                    made.forEach(d -> out.println(d.name() + " " + outputDir.resolve(d.name() + ".xml")));
+                    List<ClonedDomain> made = new DomainCloner(null, p).cloneToXmlFiles(xml, options, outputDir);
+                    print(out, made, d -> "xml=" + outputDir.resolve(d.name() + ".xml"), false);
                 }
                 out.flush();
                 return ExitCodes.OK;
             }
-            Connect conn = DomainCloner.connect(connect);
+            String uri = connect != null ? connect : System.getenv("LIBVIRT_DEFAULT_URI");
+            Connect conn = DomainCloner.connect(uri);
+            String shownUri = uri != null ? uri : "libvirt's default connection";
             try {
                 String xml;
                 try {
@@ -106,16 +130,16 @@ final class DomainCommand implements Runnable {
                             ? conn.domainLookupByName(source.domain).getXMLDesc(0)
                             : DomainXml.read(source.xml).toXml();
                 } catch (LibvirtException e) {
-                    throw new LibvirtFailureException("libvirt has no domain '" + source.domain + "' on " + connect
-                            + ": " + e.getMessage() + "; check the name with `virsh -c " + connect + " list --all`",
-                            source.domain, null, e);
+                    throw new io.cowherd.NoSuchVolumeException("libvirt has no domain '" + source.domain + "' on "
+                            + shownUri + " (" + e.getMessage() + "); check the name with `virsh"
+                            + (uri != null ? " -c " + uri : "") + " list --all`");
                 }
                 try (Pool p = poolOptions.openOrCreate(poolDirectory(xml), PoolOptions.DEFAULT_BACKEND)) {
                     DomainCloner cloner = new DomainCloner(conn, p);
                     List<ClonedDomain> made = source.domain != null
-                            ? cloner.cloneDomain(source.domain, options.build())
-                            : cloner.cloneXml(xml, options.build());
-                    made.forEach(d -> out.println(d.name() + " " + d.uuid()));
+                            ? cloner.cloneDomain(source.domain, options)
+                            : cloner.cloneXml(xml, options);
+                    print(out, made, d -> "state=" + (start ? "running" : "defined"), start);
                 }
             } finally {
                 conn.close();
@@ -124,13 +148,58 @@ final class DomainCommand implements Runnable {
             return ExitCodes.OK;
         }
 
+        private DomainCloneOptions options() {
+            DomainCloneOptions.Builder b = DomainCloneOptions.builder().count(count).start(start).firstIndex(firstIndex)
+                    .onNameConflict(skipTaken ? DomainCloneOptions.NameConflict.SKIP : DomainCloneOptions.NameConflict.FAIL);
+            if (namePattern != null) {
+                b.namePattern(namePattern);
+            }
+            if (nvramDir != null) {
+                b.nvramDirectory(nvramDir);
+            }
+            for (String m : masters) {
+                int eq = m.indexOf('=');
+                b.master(eq < 0 ? DomainCloneOptions.ONLY_DISK : m.substring(0, eq), m.substring(eq + 1));
+            }
+            return b.build();
+        }
+
+        /** One line per clone (name, UUID, MACs, disks, then {@code extra}), or one JSON document. */
+        private void print(PrintWriter out, List<ClonedDomain> made, java.util.function.Function<ClonedDomain, String> extra,
+                boolean started) {
+            if (output.json()) {
+                Json.print(out, made.stream().map(d -> {
+                    java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+                    m.put("name", d.name());
+                    m.put("uuid", d.uuid().toString());
+                    m.put("macs", d.macs());
+                    m.put("disks", d.disks().stream().map(v -> v.path().toString()).toList());
+                    m.put("nvram", d.nvram() == null ? null : d.nvram().toString());
+                    m.put("started", started);
+                    return m;
+                }).toList());
+                return;
+            }
+            for (ClonedDomain d : made) {
+                out.printf("%s uuid=%s mac=%s disk=%s %s%n", d.name(), d.uuid(), String.join(",", d.macs()),
+                        String.join(",", d.disks().stream().map(v -> v.path().toString()).toList()), extra.apply(d));
+            }
+        }
+
+        /** The pool for the disk clones: --pool, or the directory of the first writable disk's file. */
         private Path poolDirectory(String xml) {
             if (pool != null) {
                 return pool;
             }
             for (DomainDisk d : DomainXml.parse(xml).disks()) {
                 if (d.needsClone() && d.source() != null) {
-                    return Path.of(d.source()).toAbsolutePath().getParent();
+                    Path file = Path.of(d.source()).toAbsolutePath();
+                    if (!java.nio.file.Files.exists(file)) {
+                        // Never make a pool in the directory of a disk that is not there.
+                        throw new io.cowherd.NoSuchVolumeException("disk '" + d.targetDev() + "' of the domain is "
+                                + file + ", which does not exist; fix the domain's disk, or give --pool DIR");
+                    }
+                    return file.getParent();
                 }
             }
             throw new CowException("the domain has no writable file disk to clone; give --pool DIR if it should get one");

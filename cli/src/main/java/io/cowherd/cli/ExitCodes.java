@@ -31,6 +31,15 @@ public final class ExitCodes {
 
     /** The exit code for an error that ended a command. */
     static int of(Throwable e) {
+        if (e instanceof io.cowherd.domain.DomainCloneException && e.getCause() != null) {
+            return of(e.getCause()); // one clone of a batch failed (and was rolled back): why is the cause
+        }
+        if (e instanceof io.cowherd.domain.NameTakenException) {
+            return CONFLICT;
+        }
+        if (e instanceof io.cowherd.domain.LibvirtFailureException l && "VIR_ERR_NO_DOMAIN".equals(l.errorCode())) {
+            return NOT_FOUND;
+        }
         if (e instanceof NoSuchVolumeException || e instanceof NoSuchBackendException
                 || e instanceof io.cowherd.NoSuchPoolException) {
             return NOT_FOUND;

@@ -2,6 +2,7 @@ package io.cowherd.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -269,7 +270,62 @@ class CliTest {
         // The test driver's own domain has a disk without a stated format: refused, never guessed.
         Run unstated = cowherd("domain", "clone", "--connect", "test:///default", "--domain", "test", "--pool", pool.toString());
         assertTrue(unstated.exit() >= 2 && unstated.err().contains("never guesses"), unstated.err());
-        assertEquals(ExitCodes.LIBVIRT, cowherd("domain", "clone", "--connect", "test:///default", "--domain", "nope",
-                "--pool", pool.toString()).exit());
+        Run nope = cowherd("domain", "clone", "--connect", "test:///default", "--domain", "nope", "--pool", pool.toString());
+        assertEquals(ExitCodes.NOT_FOUND, nope.exit(), nope.err());
+        assertEquals(1, nope.err().lines().count(), "one error line, libvirt's own not printed first: " + nope.err());
+    }
+
+    @Test
+    void domainCloneBatchesFromOneGolden() throws Exception {
+        Path master = rawMaster();
+        Path pool = dir.resolve("batches");
+        String xml = """
+                <domain type='kvm'><name>golden</name><memory unit='MiB'>256</memory>
+                  <os><type arch='x86_64'>hvm</type></os>
+                  <devices>
+                    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/><target dev='vda'/></disk>
+                    <interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/></interface>
+                  </devices></domain>
+                """.formatted(master);
+        Path xmlFile = Files.writeString(dir.resolve("golden.xml"), xml);
+        String[] batch = {"domain", "clone", "--connect", "test:///default", "--xml", xmlFile.toString(), "--count", "2",
+            "--name-pattern", "g-%d", "--pool", pool.toString()};
+        Run first = cowherd(batch);
+        assertEquals(0, first.exit(), first.err());
+        assertTrue(first.out().startsWith("g-1 uuid=") && first.out().contains(" mac=52:54:00:")
+                && first.out().contains(" disk=" + pool.resolve("g-1-vda.qcow2")) && first.out().contains(" state=defined"),
+                first.out());
+
+        Run again = cowherd(batch);
+        assertEquals(ExitCodes.CONFLICT, again.exit(), again.err());
+        assertTrue(again.err().contains("--skip-taken") && again.err().contains("'g-1-vda'"), again.err());
+
+        Run skip = cowherd(java.util.stream.Stream.concat(java.util.Arrays.stream(batch), java.util.stream.Stream.of(
+                "--skip-taken")).toArray(String[]::new));
+        assertEquals(0, skip.exit(), skip.err());
+        assertTrue(skip.out().startsWith("g-3 ") && skip.out().contains("\ng-4 "), skip.out());
+
+        Run json = cowherd("domain", "clone", "--connect", "test:///default", "--xml", xmlFile.toString(), "--count", "1",
+                "--name-pattern", "g-%d", "--first-index", "10", "--master", "golden-vda", "--pool", pool.toString(),
+                "--output=json");
+        assertEquals(0, json.exit(), json.err());
+        var clones = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.out());
+        assertEquals("g-10", clones.get(0).get("name").asText());
+        assertEquals(pool.resolve("g-10-vda.qcow2").toString(), clones.get(0).get("disks").get(0).asText());
+        assertTrue(clones.get(0).get("macs").get(0).asText().startsWith("52:54:00:"), json.out());
+        assertTrue(java.util.UUID.fromString(clones.get(0).get("uuid").asText()) != null);
+
+        // Every batch cloned from the one master its first batch imported.
+        Run volumes = cowherd("volumes", pool.toString());
+        assertEquals(1, volumes.out().lines().filter(l -> l.contains(" master ")).count(), volumes.out());
+        assertEquals(5, volumes.out().lines().filter(l -> l.contains(" clone ")).count(), volumes.out());
+        Run noMaster = cowherd("domain", "clone", "--connect", "test:///default", "--xml", xmlFile.toString(),
+                "--first-index", "20", "--name-pattern", "g-%d", "--master", "nope", "--pool", pool.toString());
+        assertEquals(ExitCodes.NOT_FOUND, noMaster.exit(), noMaster.err());
+
+        // The test driver's own domain names a disk file that does not exist: no pool appears beside it.
+        Run test = cowherd("domain", "clone", "--connect", "test:///default", "--domain", "test");
+        assertEquals(ExitCodes.NOT_FOUND, test.exit(), test.err());
+        assertFalse(Files.exists(Path.of("/guest")), "no pool is made in a directory that does not exist");
     }
 }

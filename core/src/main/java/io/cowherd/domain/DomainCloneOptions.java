@@ -2,6 +2,8 @@ package io.cowherd.domain;
 
 import java.nio.file.Path;
 import java.util.IllegalFormatException;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
@@ -26,8 +28,10 @@ public final class DomainCloneOptions {
     private final boolean start;
     private final Path nvramDirectory;
     private final NameConflict onNameConflict;
+    private final Map<String, String> masters;
 
     private DomainCloneOptions(Builder b) {
+        this.masters = Map.copyOf(b.masters);
         this.namePattern = b.namePattern;
         this.count = b.count;
         this.firstIndex = b.firstIndex;
@@ -76,6 +80,19 @@ public final class DomainCloneOptions {
         return onNameConflict;
     }
 
+    /**
+     * Pool masters chosen for the source's writable disks, by target dev ({@code vda}); the key
+     * {@link #ONLY_DISK} stands for the source's only writable disk. A disk without an entry is
+     * cloned from the master its file is in the pool, or from a master with the same content,
+     * or from a new import of its file.
+     */
+    public Map<String, String> masters() {
+        return masters;
+    }
+
+    /** The key of {@link #masters()} that names the master of a domain's only writable disk. */
+    public static final String ONLY_DISK = "";
+
     /** The name of clone number {@code index} of the domain called {@code sourceName}. */
     public String nameFor(String sourceName, int index) {
         if (namePattern == null) {
@@ -93,6 +110,7 @@ public final class DomainCloneOptions {
 
     /** Builds {@link DomainCloneOptions}. */
     public static final class Builder {
+        private final Map<String, String> masters = new LinkedHashMap<>();
         private String namePattern;
         private int count = 1;
         private int firstIndex = 1;
@@ -134,6 +152,15 @@ public final class DomainCloneOptions {
         /** Where to put NVRAM copies (default: the directory of the source's NVRAM file). */
         public Builder nvramDirectory(Path directory) {
             this.nvramDirectory = directory;
+            return this;
+        }
+
+        /**
+         * Clones the writable disk {@code targetDev} ({@link #ONLY_DISK} for a domain's only
+         * writable disk) from the pool's master {@code master} instead of its own file.
+         */
+        public Builder master(String targetDev, String master) {
+            masters.put(Objects.requireNonNull(targetDev), Objects.requireNonNull(master));
             return this;
         }
 

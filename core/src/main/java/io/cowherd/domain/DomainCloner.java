@@ -54,7 +54,6 @@ import org.slf4j.LoggerFactory;
 public class DomainCloner {
     private static final Logger LOG = LoggerFactory.getLogger(DomainCloner.class);
     /** Clone names become file names (volumes, NVRAM) and libvirt names: keep them plain. */
-    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,99}");
     private static final Pattern NOT_NAME_CHAR = Pattern.compile("[^A-Za-z0-9._+-]");
     /** How far past the wanted count {@link DomainCloneOptions.NameConflict#SKIP} looks for free names. */
     private static final int MAX_SKIPPED_NAMES = 10_000;
@@ -122,9 +121,24 @@ public class DomainCloner {
      */
     public static Connect connect(String uri) {
         try {
+            quietLibvirt();
             return new Connect(uri);
         } catch (LibvirtException e) {
             throw LibvirtFailureException.of("opening a connection", null, uri, e);
+        }
+    }
+
+    /** Kept reachable: libvirt calls it from native code. */
+    private static org.libvirt.ErrorCallback quiet;
+
+    /**
+     * libvirt prints every error to stderr unless a callback takes them; the errors still reach
+     * us as {@link LibvirtException}s, which this library reports in its own words.
+     */
+    private static synchronized void quietLibvirt() throws LibvirtException {
+        if (quiet == null) {
+            quiet = new org.libvirt.ErrorCallback();
+            Connect.setErrorCallback(quiet);
         }
     }
 
@@ -237,7 +251,7 @@ public class DomainCloner {
     private List<ClonedDomain> run(DomainXml source, DomainCloneOptions options, Path outDir, boolean sourceActive) {
         Objects.requireNonNull(options, "options");
         String sourceName = source.name();
-        List<DiskPlan> plans = planDisks(source, sourceName);
+        List<DiskPlan> plans = planDisks(source, sourceName, options);
         checkDiskFormatFitsDomain(source, sourceName, plans);
         if (sourceActive && !plans.isEmpty()) {
             throw new CowException("domain '" + sourceName + "' is running; its disks can only be cloned while it is "
@@ -293,11 +307,51 @@ public class DomainCloner {
         }
     }
 
+    /**
+     * Whether the guest-visible bytes of {@code file} (in {@code format}) equal those of pool
+     * master {@code master}. Reads both; cheaper than importing another copy, which reads the
+     * file and writes it too.
+     */
+    private boolean sameContent(Path file, String format, Volume master) {
+        try (io.cowherd.VirtualDisk a = io.cowherd.spi.ImageFormats.byName(format).open(file,
+                io.cowherd.ImagePolicy.operator(), false, 0);
+                io.cowherd.VirtualDisk b = pool.open(master.name(), false)) {
+            if (a.size() != b.size()) {
+                return false;
+            }
+            java.nio.ByteBuffer x = java.nio.ByteBuffer.allocateDirect(1 << 20);
+            java.nio.ByteBuffer y = java.nio.ByteBuffer.allocateDirect(1 << 20);
+            for (long pos = 0; pos < a.size(); pos += x.capacity()) {
+                int len = (int) Math.min(x.capacity(), a.size() - pos);
+                x.clear().limit(len);
+                y.clear().limit(len);
+                a.readFully(x, pos);
+                b.readFully(y, pos);
+                if (!x.flip().equals(y.flip())) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (IOException e) {
+            throw CowIOException.wrap(file, "comparing with master '" + master.name() + "'", e);
+        }
+    }
+
     /** Decides, before anything is made, which disks are cloned from which master. */
-    private List<DiskPlan> planDisks(DomainXml source, String sourceName) {
+    private List<DiskPlan> planDisks(DomainXml source, String sourceName, DomainCloneOptions options) {
         List<Volume> volumes = pool.volumes();
         List<DiskPlan> plans = new ArrayList<>();
         Map<Path, String> importsByPath = new LinkedHashMap<>();
+        long writable = source.disks().stream().filter(DomainDisk::needsClone).count();
+        Map<String, String> chosen = new LinkedHashMap<>(options.masters());
+        if (chosen.containsKey(DomainCloneOptions.ONLY_DISK)) {
+            if (writable != 1) {
+                throw new IllegalArgumentException("a master was chosen for the only writable disk, but domain '"
+                        + sourceName + "' has " + writable + "; choose one per disk by its target dev");
+            }
+            String dev = source.disks().stream().filter(DomainDisk::needsClone).findFirst().orElseThrow().targetDev();
+            chosen.put(dev, chosen.remove(DomainCloneOptions.ONLY_DISK));
+        }
         for (DomainDisk disk : source.disks()) {
             if (!disk.needsClone()) {
                 if ("lun".equals(disk.device()) && !disk.readOnly() && !disk.shareable() && !disk.transientDisk()) {
@@ -325,6 +379,18 @@ public class DomainCloner {
                         + "give it one or remove it");
             }
             Path path = Path.of(disk.source()).toAbsolutePath().normalize();
+            String master = chosen.remove(dev);
+            if (master != null) {
+                Volume v = pool.find(master).orElseThrow(() -> new io.cowherd.NoSuchVolumeException("no master named '"
+                        + master + "' in pool " + pool.location() + " (chosen for disk '" + dev + "')"));
+                if (!v.isMaster()) {
+                    throw new io.cowherd.UnsupportedFeatureException("'" + master + "' in pool " + pool.location()
+                            + " (chosen for disk '" + dev + "') is a " + v.role().name().toLowerCase(Locale.ROOT)
+                            + ", not a master");
+                }
+                plans.add(new DiskPlan(dev, path, v.format(), v, null));
+                continue;
+            }
             Optional<Volume> known = match(volumes, path);
             if (known.isPresent()) {
                 Volume v = known.get();
@@ -350,14 +416,28 @@ public class DomainCloner {
                 importName = NOT_NAME_CHAR.matcher(sourceName + "-" + dev).replaceAll("_");
                 Optional<Volume> taken = pool.find(importName);
                 if (taken.isPresent()) {
+                    Volume t = taken.get();
+                    // A later batch from the same golden: its first batch imported this very disk.
+                    if (t.isMaster() && sameContent(path, disk.driverType(), t)) {
+                        LOG.info("disk '{}' of '{}' ({}) has the content of master '{}': cloning from it", dev,
+                                sourceName, path, t.name());
+                        plans.add(new DiskPlan(dev, path, t.format(), t, null));
+                        continue;
+                    }
                     throw new VolumeExistsException("disk '" + dev + "' of domain '" + sourceName + "' (" + path
                             + ") is not in pool " + pool.location() + ", and the name it would be imported as, '"
-                            + importName + "', is taken by " + taken.get().path() + ". If that master is a copy of "
-                            + path + ", point the source domain's disk at it; otherwise delete it and clone again");
+                            + importName + "', is taken by " + t.path() + (t.isMaster()
+                                    ? ", a master whose content differs from it" : "") + ". Choose the master to clone "
+                            + "this disk from (DomainCloneOptions.Builder.master), or delete '" + importName
+                            + "' once nothing depends on it");
                 }
                 importsByPath.put(path, importName);
             }
             plans.add(new DiskPlan(dev, path, disk.driverType(), null, importName));
+        }
+        if (!chosen.isEmpty()) {
+            throw new IllegalArgumentException("masters were chosen for disks that domain '" + sourceName
+                    + "' has no writable disk for: " + chosen.keySet());
         }
         return plans;
     }
@@ -433,10 +513,7 @@ public class DomainCloner {
                         + options.firstIndex() + " and " + lastIndex + "; choose another name pattern");
             }
             String name = options.nameFor(sourceName, (int) i);
-            if (!NAME.matcher(name).matches()) {
-                throw new IllegalArgumentException("clone name '" + name + "' is not allowed: use 1-100 letters, "
-                        + "digits, '.', '_', '+' or '-', starting with a letter or digit");
-            }
+            io.cowherd.VolumeNames.check(name);
             if (names.contains(name) || conflicts.containsKey(name)) {
                 throw new IllegalArgumentException("name pattern gives '" + name + "' to two clones; put the index "
                         + "in the pattern, for example 'web-%02d'");
@@ -452,9 +529,7 @@ public class DomainCloner {
             names.add(name);
         }
         if (!conflicts.isEmpty()) {
-            throw new CowException("cannot clone domain '" + sourceName + "', nothing was made: "
-                    + String.join("; ", conflicts.values()) + ". Remove what is in the way, choose another name "
-                    + "pattern, or skip taken names");
+            throw new NameTakenException(sourceName, conflicts);
         }
         return names;
     }

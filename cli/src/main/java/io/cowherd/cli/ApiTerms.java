@@ -1,0 +1,27 @@
+package io.cowherd.cli;
+
+import java.util.Map;
+
+/**
+ * Library messages speak of the Java API (an embedding program has no flags); the command line
+ * says the same in its own terms before it prints them.
+ */
+final class ApiTerms {
+    /** API terms that library messages use, and the flags that mean the same here. */
+    private static final Map<String, String> FLAGS = Map.of(
+            "(NameConflict.SKIP)", "(--skip-taken)",
+            "(DomainCloneOptions.Builder.master)", "(--master [DEV=]NAME)",
+            "choose another name pattern or first index", "choose another --name-pattern or --first-index");
+
+    private ApiTerms() {
+    }
+
+    /** {@code message} with the API terms it uses replaced by the matching flags. */
+    static String toFlags(String message) {
+        String m = message;
+        for (Map.Entry<String, String> e : FLAGS.entrySet()) {
+            m = m.replace(e.getKey(), e.getValue());
+        }
+        return m;
+    }
+}
