@@ -41,7 +41,7 @@ public final class Pools {
         }
         if (Files.isDirectory(meta)) {
             throw new NoSuchPoolException(dir, "pool " + dir + " does not say which backend it belongs to (made by an "
-                    + "older cowherd and still empty); name the backend once (--backend) to record it");
+                    + "older cowherd and still empty); open it once with its backend (Pools.open(location, backend)) to record it");
         }
         if (Files.exists(dir) && !Files.isDirectory(dir)) {
             throw new NoSuchPoolException(dir, dir + " is a file, not a pool (a pool is a directory made by cowherd, "

@@ -132,7 +132,7 @@ public record PoolSettings(String poolId, int chunkSectors, String devicePrefix,
             Files.deleteIfExists(tmp);
             return fresh;
         } catch (IOException | NumberFormatException | NullPointerException e) {
-            throw new io.cowherd.CorruptImageException(file, "settings", 0, "unreadable pool settings: " + e);
+            throw new io.cowherd.CorruptFileException(file, "settings", 0, "unreadable pool settings: " + e);
         }
     }
 }

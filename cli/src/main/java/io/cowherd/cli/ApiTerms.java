@@ -11,7 +11,8 @@ final class ApiTerms {
     private static final Map<String, String> FLAGS = Map.of(
             "(NameConflict.SKIP)", "(--skip-taken)",
             "(DomainCloneOptions.Builder.master)", "(--master [DEV=]NAME)",
-            "choose another name pattern or first index", "choose another --name-pattern or --first-index");
+            "choose another name pattern or first index", "choose another --name-pattern or --first-index",
+            "(Pools.open(location, backend))", "(--backend NAME)");
 
     private ApiTerms() {
     }

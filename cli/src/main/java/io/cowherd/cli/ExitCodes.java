@@ -1,6 +1,5 @@
 package io.cowherd.cli;
 
-import io.cowherd.CorruptImageException;
 import io.cowherd.MasterInUseException;
 import io.cowherd.NoSuchBackendException;
 import io.cowherd.NoSuchVolumeException;
@@ -44,7 +43,7 @@ public final class ExitCodes {
                 || e instanceof io.cowherd.NoSuchPoolException) {
             return NOT_FOUND;
         }
-        if (e instanceof CorruptImageException || e instanceof WrongFormatException) {
+        if (e instanceof io.cowherd.CorruptFileException || e instanceof WrongFormatException) {
             return CORRUPT;
         }
         if (e instanceof UnsupportedFeatureException) {

@@ -218,6 +218,19 @@ class PoolPromiseCliTest {
     }
 
     @Test
+    void errorsNameTheRightThingAndAWayOutThatWorks() throws Exception {
+        Path torrent = Files.writeString(dir.resolve("bad.torrent"), "garbage");
+        Run fetch = cowherd("fetch", torrent.toString(), "--into", dir.resolve("in").toString());
+        assertEquals(ExitCodes.CORRUPT, fetch.exit(), fetch.err());
+        assertTrue(fetch.err().contains(torrent.toString()) && !fetch.err().contains("qemu-img"),
+                "a torrent is no image: " + fetch.err());
+        Path raw = Files.write(dir.resolve("master.raw"), new byte[4096]);
+        Run check = cowherd("check", "-f", "raw", raw.toString());
+        assertEquals(ExitCodes.UNSUPPORTED, check.exit(), check.err());
+        assertTrue(check.err().contains(raw.toString()), "names the file: " + check.err());
+    }
+
+    @Test
     void jsonOutputParsesBackWithTheDocumentedKeys() throws Exception {
         com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
         Path gold = dir.resolve("gold.qcow2");

@@ -1,6 +1,6 @@
 package io.cowherd.pool;
 
-import io.cowherd.CorruptImageException;
+import io.cowherd.CorruptFileException;
 import io.cowherd.CowBackend;
 import io.cowherd.CowIOException;
 import io.cowherd.WrongBackendException;
@@ -29,7 +29,7 @@ public final class BackendRecord {
         try {
             String name = Files.readString(file, StandardCharsets.UTF_8).strip();
             if (!name.matches("[a-z0-9][a-z0-9-]{0,63}")) {
-                throw new CorruptImageException(file, "backend", 0, "unreadable backend name '" + name + "'");
+                throw new CorruptFileException(file, "backend", 0, "unreadable backend name '" + name + "'");
             }
             return Optional.of(name);
         } catch (java.nio.file.NoSuchFileException e) {

@@ -1,6 +1,6 @@
 package io.cowherd.pool;
 
-import io.cowherd.CorruptImageException;
+import io.cowherd.CorruptFileException;
 import io.cowherd.CowIOException;
 import io.cowherd.Volume;
 import java.io.IOException;
@@ -112,7 +112,7 @@ public final class PoolRecords {
     private void apply(String line, long offset) {
         if (cachedLines == 0) {
             if (!line.equals(HEADER)) {
-                throw new CorruptImageException(journal, "header", 0, "expected '" + HEADER + "', found '" + line + "'");
+                throw new CorruptFileException(journal, "header", 0, "expected '" + HEADER + "', found '" + line + "'");
             }
             return;
         }
@@ -123,7 +123,7 @@ public final class PoolRecords {
         } else if (f.length == 2 && f[0].equals("-")) {
             cached.remove(f[1]);
         } else {
-            throw new CorruptImageException(journal, "line " + (cachedLines + 1), offset, "unreadable record '" + line + "'");
+            throw new CorruptFileException(journal, "line " + (cachedLines + 1), offset, "unreadable record '" + line + "'");
         }
     }
 
@@ -131,7 +131,7 @@ public final class PoolRecords {
         try {
             return Volume.Role.valueOf(text);
         } catch (IllegalArgumentException e) {
-            throw new CorruptImageException(journal, "role", offset, "unknown role '" + text + "'");
+            throw new CorruptFileException(journal, "role", offset, "unknown role '" + text + "'");
         }
     }
 

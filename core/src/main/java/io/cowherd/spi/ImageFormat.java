@@ -69,7 +69,8 @@ public interface ImageFormat {
      * @param repairLeaks whether to free leaked clusters or blocks ({@code -r leaks})
      */
     default CheckReport check(Path file, ImagePolicy policy, boolean repairLeaks) {
-        throw new UnsupportedFeatureException("checking " + name() + " images is not supported");
+        throw new UnsupportedFeatureException(file + ": checking " + name() + " images is not supported (a " + name()
+                + " image has no metadata to check)");
     }
 
     /**
@@ -77,16 +78,16 @@ public interface ImageFormat {
      * references found (this is how images left dirty with lazy refcounts are rebuilt), leaks freed.
      */
     default CheckReport checkRepairingAll(Path file, ImagePolicy policy) {
-        throw new UnsupportedFeatureException("repairing " + name() + " images is not supported");
+        throw new UnsupportedFeatureException(file + ": repairing " + name() + " images is not supported");
     }
 
     /** Writes an overlay's own data into its backing image ({@code qemu-img commit}). */
     default void commit(Path overlay, ImagePolicy policy) {
-        throw new UnsupportedFeatureException("committing " + name() + " images is not supported");
+        throw new UnsupportedFeatureException(overlay + ": committing " + name() + " images is not supported");
     }
 
     /** Grows an image's virtual size ({@code qemu-img resize}); shrinking is refused. */
     default void resize(Path file, long newSize, ImagePolicy policy) {
-        throw new UnsupportedFeatureException("resizing " + name() + " images is not supported");
+        throw new UnsupportedFeatureException(file + ": resizing " + name() + " images is not supported");
     }
 }

@@ -1,6 +1,6 @@
 package io.cowherd.distribution.bundle;
 
-import io.cowherd.CorruptImageException;
+import io.cowherd.CorruptFileException;
 import io.cowherd.CowIOException;
 import io.cowherd.PolicyViolationException;
 import io.cowherd.VolumeExistsException;
@@ -190,7 +190,7 @@ public final class BundleArchive {
             String file = parts[1];
             if (manifest == null) {
                 if (!file.equals(BundleManifest.FILE_NAME) || e.getSize() > BundleManifest.MAX_BYTES) {
-                    throw new CorruptImageException(archive, "first entry", -1, "a bundle archive starts with "
+                    throw new CorruptFileException(archive, "first entry", -1, "a bundle archive starts with "
                             + BundleManifest.FILE_NAME + ", found '" + name + "'");
                 }
                 byte[] bytes = tar.readNBytes((int) e.getSize());
@@ -218,7 +218,7 @@ public final class BundleArchive {
             }
         }
         if (manifest == null) {
-            throw new CorruptImageException(archive, BundleManifest.FILE_NAME, -1, "the archive holds no bundle manifest");
+            throw new CorruptFileException(archive, BundleManifest.FILE_NAME, -1, "the archive holds no bundle manifest");
         }
         for (BundleFile f : manifest.files()) {
             if (!done.contains(f.name())) {

@@ -1,10 +1,10 @@
 package io.cowherd.distribution.bundle;
 
-import io.cowherd.CorruptImageException;
+import io.cowherd.CorruptFileException;
 import java.nio.file.Path;
 
 /** A bundle file's size or SHA-256 does not match its manifest. */
-public class BundleIntegrityException extends CorruptImageException {
+public class BundleIntegrityException extends CorruptFileException {
     private static final long serialVersionUID = 1L;
 
     /**

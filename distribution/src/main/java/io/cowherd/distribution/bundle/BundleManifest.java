@@ -1,6 +1,6 @@
 package io.cowherd.distribution.bundle;
 
-import io.cowherd.CorruptImageException;
+import io.cowherd.CorruptFileException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -78,7 +78,7 @@ public record BundleManifest(List<BundleFile> files) {
      * Parses a manifest read from {@code in} (at most {@link #MAX_BYTES}).
      *
      * @param where the file or archive it came from, for messages
-     * @throws CorruptImageException if it is not a valid manifest
+     * @throws CorruptFileException if it is not a valid manifest
      */
     public static BundleManifest read(InputStream in, Path where) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -87,21 +87,21 @@ public record BundleManifest(List<BundleFile> files) {
         while ((n = in.read(buf)) > 0) {
             out.write(buf, 0, n);
             if (out.size() > MAX_BYTES) {
-                throw new CorruptImageException(where, FILE_NAME, -1, "manifest larger than " + MAX_BYTES + " bytes");
+                throw new CorruptFileException(where, FILE_NAME, -1, "manifest larger than " + MAX_BYTES + " bytes");
             }
         }
         return parse(out.toByteArray(), where);
     }
 
-    /** Parses a manifest's bytes. @throws CorruptImageException if they are not a valid manifest */
+    /** Parses a manifest's bytes. @throws CorruptFileException if they are not a valid manifest */
     public static BundleManifest parse(byte[] bytes, Path where) {
         String text = new String(bytes, StandardCharsets.UTF_8);
         String[] lines = text.split("\n", -1);
         if (lines.length < 2 || !lines[0].equals(MAGIC + "\t1")) {
-            throw new CorruptImageException(where, FILE_NAME, 0, "does not start with '" + MAGIC + "<TAB>1'");
+            throw new CorruptFileException(where, FILE_NAME, 0, "does not start with '" + MAGIC + "<TAB>1'");
         }
         if (!lines[1].equals(HEADER)) {
-            throw new CorruptImageException(where, FILE_NAME, -1, "second line is not the column header");
+            throw new CorruptFileException(where, FILE_NAME, -1, "second line is not the column header");
         }
         List<BundleFile> files = new ArrayList<>();
         for (int i = 2; i < lines.length; i++) {
@@ -110,19 +110,19 @@ public record BundleManifest(List<BundleFile> files) {
             }
             String[] c = lines[i].split("\t", -1);
             if (c.length != 6) {
-                throw new CorruptImageException(where, FILE_NAME + " line " + (i + 1), -1, "expected 6 columns, got " + c.length);
+                throw new CorruptFileException(where, FILE_NAME + " line " + (i + 1), -1, "expected 6 columns, got " + c.length);
             }
             try {
                 files.add(new BundleFile(c[0], FileRole.ofLabel(c[1]), Long.parseLong(c[2]), c[3],
                         c[4].equals("-") ? null : c[4], c[5].equals("-") ? -1 : Long.parseLong(c[5])));
             } catch (IllegalArgumentException e) {
-                throw new CorruptImageException(where, FILE_NAME + " line " + (i + 1), -1, e.getMessage());
+                throw new CorruptFileException(where, FILE_NAME + " line " + (i + 1), -1, e.getMessage());
             }
         }
         try {
             return new BundleManifest(files);
         } catch (IllegalArgumentException e) {
-            throw new CorruptImageException(where, FILE_NAME, -1, e.getMessage());
+            throw new CorruptFileException(where, FILE_NAME, -1, e.getMessage());
         }
     }
 }

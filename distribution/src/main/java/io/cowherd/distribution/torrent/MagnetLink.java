@@ -132,7 +132,7 @@ public record MagnetLink(String text, byte[] infoHash, String displayName, List<
      * The torrent this link names, made of the info dictionary peers sent (BEP 9) and this link's
      * trackers, checked as strictly as a {@code .torrent} file and against the link's info hash.
      *
-     * @throws io.cowherd.CorruptImageException if the metadata is malformed or hashes to another torrent
+     * @throws io.cowherd.CorruptFileException if the metadata is malformed or hashes to another torrent
      */
     public Metainfo metainfoFrom(byte[] info) {
         ByteArrayOutputStream b = new ByteArrayOutputStream(info.length + 256);
@@ -147,7 +147,7 @@ public record MagnetLink(String text, byte[] infoHash, String displayName, List<
         Path where = Path.of("magnet:" + infoHashHex());
         Metainfo m = Metainfo.parse(b.toByteArray(), where);
         if (!java.util.Arrays.equals(m.infoHash(), infoHash)) {
-            throw new io.cowherd.CorruptImageException(where, "info", -1, "the metadata peers sent hashes to " + m.infoHashHex());
+            throw new io.cowherd.CorruptFileException(where, "info", -1, "the metadata peers sent hashes to " + m.infoHashHex());
         }
         return m;
     }

@@ -1,6 +1,6 @@
 package io.cowherd.distribution.torrent;
 
-import io.cowherd.CorruptImageException;
+import io.cowherd.CorruptFileException;
 import io.cowherd.CowIOException;
 import io.cowherd.PolicyViolationException;
 import io.cowherd.distribution.internal.SafeNames;
@@ -220,7 +220,7 @@ public final class Metainfo {
      * Parses and checks metainfo bytes.
      *
      * @param where the file they came from, for messages (may be null)
-     * @throws CorruptImageException when malformed
+     * @throws CorruptFileException when malformed
      * @throws PolicyViolationException when too large or a file name escapes
      */
     public static Metainfo parse(byte[] bytes, Path where) {
@@ -232,34 +232,34 @@ public final class Metainfo {
         try {
             root = Bencode.decode(bytes);
         } catch (IllegalArgumentException e) {
-            throw new CorruptImageException(w, "bencode", -1, e.getMessage());
+            throw new CorruptFileException(w, "bencode", -1, e.getMessage());
         }
         try {
             return fromTree(bytes, root, w);
         } catch (ClassCastException | NullPointerException | ArithmeticException e) {
-            throw new CorruptImageException(w, "metainfo", -1, "a field has the wrong type or is missing (" + e + ")");
+            throw new CorruptFileException(w, "metainfo", -1, "a field has the wrong type or is missing (" + e + ")");
         }
     }
 
     private static Metainfo fromTree(byte[] bytes, Bencode.Value root, Path w) {
         if (!root.isDict()) {
-            throw new CorruptImageException(w, "metainfo", 0, "top level is not a dictionary");
+            throw new CorruptFileException(w, "metainfo", 0, "top level is not a dictionary");
         }
         Bencode.Value info = root.dict().get("info");
         if (info == null || !info.isDict()) {
-            throw new CorruptImageException(w, "info", -1, "missing info dictionary");
+            throw new CorruptFileException(w, "info", -1, "missing info dictionary");
         }
         Map<String, Bencode.Value> d = info.dict();
         String name = str(d, "name", w);
         SafeNames.checkComponent(name, "torrent name");
         long pl = num(d, "piece length", w);
         if (pl < MIN_PIECE || pl > MAX_PIECE || Long.bitCount(pl) != 1) {
-            throw new CorruptImageException(w, "piece length", -1, pl + " is not a power of two between " + MIN_PIECE
+            throw new CorruptFileException(w, "piece length", -1, pl + " is not a power of two between " + MIN_PIECE
                     + " and " + MAX_PIECE);
         }
         byte[] pieces = d.get("pieces").bytes();
         if (pieces.length == 0 || pieces.length % 20 != 0) {
-            throw new CorruptImageException(w, "pieces", -1, "length " + pieces.length + " is not a positive multiple of 20");
+            throw new CorruptFileException(w, "pieces", -1, "length " + pieces.length + " is not a positive multiple of 20");
         }
         List<FileEntry> files = new ArrayList<>();
         boolean multi;
@@ -268,7 +268,7 @@ public final class Metainfo {
             multi = true;
             List<Bencode.Value> list = d.get("files").list();
             if (list.isEmpty() || list.size() > MAX_FILES) {
-                throw new CorruptImageException(w, "info.files", -1, list.size() + " files (1 to " + MAX_FILES + " accepted)");
+                throw new CorruptFileException(w, "info.files", -1, list.size() + " files (1 to " + MAX_FILES + " accepted)");
             }
             java.util.Set<String> seen = new java.util.HashSet<>();
             for (Bencode.Value fv : list) {
@@ -276,17 +276,17 @@ public final class Metainfo {
                 long len = num(f, "length", w);
                 List<Bencode.Value> pv = f.get("path").list();
                 if (pv.isEmpty() || pv.size() > MAX_DEPTH) {
-                    throw new CorruptImageException(w, "info.files.path", -1, "path of " + pv.size() + " components");
+                    throw new CorruptFileException(w, "info.files.path", -1, "path of " + pv.size() + " components");
                 }
                 List<String> path = new ArrayList<>();
                 for (Bencode.Value c : pv) {
                     path.add(SafeNames.checkComponent(c.string(), "torrent file name"));
                 }
                 if (!seen.add(String.join("/", path))) {
-                    throw new CorruptImageException(w, "info.files", -1, "file " + String.join("/", path) + " listed twice");
+                    throw new CorruptFileException(w, "info.files", -1, "file " + String.join("/", path) + " listed twice");
                 }
                 if (len < 0) {
-                    throw new CorruptImageException(w, "info.files.length", -1, "negative length " + len);
+                    throw new CorruptFileException(w, "info.files.length", -1, "negative length " + len);
                 }
                 files.add(new FileEntry(path, len, offset));
                 offset = Math.addExact(offset, len);
@@ -295,14 +295,14 @@ public final class Metainfo {
             multi = false;
             long len = num(d, "length", w);
             if (len < 0) {
-                throw new CorruptImageException(w, "length", -1, "negative length " + len);
+                throw new CorruptFileException(w, "length", -1, "negative length " + len);
             }
             files.add(new FileEntry(List.of(name), len, 0));
             offset = len;
         }
         long expectPieces = (offset + pl - 1) / pl;
         if (expectPieces != pieces.length / 20 || offset == 0) {
-            throw new CorruptImageException(w, "pieces", -1, pieces.length / 20 + " piece hashes for " + offset
+            throw new CorruptFileException(w, "pieces", -1, pieces.length / 20 + " piece hashes for " + offset
                     + " bytes in " + pl + "-byte pieces (expected " + expectPieces + ")");
         }
         byte[] infoBytes = java.util.Arrays.copyOfRange(bytes, info.start(), info.end());
@@ -334,7 +334,7 @@ public final class Metainfo {
     private static String str(Map<String, Bencode.Value> d, String key, Path w) {
         Bencode.Value v = d.get(key);
         if (v == null || !v.isBytes()) {
-            throw new CorruptImageException(w, key, -1, "missing or not a string");
+            throw new CorruptFileException(w, key, -1, "missing or not a string");
         }
         return v.string();
     }
@@ -342,7 +342,7 @@ public final class Metainfo {
     private static long num(Map<String, Bencode.Value> d, String key, Path w) {
         Bencode.Value v = d.get(key);
         if (v == null || !v.isNumber()) {
-            throw new CorruptImageException(w, key, -1, "missing or not an integer");
+            throw new CorruptFileException(w, key, -1, "missing or not an integer");
         }
         return v.number();
     }

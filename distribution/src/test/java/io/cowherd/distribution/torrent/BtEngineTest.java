@@ -137,7 +137,7 @@ class BtEngineTest {
         assertThrows(PolicyViolationException.class, () -> magnet.metainfoFrom(info));
         MagnetLink other = new MagnetLink("magnet:", new byte[20], null, List.of());
         String goodInfo = "d6:lengthi10e4:name4:a.rw12:piece lengthi16384e6:pieces20:01234567890123456789e";
-        assertThrows(io.cowherd.CorruptImageException.class,
+        assertThrows(io.cowherd.CorruptFileException.class,
                 () -> other.metainfoFrom(goodInfo.getBytes(StandardCharsets.ISO_8859_1)));
     }
 }

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.cowherd.CorruptImageException;
+import io.cowherd.CorruptFileException;
 import io.cowherd.PolicyViolationException;
 import java.io.IOException;
 import java.net.URI;
@@ -82,12 +82,12 @@ class MetainfoTest {
 
     @Test
     void malformedOrOversizedMetainfoIsRefused() throws IOException {
-        assertThrows(CorruptImageException.class, () -> Metainfo.parse("d4:infoi1ee".getBytes(), null));
-        assertThrows(CorruptImageException.class, () -> Metainfo.parse("garbage".getBytes(), null));
-        assertThrows(CorruptImageException.class, () -> Metainfo.parse("d4:info999999999:xe".getBytes(), null));
+        assertThrows(CorruptFileException.class, () -> Metainfo.parse("d4:infoi1ee".getBytes(), null));
+        assertThrows(CorruptFileException.class, () -> Metainfo.parse("garbage".getBytes(), null));
+        assertThrows(CorruptFileException.class, () -> Metainfo.parse("d4:info999999999:xe".getBytes(), null));
         byte[] wrongPieces = torrent(null, "b");
         String s = new String(wrongPieces, java.nio.charset.StandardCharsets.ISO_8859_1).replace("i10e", "i99999e");
-        assertThrows(CorruptImageException.class, () -> Metainfo.parse(s.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), null));
+        assertThrows(CorruptFileException.class, () -> Metainfo.parse(s.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), null));
         Path big = tmp.resolve("big.torrent");
         Files.write(big, new byte[Metainfo.MAX_BYTES + 1]);
         assertThrows(PolicyViolationException.class, () -> Metainfo.read(big));
