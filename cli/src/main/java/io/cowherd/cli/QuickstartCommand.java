@@ -35,8 +35,12 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "quickstart", description = "Demonstrate cowherd end to end on a small built-in master.")
 final class QuickstartCommand implements Callable<Integer> {
-    @Option(names = "--dir", paramLabel = "DIR", description = "Working directory (default: a new temporary one).")
+    @Option(names = "--dir", paramLabel = "DIR", description = "Working directory, kept afterwards (default: a new "
+            + "temporary one, removed at the end unless --keep).")
     Path dir;
+
+    @Option(names = "--keep", description = "Keep the temporary working directory to look at it afterwards.")
+    boolean keep;
 
     @Option(names = "--count", paramLabel = "N", defaultValue = "100", description = "Number of clones.")
     int count;
@@ -56,10 +60,22 @@ final class QuickstartCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         out = spec.commandLine().getOut();
-        if (count < 3) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--count must be at least 3");
+        if (count < 4) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--count must be at least 4 (three clones are written into, a fourth stays untouched)");
         }
         Path work = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("cowherd-quickstart-");
+        try {
+            return run(work);
+        } finally {
+            if (dir == null && !keep) {
+                removeTree(work);
+                say("removed the working directory %s (give --keep, or --dir DIR, to look at it afterwards)", work);
+                out.flush();
+            }
+        }
+    }
+
+    private Integer run(Path work) throws Exception {
         long masterSize = Sizes.parse(size);
         say("cowherd quickstart in %s", work);
 
@@ -75,7 +91,9 @@ final class QuickstartCommand implements Callable<Integer> {
 
             // 2. N virtual machines, each on its own copy-on-write clone of the master.
             String xml = goldenDomainXml(master.path());
-            DomainCloneOptions options = DomainCloneOptions.builder().namePattern("golden-%03d").count(count).build();
+            // Another run's domains may still be defined on the connection: take the next free names.
+            DomainCloneOptions options = DomainCloneOptions.builder().namePattern("golden-%03d").count(count)
+                    .onNameConflict(DomainCloneOptions.NameConflict.SKIP).build();
             long t1 = System.nanoTime();
             List<ClonedDomain> domains;
             String where;
@@ -84,6 +102,13 @@ final class QuickstartCommand implements Callable<Integer> {
                 try {
                     domains = new DomainCloner(conn, pool).cloneXml(xml, options);
                     where = "defined in libvirt " + connect + " (" + conn.numOfDefinedDomains() + " defined domains there now)";
+                    if (dir == null && !keep) {
+                        // Their disks go with the working directory: so do their definitions.
+                        for (ClonedDomain d : domains) {
+                            conn.domainLookupByName(d.name()).undefine();
+                        }
+                        where += "; undefined again at the end, with their disks";
+                    }
                 } finally {
                     conn.close();
                 }
@@ -121,7 +146,7 @@ final class QuickstartCommand implements Callable<Integer> {
                 hashes.add(sha256(pool, disk));
             }
             boolean distinct = hashes.stream().distinct().count() == 3 && !hashes.contains(masterHash);
-            String untouched = domains.get(3 % domains.size()).disks().get(0).name();
+            String untouched = domains.get(3).disks().get(0).name();
             boolean siblingClean = sha256(pool, untouched).equals(masterHash);
             boolean masterClean = sha256(pool, master.name()).equals(masterHash);
             say("3. wrote into %s: each now differs from the master and from each other: %s; "
@@ -130,10 +155,33 @@ final class QuickstartCommand implements Callable<Integer> {
             if (!(distinct && siblingClean && masterClean)) {
                 throw new IllegalStateException("isolation check failed");
             }
-            say("done. Inspect with: java -jar cowherd.jar info --backing-chain %s", first.disks().get(0).path());
+            if (dir != null || keep) {
+                say("done. Inspect with: %s info --backing-chain %s; remove it all with: rm -rf %s", self(),
+                        first.disks().get(0).path(), work);
+            } else {
+                say("done.");
+            }
         }
         out.flush();
         return ExitCodes.OK;
+    }
+
+    /** How to run this very cowherd from anywhere: its jar's absolute path, or the command name. */
+    private static String self() {
+        try {
+            Path code = Path.of(CowherdCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            return code.toString().endsWith(".jar") ? "java -jar " + code : "cowherd";
+        } catch (java.net.URISyntaxException | RuntimeException e) {
+            return "cowherd";
+        }
+    }
+
+    private static void removeTree(Path root) throws java.io.IOException {
+        try (java.util.stream.Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
     }
 
     private void say(String format, Object... args) {

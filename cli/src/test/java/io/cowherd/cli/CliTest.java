@@ -238,6 +238,21 @@ class CliTest {
         assertTrue(r.out().contains("5 virtual machines cloned"), r.out());
         assertTrue(r.out().contains("from each other: yes") && r.out().contains("still equals the master: yes")
                 && r.out().contains("master unchanged: yes"), r.out());
+        // The hint it prints works from wherever the user stands: run it.
+        String hint = r.out().lines().filter(l -> l.startsWith("done. Inspect with: ")).findFirst().orElseThrow();
+        String[] cmd = hint.substring("done. Inspect with: ".length(), hint.indexOf(';')).split(" ");
+        Run inspect = cowherd(java.util.Arrays.copyOfRange(cmd, java.util.Arrays.asList(cmd).indexOf("info"), cmd.length));
+        assertEquals(0, inspect.exit(), inspect.err());
+        assertTrue(Files.isDirectory(dir.resolve("qs")), "--dir is kept");
+    }
+
+    @Test
+    void quickstartRemovesItsTemporaryDirectory() throws Exception {
+        Run r = cowherd("quickstart", "--count", "4", "--size", "4M");
+        assertEquals(0, r.exit(), r.out() + r.err());
+        String line = r.out().lines().filter(l -> l.startsWith("removed the working directory ")).findFirst().orElseThrow();
+        Path work = Path.of(line.substring("removed the working directory ".length(), line.indexOf(" (")));
+        assertFalse(Files.exists(work), work + " is gone");
     }
 
     @Test
