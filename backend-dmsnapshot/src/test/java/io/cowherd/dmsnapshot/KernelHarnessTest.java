@@ -7,7 +7,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -18,11 +19,11 @@ import org.junit.jupiter.api.Timeout;
  */
 class KernelHarnessTest {
 
-    @Test
+    @TestFactory
     @Timeout(value = 6, unit = TimeUnit.MINUTES)
-    void theInKernelTestsPassInsideUserModeLinux() throws Exception {
+    List<DynamicTest> inKernelTests() throws Exception {
         Assumptions.assumeFalse(InKernel.Condition.here(), "already inside the kernel");
-        new UserModeLinux(Path.of("target/uml"), "3G", 340).runAndAssertPassed(Map.of("all",
+        return new UserModeLinux(Path.of("target/uml"), "3G", 340).run(Map.of("all",
                 List.of(DmSnapshotKernelTest.class.getName(), DmSnapshotContractTest.class.getName())));
     }
 }

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.extension.ConditionEvaluationResult;
 import org.junit.jupiter.api.extension.ExecutionCondition;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
@@ -23,7 +24,15 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 @Target(ElementType.TYPE)
 @Inherited
 @ExtendWith(InKernel.Condition.class)
+@Tag(InKernel.TAG)
 public @interface InKernel {
+    /**
+     * The tag of in-kernel test classes: the host's surefire run leaves them out (the harness
+     * reports their results), unless {@code -Dcowherd.test.excludedGroups=none} (with
+     * {@code COWHERD_KERNEL_TESTS=host}) runs them on this host.
+     */
+    String TAG = "in-kernel";
+
 
     /** Enables the tests only where {@link #here()} says so and the device mapper is usable. */
     final class Condition implements ExecutionCondition {

@@ -1,5 +1,12 @@
 package io.cowherd.testkit.kernel;
 
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMethod;
 
@@ -43,7 +50,12 @@ public final class KernelTestMain {
         }
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener summary = new SummaryGeneratingListener();
-        launcher.execute(request.build(), summary, new LinePrinter());
+        String results = System.getProperty(RESULTS_PROPERTY);
+        if (results != null) {
+            launcher.execute(request.build(), summary, new LinePrinter(), new ResultWriter(Path.of(results)));
+        } else {
+            launcher.execute(request.build(), summary, new LinePrinter());
+        }
         TestExecutionSummary s = summary.getSummary();
         PrintWriter out = new PrintWriter(System.out, true);
         s.printFailuresTo(out, 40);
@@ -51,6 +63,60 @@ public final class KernelTestMain {
         boolean ok = s.getTotalFailureCount() == 0 && s.getTestsSucceededCount() > 0 && s.getTestsSkippedCount() == 0;
         System.out.println(ok ? PASS : "IN-KERNEL RESULT: FAIL");
         System.exit(ok ? 0 : 1);
+    }
+
+    /** The system property naming the file that {@link ResultWriter} writes. */
+    static final String RESULTS_PROPERTY = "cowherd.kernel.results";
+
+    /**
+     * One tab-separated line per test for the host side ({@link UserModeLinux}) to report each
+     * in-kernel test as a test of its own: status, class, method, milliseconds, message (tabs and
+     * line breaks escaped as \t and \n).
+     */
+    private static final class ResultWriter implements TestExecutionListener {
+        private final Path file;
+        private final Map<String, Long> started = new ConcurrentHashMap<>();
+
+        ResultWriter(Path file) {
+            this.file = file;
+        }
+
+        @Override
+        public void executionStarted(TestIdentifier id) {
+            started.put(id.getUniqueId(), System.nanoTime());
+        }
+
+        @Override
+        public void executionSkipped(TestIdentifier id, String reason) {
+            if (id.isTest()) {
+                write("ABORTED", id, 0, "skipped: " + reason);
+            }
+        }
+
+        @Override
+        public void executionFinished(TestIdentifier id, TestExecutionResult result) {
+            if (id.isTest()) {
+                long ms = (System.nanoTime() - started.getOrDefault(id.getUniqueId(), System.nanoTime())) / 1_000_000;
+                write(result.getStatus().name(), id, ms, result.getThrowable().map(KernelTestMain::describe).orElse(""));
+            }
+        }
+
+        private synchronized void write(String status, TestIdentifier id, long ms, String message) {
+            String line = String.join("\t", status, LinePrinter.className(id), id.getLegacyReportingName(),
+                    Long.toString(ms), message.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")) + "\n";
+            try {
+                Files.writeString(file, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+
+    /** A failure with its stack trace, for the host's report. */
+    private static String describe(Throwable t) {
+        StringWriter w = new StringWriter();
+        t.printStackTrace(new PrintWriter(w));
+        return w.toString();
     }
 
     /** One line per finished or skipped test, with its class and time. */
@@ -76,7 +142,7 @@ public final class KernelTestMain {
             }
         }
 
-        private static String className(TestIdentifier id) {
+        static String className(TestIdentifier id) {
             String u = id.getUniqueId();
             int c = u.indexOf("[class:");
             return c < 0 ? "" : u.substring(c + 7, u.indexOf(']', c)).replaceAll(".*\\.", "");

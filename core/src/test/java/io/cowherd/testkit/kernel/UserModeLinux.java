@@ -1,5 +1,8 @@
 package io.cowherd.testkit.kernel;
 
+import org.junit.jupiter.api.DynamicTest;
+import org.opentest4j.AssertionFailedError;
+import org.opentest4j.TestAbortedException;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -60,22 +63,29 @@ public final class UserModeLinux {
 
     /**
      * Runs each group (name to {@link KernelTestMain} selectors) in a kernel of its own, all at
-     * once, and asserts that every group passed. The combined report is written to
-     * {@code WORK/in-kernel-report.txt}.
+     * once, and gives back every in-kernel test as a test of the host's run, passed, failed or
+     * skipped as it was in the kernel (so the build's report counts them for what they are), and
+     * one more per group that fails if the group did not run to its end (a timeout, a crashed
+     * kernel). The combined report is written to {@code WORK/in-kernel-report.txt}.
      */
-    public void runAndAssertPassed(Map<String, List<String>> groups) throws IOException, InterruptedException {
+    public List<DynamicTest> run(Map<String, List<String>> groups) throws IOException, InterruptedException {
         Path script = launcher(work.resolve("launcher"));
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String cp = testClassPath();
         long t0 = System.nanoTime();
         Map<String, Process> runs = new LinkedHashMap<>();
         Map<String, Path> logs = new LinkedHashMap<>();
+        Map<String, Path> resultFiles = new LinkedHashMap<>();
         for (Map.Entry<String, List<String>> g : groups.entrySet()) {
             // Each kernel has its own temporary directory: its own loop files, LVM metadata, lock files.
             Path dir = Files.createDirectories(work.resolve("group-" + g.getKey()));
+            Path results = work.resolve("in-kernel-results-" + g.getKey() + ".tsv");
+            Files.deleteIfExists(results);
+            resultFiles.put(g.getKey(), results);
             List<String> cmd = new ArrayList<>(List.of("bash", script.toString(), "-m", memory, "-t",
                     Integer.toString(timeoutSeconds - 10), "--", java, "-Xss1m", "-XX:+UseSerialGC",
                     "-XX:TieredStopAtLevel=1", "-Dcowherd.kernel=uml", "-Djava.io.tmpdir=" + dir,
+                    "-D" + KernelTestMain.RESULTS_PROPERTY + "=" + results,
                     "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", cp, KernelTestMain.class.getName()));
             cmd.addAll(g.getValue());
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
@@ -102,13 +112,38 @@ public final class UserModeLinux {
         Path log = work.resolve("in-kernel-report.txt");
         Files.writeString(log, report, StandardCharsets.UTF_8);
         System.out.printf("in-kernel run took %.1f s (report %s)%n", (System.nanoTime() - t0) / 1e9, log);
+        List<DynamicTest> tests = new ArrayList<>();
         for (String group : runs.keySet()) {
-            assertEquals(0, exits.get(group), "in-kernel tests of group " + group + " failed (exit " + exits.get(group)
-                    + ", -1 = timed out, 124 = kernel timeout, 125 = kernel gave no status), report " + log + ":\n"
-                    + report);
-            assertTrue(Files.readString(logs.get(group), StandardCharsets.UTF_8).contains(KernelTestMain.PASS),
-                    "group " + group + " did not pass: " + report);
+            Path results = resultFiles.get(group);
+            List<String> lines = Files.exists(results) ? Files.readAllLines(results, StandardCharsets.UTF_8) : List.of();
+            for (String line : lines) {
+                tests.add(asTest(group, line));
+            }
+            String groupLog = Files.readString(logs.get(group), StandardCharsets.UTF_8);
+            int exit = exits.get(group);
+            tests.add(DynamicTest.dynamicTest("kernel group " + group + " ran to its end", () -> {
+                assertEquals(0, exit, "in-kernel tests of group " + group + " failed (exit " + exit
+                        + ", -1 = timed out, 124 = kernel timeout, 125 = kernel gave no status), report " + log + ":\n"
+                        + groupLog);
+                assertTrue(groupLog.contains(KernelTestMain.PASS), "group " + group + " did not pass: " + groupLog);
+            }));
         }
+        return tests;
+    }
+
+    /** One line of {@link KernelTestMain}'s results as a host test with the kernel's outcome. */
+    private static DynamicTest asTest(String group, String line) {
+        String[] f = line.split("\t", 5);
+        String status = f[0];
+        String name = f[1] + "." + f[2];
+        String message = f.length > 4 ? f[4].replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\") : "";
+        return DynamicTest.dynamicTest(name + " [in kernel " + group + ", " + f[3] + " ms]", () -> {
+            switch (status) {
+                case "SUCCESSFUL" -> { }
+                case "ABORTED" -> throw new TestAbortedException(message);
+                default -> throw new AssertionFailedError(name + " failed in the kernel:\n" + message);
+            }
+        });
     }
 
     /** Surefire passes the test class path in java.class.path; keep only what exists. */
