@@ -16,7 +16,7 @@ public final class CowherdCommand implements Runnable {
             CheckCommand.class, CommitCommand.class, RebaseCommand.class, ResizeCommand.class, VolumesCommand.class,
             DeleteCommand.class, BackendsCommand.class, DomainCommand.class, QuickstartCommand.class, PoolCommand.class,
             BundleCommand.class, SeedCommand.class, FetchCommand.class, TrackerCommand.class,
-            HelpCommand.class);
+            HelpCommand.class, picocli.AutoComplete.GenerateCompletion.class);
 
     @Option(names = {"-v", "--verbose"}, description = "Log what cowherd does (to stderr).", scope = CommandLine.ScopeType.INHERIT)
     void verbose(boolean on) {
