@@ -16,6 +16,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import io.cowherd.testkit.PrivateLibvirtd;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,66 +28,26 @@ import org.libvirt.StoragePool;
 import org.libvirt.StorageVol;
 
 /**
- * Against a real libvirtd ({@code qemu:///system}), started here when it is not running: qcow2
+ * Against a real libvirtd ({@code qemu:///system}) of the test's own ({@link PrivateLibvirtd}): qcow2
  * clones made by cowherd in a directory that libvirt manages as a {@code dir} storage pool show
  * up, after a refresh, as ordinary libvirt volumes whose backing store is the master, and domain
  * clones defined through the daemon point at them.
  */
 class LibvirtdPoolTest {
-    private static final Path SOCKET = Path.of("/run/libvirt/libvirt-sock");
+    private static PrivateLibvirtd daemon;
 
     @TempDir
     Path dir;
 
     @BeforeAll
-    static void startDaemon() throws Exception {
-        giveKvmToItsGroup();
-        if (Files.exists(SOCKET) && canConnect()) {
-            return;
-        }
-        for (String daemon : List.of("/usr/sbin/virtlogd", "/usr/sbin/libvirtd")) {
-            if (!Files.isExecutable(Path.of(daemon))) {
-                throw new IllegalStateException(daemon + " is missing: install the test peers with scripts/install-test-peers.sh");
-            }
-            Process p = new ProcessBuilder(daemon, "-d").redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes());
-            if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                throw new IllegalStateException(daemon + " -d failed: " + out);
-            }
-        }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!(Files.exists(SOCKET) && canConnect())) {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("libvirtd did not answer on " + SOCKET + " within 30 s");
-            }
-            Thread.sleep(200);
-        }
+    static void startDaemon(@TempDir Path daemonDir) throws Exception {
+        daemon = PrivateLibvirtd.start(daemonDir);
     }
 
-    /**
-     * Without udev (containers, CI machines) /dev/kvm stays root-only, libvirt's QEMU user cannot
-     * use it, and libvirtd then re-probes QEMU for ~30 s on every define ("KVM was enabled when
-     * probing, but it is not available now"). Give it the group and mode udev gives it on Debian.
-     */
-    private static void giveKvmToItsGroup() throws IOException, InterruptedException {
-        Path kvm = Path.of("/dev/kvm");
-        if (!Files.exists(kvm)) {
-            return;
-        }
-        for (String[] cmd : List.of(new String[] {"chgrp", "kvm", "/dev/kvm"}, new String[] {"chmod", "660", "/dev/kvm"})) {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            p.waitFor(10, TimeUnit.SECONDS);
-        }
-    }
-
-    private static boolean canConnect() {
-        try {
-            Connect c = new Connect("qemu:///system");
-            c.close();
-            return true;
-        } catch (LibvirtException e) {
-            return false;
+    @AfterAll
+    static void stopDaemon() throws Exception {
+        if (daemon != null) {
+            daemon.close();
         }
     }
 
@@ -95,7 +57,7 @@ class LibvirtdPoolTest {
         Path poolDir = Files.createDirectories(dir.resolve("pool"));
         Path raw = dir.resolve("golden.raw");
         Files.write(raw, new byte[2 << 20]);
-        Connect conn = new Connect("qemu:///system");
+        Connect conn = new Connect(daemon.uri());
         StoragePool libvirtPool = null;
         List<String> domains = new ArrayList<>();
         try (Pool pool = new Qcow2Backend().openPool(poolDir)) {
