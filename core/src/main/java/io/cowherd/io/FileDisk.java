@@ -14,7 +14,7 @@ public final class FileDisk implements VirtualDisk {
     private final FileChannel channel;
     private final long size;
     private final boolean writable;
-    /** The file's holes, or null where the file system cannot tell. */
+    /** The file's holes, for read-only disks (copy sources); null where the file system cannot tell. */
     private final HostFiles.Holes holes;
 
     /** Opens {@code path}; its current length is the disk's size. */
@@ -25,7 +25,7 @@ public final class FileDisk implements VirtualDisk {
                 ? FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)
                 : FileChannel.open(path, StandardOpenOption.READ);
         this.size = channel.size();
-        this.holes = HostFiles.Holes.open(path);
+        this.holes = writable ? null : HostFiles.Holes.open(path);
     }
 
     @Override
