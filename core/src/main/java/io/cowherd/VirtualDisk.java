@@ -69,32 +69,10 @@ public interface VirtualDisk extends Closeable {
     /**
      * The host file range holding the guest bytes at {@code position} verbatim (at most
      * {@code max} of them), or null when they are not stored that way (zeros, compressed,
-     * unknown). Lets copies move data inside the kernel instead of through the heap.
+     * unknown). Copies read such a run in one go, and no further: what follows it may be a hole.
      */
     default Extent storedAt(long position, long max) throws IOException {
         return null;
-    }
-
-    /**
-     * Writes the bytes of {@code source} at {@code position} of this disk. The default reads
-     * and writes through a buffer; file-backed disks let the kernel copy.
-     */
-    default void writeFrom(Extent source, long position) throws IOException {
-        ByteBuffer buf = ByteBuffer.allocateDirect((int) Math.min(source.length(), 1 << 20));
-        long done = 0;
-        while (done < source.length()) {
-            buf.clear().limit((int) Math.min(buf.capacity(), source.length() - done));
-            while (buf.hasRemaining()) {
-                if (source.channel().read(buf, source.offset() + done + buf.position()) < 0) {
-                    while (buf.hasRemaining()) {
-                        buf.put((byte) 0);
-                    }
-                }
-            }
-            buf.flip();
-            write(buf, position + done);
-            done += buf.limit();
-        }
     }
 
     /**

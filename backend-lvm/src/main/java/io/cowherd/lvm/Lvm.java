@@ -47,6 +47,14 @@ final class Lvm {
             return attr.startsWith("t");
         }
 
+        /**
+         * Whether a thin pool zeroes a new data block before a partial write lands in it
+         * ({@code z}); without it the rest of the block shows whatever the pool held there.
+         */
+        boolean zeroesNewBlocks() {
+            return attr.length() > 7 && attr.charAt(7) == 'z';
+        }
+
         /** Whether the LV is active ({@code a} in the state field). */
         boolean isActive() {
             return attr.length() > 4 && attr.charAt(4) == 'a';

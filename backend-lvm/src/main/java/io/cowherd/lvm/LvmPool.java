@@ -259,8 +259,15 @@ public final class LvmPool implements Pool {
                 try (BlockDeviceDisk out = new BlockDeviceDisk(dev, devSize, true, e -> e)) {
                     if (thinPool == null) {
                         copyEverything(disk, out, devSize); // a new linear LV holds whatever the PV held
+                    } else if (all.get(thinPool).zeroesNewBlocks()) {
+                        // Unprovisioned blocks read as zeros and partly written ones are zeroed
+                        // first, so zeros are left out and the LV stays thin.
+                        DiskCopier.copyContent(disk, out);
                     } else {
-                        DiskCopier.copyContent(disk, out); // unprovisioned thin blocks read as zeros
+                        LOG.info("thin pool {}/{} does not zero new blocks: importing {} writes every byte, zeros "
+                                + "included, so no old data shows through (lvchange -Zy {}/{} keeps imports thin)", vg,
+                                thinPool, name, vg, thinPool);
+                        copyEverything(disk, out, devSize);
                     }
                     out.flush();
                 } catch (IOException e) {

@@ -27,7 +27,7 @@ class KernelHarnessTest {
     /** LvmKernelTest's tests that run in group "a"; every other of its tests runs in group "b". */
     static final List<String> KERNEL_TESTS_IN_A = List.of("classicFillIsWatchedWarnedAndExtended",
             "anOverflowedClassicCloneIsAClearErrorAndTheMasterSurvives", "cloningThatWouldNotFitIsRefusedAndLeavesNothing",
-            "aCloneMergesIntoItsMaster");
+            "aCloneMergesIntoItsMaster", "thinImportsLeaveZerosOutOnlyWhereThePoolZeroesNewBlocks");
 
     @TestFactory
     @Timeout(value = 10, unit = TimeUnit.MINUTES)

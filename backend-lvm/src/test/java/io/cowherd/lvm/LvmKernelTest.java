@@ -220,6 +220,40 @@ class LvmKernelTest {
         assertEquals(List.of("c", "d"), pool.clonesOf("m").stream().map(Volume::name).toList());
     }
 
+    /** Imports into a thin pool leave zeros out, but only where the pool zeroes new blocks. */
+    @Test
+    void thinImportsLeaveZerosOutOnlyWhereThePoolZeroesNewBlocks() throws IOException {
+        byte[] sparse = new byte[SIZE]; // 4 KiB of data, written zeros all around
+        System.arraycopy(content(4096, 20), 0, sparse, (1 << 20) + 8192, 4096);
+        byte[] everyChunk = new byte[SIZE]; // 4 KiB of data 8 KiB into every 64 KiB chunk
+        for (int at = 0; at < SIZE; at += 65536) {
+            System.arraycopy(content(4096, at), 0, everyChunk, at + 8192, 4096);
+        }
+        LvmPool zeroing = thin(64);
+        zeroing.importMaster("s", raw(sparse), "raw");
+        assertArrayEquals(sparse, read(zeroing, "s"));
+        Lvm.Lv s = Lvm.lvs(zeroing.volumeGroup()).stream().filter(l -> l.name().equals("s")).findFirst().orElseThrow();
+        assertTrue(s.dataPercent() < 5, "zeros were written into the thin master: " + s.dataPercent());
+
+        String vg = zeroing.volumeGroup(); // the PVs hold one group: the second pool goes beside the first
+        Lvm.run("lvcreate", "-q", "-y", "-T", "-Zn", "-L", "16m", vg + "/tp2");
+        LvmPool notZeroing = new LvmBackend().openPool(Path.of("/dev", vg, "tp2"));
+        // Old data in the pool: 15 of its 16 MiB written with 0xff by a thin LV, then removed.
+        Lvm.run("lvcreate", "-q", "-y", "-n", "junk", "-V", "15m", "-T", vg + "/tp2");
+        try (java.nio.channels.FileChannel junk = java.nio.channels.FileChannel.open(Path.of("/dev", vg, "junk"),
+                java.nio.file.StandardOpenOption.WRITE)) {
+            byte[] ff = new byte[1 << 20];
+            java.util.Arrays.fill(ff, (byte) 0xff);
+            for (int i = 0; i < 15; i++) {
+                junk.write(ByteBuffer.wrap(ff), (long) i << 20);
+            }
+            junk.force(true);
+        }
+        Lvm.run("lvremove", "-q", "-y", vg + "/junk");
+        notZeroing.importMaster("e", raw(everyChunk), "raw");
+        assertArrayEquals(everyChunk, read(notZeroing, "e"), "old data of the pool shows in the master");
+    }
+
     @Test
     void thinBasesAreProtectedEvenFromClonesMadeOutsideCowherd() throws IOException {
         LvmPool pool = thin(64);

@@ -1,5 +1,6 @@
 package io.cowherd.qcow2;
 
+import io.cowherd.io.DiskCopier;
 import io.cowherd.io.HostFile;
 import io.cowherd.CorruptImageException;
 import io.cowherd.CowException;
@@ -52,6 +53,12 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
     private long compressedTail;
     private long lastDecompressedOffset = -1;
     private byte[] lastDecompressed;
+    /**
+     * Where a partly written cluster is put together (under the write lock): one buffer for the
+     * image's life, not a new one per write, which made copies into qcow2 spend more time
+     * allocating and collecting than writing.
+     */
+    private ByteBuffer cowCluster;
 
     private enum Kind { HOST, ZERO, BACKING, COMPRESSED }
 
@@ -154,7 +161,7 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
             ByteBuffer part = dst.slice().limit(s.length);
             switch (s.kind) {
                 case HOST -> file.readData(part, s.hostOffset);
-                case ZERO -> fillZero(part);
+                case ZERO -> DiskCopier.fillZero(part);
                 case BACKING -> readBacking(part, off);
                 case COMPRESSED -> part.put(decompressed(s.entry), (int) (off & (clusterSize - 1)), s.length);
             }
@@ -165,14 +172,14 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
 
     private void readBacking(ByteBuffer part, long off) throws IOException {
         if (backing == null || off >= backing.size()) {
-            fillZero(part);
+            DiskCopier.fillZero(part);
             return;
         }
         int fromBacking = (int) Math.min(part.remaining(), backing.size() - off);
         ByteBuffer b = part.slice().limit(fromBacking);
         backing.readFully(b, off);
         part.position(part.position() + fromBacking);
-        fillZero(part);
+        DiskCopier.fillZero(part);
     }
 
     /** The whole guest content of a compressed cluster; the last one is kept for sequential reads. */
@@ -355,9 +362,13 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
         } else {
             // Copy on write: the new cluster holds the old guest content with the new bytes on top.
             long clusterStart = off - inCluster;
-            ByteBuffer cluster = ByteBuffer.allocate(clusterSize);
+            if (cowCluster == null) {
+                cowCluster = ByteBuffer.allocateDirect(clusterSize);
+            }
+            ByteBuffer cluster = cowCluster.clear();
             int valid = (int) Math.min(clusterSize, header.size - clusterStart);
-            readUnlocked(cluster.slice().limit(valid), clusterStart, valid);
+            readUnlocked(cluster.slice(0, valid), clusterStart, valid);
+            DiskCopier.fillZero(cluster.slice(valid, clusterSize - valid));
             cluster.position(inCluster);
             cluster.put(data);
             cluster.clear();
@@ -493,70 +504,6 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
         } finally {
             lock.readLock().unlock();
         }
-    }
-
-    /**
-     * Copies a stored run in: whole clusters that are still unallocated get contiguous new
-     * clusters filled by the kernel (no trip through the heap); anything else is written the
-     * ordinary way.
-     */
-    @Override
-    public void writeFrom(Extent source, long position) throws IOException {
-        checkWrite(position, source.length());
-        long done = 0;
-        if (!header.extendedL2() && position % clusterSize == 0) {
-            lock.writeLock().lock();
-            try {
-                prepareForWrite();
-                long whole = source.length() / clusterSize * clusterSize;
-                while (done < whole) {
-                    long off = position + done;
-                    long l2Offset = writableL2((int) (off / header.bytesPerL1Entry()));
-                    int index = (int) ((off >>> clusterBits) & (header.l2Entries() - 1));
-                    long[] table = l2.get(l2Offset);
-                    int run = 0;
-                    while ((long) run * clusterSize < whole - done && index + run < header.l2Entries()
-                            && table[index + run] == 0) {
-                        run++;
-                    }
-                    if (run == 0) {
-                        break;
-                    }
-                    long host = refcounts.allocateClusters(run);
-                    long bytes = (long) run * clusterSize;
-                    long copied = transfer(source.channel(), source.offset() + done, bytes, host);
-                    if (copied < bytes) {
-                        // The source file ended early: the rest reads as zeros.
-                        file.write(ByteBuffer.allocate((int) (bytes - copied)), host + copied);
-                    }
-                    for (int i = 0; i < run; i++) {
-                        l2.set(l2Offset, index + i, (host + (long) i * clusterSize) | L2_COPIED);
-                    }
-                    done += bytes;
-                }
-            } finally {
-                lock.writeLock().unlock();
-            }
-        }
-        if (done < source.length()) {
-            VirtualDisk.super.writeFrom(new Extent(source.channel(), source.offset() + done, source.length() - done),
-                    position + done);
-        }
-    }
-
-    /** Kernel copy of {@code length} bytes from {@code from} at {@code at} to this file at {@code host}. */
-    private long transfer(java.nio.channels.FileChannel from, long at, long length, long host) throws IOException {
-        java.nio.channels.FileChannel to = file.channel();
-        to.position(host); // only writes under the write lock use the channel's position
-        long done = 0;
-        while (done < length) {
-            long n = from.transferTo(at + done, length - done, to);
-            if (n <= 0) {
-                break;
-            }
-            done += n;
-        }
-        return done;
     }
 
     @Override
@@ -818,15 +765,6 @@ final class Qcow2Image implements VirtualDisk, CompressingDisk {
                     backing.close();
                 }
             }
-        }
-    }
-
-    private static void fillZero(ByteBuffer b) {
-        while (b.remaining() >= 8) {
-            b.putLong(0);
-        }
-        while (b.hasRemaining()) {
-            b.put((byte) 0);
         }
     }
 

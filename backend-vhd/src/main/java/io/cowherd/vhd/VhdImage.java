@@ -1,5 +1,6 @@
 package io.cowherd.vhd;
 
+import io.cowherd.io.DiskCopier;
 import io.cowherd.io.HostFile;
 import io.cowherd.CowException;
 import io.cowherd.ImagePolicy;
@@ -278,7 +279,7 @@ final class VhdImage implements io.cowherd.VirtualDisk {
 
     private void readParent(ByteBuffer part, long off) throws IOException {
         if (parent == null || off >= parent.size) {
-            fillZero(part);
+            DiskCopier.fillZero(part);
             return;
         }
         int fromParent = (int) Math.min(part.remaining(), parent.size - off);
@@ -290,7 +291,7 @@ final class VhdImage implements io.cowherd.VirtualDisk {
             parent.lock.readLock().unlock();
         }
         part.position(part.position() + fromParent);
-        fillZero(part);
+        DiskCopier.fillZero(part);
     }
 
     /** The sector bitmap of an allocated block, cached. */
@@ -466,15 +467,6 @@ final class VhdImage implements io.cowherd.VirtualDisk {
 
     BlockAllocationTable bat() {
         return bat;
-    }
-
-    static void fillZero(ByteBuffer b) {
-        while (b.remaining() >= 8) {
-            b.putLong(0);
-        }
-        while (b.hasRemaining()) {
-            b.put((byte) 0);
-        }
     }
 
     private static void closeQuietly(HostFile file, VhdImage parent) {

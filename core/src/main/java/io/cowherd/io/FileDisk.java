@@ -14,6 +14,8 @@ public final class FileDisk implements VirtualDisk {
     private final FileChannel channel;
     private final long size;
     private final boolean writable;
+    /** The file's holes, for read-only disks (copy sources); null where the file system cannot tell. */
+    private final HostFiles.Holes holes;
 
     /** Opens {@code path}; its current length is the disk's size. */
     public FileDisk(Path path, boolean writable) throws IOException {
@@ -23,6 +25,7 @@ public final class FileDisk implements VirtualDisk {
                 ? FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)
                 : FileChannel.open(path, StandardOpenOption.READ);
         this.size = channel.size();
+        this.holes = writable ? null : HostFiles.Holes.open(path);
     }
 
     @Override
@@ -74,36 +77,24 @@ public final class FileDisk implements VirtualDisk {
         return total;
     }
 
+    /** The data run at {@code position}: up to the file's next hole. */
     @Override
     public Extent storedAt(long position, long max) {
         if (position >= size) {
             return null;
         }
-        return new Extent(channel, position, Math.min(max, size - position));
+        long end = position + Math.min(max, size - position);
+        long hole = holes == null ? end : holes.nextHole(position, end);
+        return hole > position ? new Extent(channel, position, hole - position) : null;
     }
 
-    /** Copies inside the kernel (sendfile or copy_file_range) when the source is a file too. */
+    /** The file's hole at {@code position}, if the file system reports one: it reads as zeros. */
     @Override
-    public synchronized void writeFrom(Extent source, long position) throws IOException {
-        if (!writable) {
-            throw new ReadOnlyVolumeException(path + " is open read-only");
+    public long knownZeroes(long position, long max) {
+        if (holes == null || position >= size) {
+            return 0;
         }
-        if (position < 0 || position + source.length() > size) {
-            throw new IllegalArgumentException("write of " + source.length() + " bytes at " + position
-                    + " lies outside the disk (" + size + " bytes)");
-        }
-        long done = 0;
-        channel.position(position);
-        while (done < source.length()) {
-            long n = source.channel().transferTo(source.offset() + done, source.length() - done, channel);
-            if (n <= 0) {
-                // The source file ends early: what is missing reads as zeros.
-                VirtualDisk.super.writeFrom(new Extent(source.channel(), source.offset() + done, source.length() - done),
-                        position + done);
-                return;
-            }
-            done += n;
-        }
+        return holes.nextData(position, position + Math.min(max, size - position)) - position;
     }
 
     @Override
@@ -113,6 +104,12 @@ public final class FileDisk implements VirtualDisk {
 
     @Override
     public void close() throws IOException {
-        channel.close();
+        try {
+            channel.close();
+        } finally {
+            if (holes != null) {
+                holes.close();
+            }
+        }
     }
 }
