@@ -28,6 +28,14 @@ public interface Pool extends AutoCloseable {
     Volume importMaster(String name, Path source, String sourceFormat);
 
     /**
+     * As {@link #importMaster(String, Path, String)}, telling {@code progress} how far the copy
+     * has come. Pools whose import copies nothing long may tell nothing.
+     */
+    default Volume importMaster(String name, Path source, String sourceFormat, CopyProgress progress) {
+        return importMaster(name, source, sourceFormat);
+    }
+
+    /**
      * Records an image that already lies in the pool, in the pool's format and standing alone
      * (no backing file), as a read-only master, without copying it.
      *

@@ -54,6 +54,10 @@ final class CloneCommand implements Callable<Integer> {
         + "for LVM). A clone whose store overflows is lost; `cowherd pool watch` grows stores before they do."})
     Integer cowPercent;
 
+    @Option(names = "-p", description = "Show the progress of importing the master (a bar on a terminal, a line per 10% "
+            + "otherwise).")
+    boolean progress;
+
     @Parameters(index = "0", paramLabel = "MASTER")
     Path master;
 
@@ -96,7 +100,8 @@ final class CloneCommand implements Callable<Integer> {
             if (cowPercent != null) {
                 pool.backend().require(Capability.FILL); // before anything is imported
             }
-            PoolOptions.Master m = PoolOptions.masterFor(pool, master, format, spec);
+            PoolOptions.Master m = PoolOptions.masterFor(pool, master, format, spec,
+                    ProgressPrinter.of(progress, spec.commandLine().getErr(), "import"));
             List<Volume> made;
             try {
                 made = cowPercent == null ? pool.createClones(m.volume().name(), names)

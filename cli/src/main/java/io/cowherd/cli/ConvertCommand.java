@@ -22,7 +22,7 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "-f", paramLabel = "FMT", description = "Source format (detected when omitted; state it for untrusted images).")
     String sourceFormat;
 
-    @Option(names = "-O", paramLabel = "FMT", required = true, description = "Output format: raw or qcow2.")
+    @Option(names = "-O", paramLabel = "FMT", required = true, description = "Output format: raw, qcow2 or vhd.")
     String outputFormat;
 
     @Option(names = "-o", paramLabel = "OPTIONS", description = "Output format options, as qemu-img: key=value[,key=value...].")
@@ -36,6 +36,9 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Option(names = "-F", paramLabel = "FMT", description = "Format of the -B backing file (required with -B).")
     String backingFormat;
+
+    @Option(names = "-p", description = "Show progress (a bar on a terminal, a line per 10% otherwise).")
+    boolean progress;
 
     @Option(names = "--sync", description = "Wait until the output is on disk before finishing "
             + "(qemu-img convert does not by default, nor does cowherd).")
@@ -64,7 +67,8 @@ final class ConvertCommand implements Callable<Integer> {
             } else if (compress) {
                 DiskCopier.copyCompressed(disk, out, parseOptions(options), target, policy);
             } else {
-                DiskCopier.copy(disk, out, parseOptions(options), target, policy, sync);
+                DiskCopier.copy(disk, out, parseOptions(options), target, policy, sync,
+                        ProgressPrinter.of(progress, spec.commandLine().getErr(), "convert"));
             }
         } catch (IOException e) {
             throw CowIOException.wrap(source, "reading", e);

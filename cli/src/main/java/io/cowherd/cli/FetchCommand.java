@@ -89,7 +89,7 @@ final class FetchCommand implements Callable<Integer> {
                 .withSeedAfter(seedAfter)
                 .withOrigins(origins, Duration.ofSeconds(originAfter));
         if (!quiet) {
-            o = o.withListener(TorrentCli.progressBar(spec.commandLine().getErr()));
+            o = o.withListener(TorrentCli.progressBar(spec.commandLine().getErr(), "fetch"));
         }
         TorrentSession s = magnet != null ? engine.fetch(magnet, into, o) : engine.fetch(m, into, o);
         try {

@@ -41,7 +41,8 @@ final class PoolOptions {
      *
      * @param format the master file's format, or null to detect it (an operator's own file)
      */
-    static Master masterFor(Pool pool, Path masterFile, String format, picocli.CommandLine.Model.CommandSpec spec) {
+    static Master masterFor(Pool pool, Path masterFile, String format, picocli.CommandLine.Model.CommandSpec spec,
+            io.cowherd.CopyProgress progress) {
         Path file = masterFile.toAbsolutePath().normalize();
         if (!Files.exists(file)) {
             throw new io.cowherd.NoSuchVolumeException(masterFile + " does not exist");
@@ -55,7 +56,7 @@ final class PoolOptions {
         if (pool.location().equals(file.getParent()) && fmt.equals(pool.backend().volumeFormat())) {
             return new Master(pool.adoptMaster(name, file), false);
         }
-        return new Master(pool.importMaster(name, file, fmt), true);
+        return new Master(pool.importMaster(name, file, fmt, progress), true);
     }
 
     /**

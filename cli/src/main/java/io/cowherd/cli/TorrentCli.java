@@ -1,6 +1,5 @@
 package io.cowherd.cli;
 
-import io.cowherd.distribution.torrent.Progress;
 import io.cowherd.distribution.torrent.ProgressListener;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -150,25 +149,17 @@ final class TorrentCli {
         }
     }
 
-    /** A one-line progress bar on stderr, redrawn in place. */
-    static ProgressListener progressBar(PrintWriter err) {
+    /**
+     * A session's progress on stderr: a bar redrawn in place on a terminal, plain lines otherwise
+     * (a fetch redirected to a file gets no carriage returns), with the rate and peers.
+     */
+    static ProgressListener progressBar(PrintWriter err, String what) {
         long start = System.nanoTime();
-        return new ProgressListener() {
-            private int lastPercent = -1;
-
-            @Override
-            public synchronized void progress(Progress p) {
-                int pct = (int) p.percent();
-                double secs = Math.max(0.001, (System.nanoTime() - start) / 1e9);
-                int width = 30;
-                int fill = (int) (width * p.percent() / 100);
-                String bar = "#".repeat(fill) + ".".repeat(width - fill);
-                err.printf("\r[%s] %3d%% %s/%s %6.1f MB/s %d peers%s", bar, pct, Sizes.human(p.bytesDone()),
-                        Sizes.human(p.totalBytes()), p.downloaded() / 1e6 / secs, p.connectedPeers(),
-                        p.complete() ? "\n" : "");
-                err.flush();
-                lastPercent = pct;
-            }
+        ProgressPrinter printer = (ProgressPrinter) ProgressPrinter.of(true, err, what);
+        return p -> {
+            double secs = Math.max(0.001, (System.nanoTime() - start) / 1e9);
+            printer.show(p.complete() ? p.totalBytes() : p.bytesDone(), p.totalBytes(), String.format(
+                    java.util.Locale.ROOT, " %.1f MB/s %d peers", p.downloaded() / 1e6 / secs, p.connectedPeers()));
         };
     }
 

@@ -231,6 +231,27 @@ class PoolPromiseCliTest {
     }
 
     @Test
+    void progressOnAPipeIsPlainLines() throws Exception {
+        Path raw = dir.resolve("big.raw");
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(raw,
+                java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
+            for (long at = 0; at < (64L << 20); at += 1 << 20) {
+                ch.write(java.nio.ByteBuffer.wrap(new byte[] {1}), at); // data every MiB, holes between
+            }
+        }
+        Run convert = cowherd("convert", "-p", "-f", "raw", "-O", "qcow2", raw.toString(), dir.resolve("o.qcow2").toString());
+        assertEquals(0, convert.exit(), convert.err());
+        assertFalse(convert.err().contains("\r"), "no carriage returns on a pipe: " + convert.err());
+        assertTrue(convert.err().lines().anyMatch(l -> l.startsWith("cowherd: convert: 100% (")),
+                convert.err());
+        Run clone = cowherd("clone", "-p", "-f", "raw", "--into", dir.resolve("p").toString(), raw.toString(), "a");
+        assertEquals(0, clone.exit(), clone.err());
+        assertTrue(clone.err().contains("cowherd: import: 100%"), clone.err());
+        Run quiet = cowherd("convert", "-f", "raw", "-O", "raw", raw.toString(), dir.resolve("o.raw").toString());
+        assertEquals("", quiet.err(), "no progress unless asked");
+    }
+
+    @Test
     void jsonOutputParsesBackWithTheDocumentedKeys() throws Exception {
         com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
         Path gold = dir.resolve("gold.qcow2");

@@ -68,10 +68,16 @@ public final class DiskCopier {
      */
     public static void copy(VirtualDisk source, ImageFormat format, Map<String, String> options, Path target,
             ImagePolicy policy, boolean durable) {
+        copy(source, format, options, target, policy, durable, io.cowherd.CopyProgress.NONE);
+    }
+
+    /** As {@link #copy(VirtualDisk, ImageFormat, Map, Path, ImagePolicy, boolean)}, telling {@code progress}. */
+    public static void copy(VirtualDisk source, ImageFormat format, Map<String, String> options, Path target,
+            ImagePolicy policy, boolean durable, io.cowherd.CopyProgress progress) {
         writeAtomically(target, tmp -> {
             format.create(tmp, source.size(), options);
             try (VirtualDisk out = format.open(tmp, policy, true, 0)) {
-                copyContent(source, out);
+                copyContent(source, out, progress);
                 if (durable) {
                     out.flush();
                 }
@@ -177,6 +183,12 @@ public final class DiskCopier {
      * runs of {@link #SPARSE_UNIT}s holding a non-zero byte are written.
      */
     public static void copyContent(VirtualDisk source, VirtualDisk target) throws IOException {
+        copyContent(source, target, io.cowherd.CopyProgress.NONE);
+    }
+
+    /** As {@link #copyContent(VirtualDisk, VirtualDisk)}, telling {@code progress} after each step. */
+    public static void copyContent(VirtualDisk source, VirtualDisk target, io.cowherd.CopyProgress progress)
+            throws IOException {
         ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
         long size = source.size();
         long pos = 0; // a multiple of SPARSE_UNIT, so units line up with clusters and blocks
@@ -185,6 +197,7 @@ public final class DiskCopier {
             long skip = pos + hole == size ? hole : hole / SPARSE_UNIT * SPARSE_UNIT;
             if (skip > 0) {
                 pos += skip; // the target is created all-zero: nothing to read or write
+                progress.advanced(pos, size);
                 continue;
             }
             // A stored run (a file's data up to its next hole) is read to its end and no further.
@@ -194,6 +207,7 @@ public final class DiskCopier {
             source.readFully(buf, pos);
             writeNonZero(buf.flip(), pos, target);
             pos += buf.limit();
+            progress.advanced(pos, size);
         }
     }
 

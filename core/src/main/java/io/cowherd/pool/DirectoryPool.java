@@ -88,6 +88,11 @@ public class DirectoryPool implements Pool {
 
     @Override
     public Volume importMaster(String name, Path source, String sourceFormat) {
+        return importMaster(name, source, sourceFormat, io.cowherd.CopyProgress.NONE);
+    }
+
+    @Override
+    public Volume importMaster(String name, Path source, String sourceFormat, io.cowherd.CopyProgress progress) {
         backend.require(io.cowherd.Capability.IMPORT);
         VolumeNames.check(name);
         Path target = fileFor(name);
@@ -100,7 +105,7 @@ public class DirectoryPool implements Pool {
         sourcePolicy.checkFormat(source, in.name());
         Path staged = directory.resolve("." + name + ".import");
         try (VirtualDisk disk = in.open(source, sourcePolicy, false, 0)) {
-            DiskCopier.copy(disk, format, staged, policy);
+            DiskCopier.copy(disk, format, java.util.Map.of(), staged, policy, true, progress);
         } catch (IOException e) {
             throw CowIOException.wrap(source, "reading", e);
         }
