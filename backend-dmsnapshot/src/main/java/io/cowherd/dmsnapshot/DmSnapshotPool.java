@@ -25,7 +25,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -49,8 +48,9 @@ import org.slf4j.LoggerFactory;
  * when it fails, so no loop device or table is left behind.
  *
  * <p>This class keeps the record and the {@link io.cowherd.Pool} API; the work is done by
- * {@link MasterImport} (masters), {@link DeviceSetup} (loop devices and tables), {@link CowSpace}
- * (fill levels, growing stores, watches) and {@link SnapshotMerge} (promote, commit).
+ * {@link PoolRecordState} (the pool made by its first change), {@link MasterImport} (masters),
+ * {@link DeviceSetup} (loop devices and tables), {@link PoolActivation} (devices from the record),
+ * {@link CowSpace} (fill levels, growing stores, watches) and {@link SnapshotMerge} (promote, commit).
  */
 public final class DmSnapshotPool extends RecordedPool {
     private static final Logger LOG = LoggerFactory.getLogger(DmSnapshotPool.class);
@@ -65,6 +65,7 @@ public final class DmSnapshotPool extends RecordedPool {
     private final CowSpace space;
     private final SnapshotMerge merges;
     private final MasterImport imports;
+    private final PoolActivation activation;
 
     DmSnapshotPool(DmSnapshotBackend backend, Path directory, PoolSettings fresh) {
         super(backend, directory);
@@ -74,6 +75,7 @@ public final class DmSnapshotPool extends RecordedPool {
         this.space = new CowSpace(this, devices);
         this.merges = new SnapshotMerge(this, devices, space);
         this.imports = new MasterImport(this);
+        this.activation = new PoolActivation(this, devices, space);
     }
 
     /** The pool's lock, for a change or a read of the record. @throws NoSuchVolumeException if there is no pool yet */
@@ -83,13 +85,18 @@ public final class DmSnapshotPool extends RecordedPool {
         return lock.acquire();
     }
 
+    /** Whether the pool exists (it is made by its first import or adoption). */
+    boolean exists() {
+        return state.exists();
+    }
+
     /** The record; empty while the pool does not exist. */
     @Override
     protected Map<String, Volume> recorded() {
-        return state.exists() ? super.recorded() : none();
+        return exists() ? super.recorded() : none();
     }
 
-    /** The volume {@code name} in {@code all} (loaded under the lock). */
+    /** The volume {@code name} in {@code all}; overridden only so this package's helpers may call it. */
     @Override
     protected Volume recorded(Map<String, Volume> all, String name) {
         return super.recorded(all, name);
@@ -296,46 +303,12 @@ public final class DmSnapshotPool extends RecordedPool {
      */
     @Override
     public List<String> activate() {
-        List<String> active = new ArrayList<>();
-        if (!state.exists()) {
-            return active;
-        }
-        int made = 0;
-        try (PoolLock.Held held = locked()) {
-            Map<String, Volume> all = records.load();
-            for (Volume v : all.values()) {
-                if (v.isMaster()) {
-                    continue;
-                }
-                if (space.lost(v)) {
-                    LOG.warn("clone '{}' of pool {} is lost (its snapshot overflowed or failed): not activated",
-                            v.name(), directory);
-                    continue;
-                }
-                if (devices.activateRecorded(all, v)) {
-                    made++;
-                }
-                active.add(v.name());
-            }
-        }
-        LOG.info("activated {} clone(s) of pool {}, {} active", made, directory, active.size());
-        return active;
+        return activation.activateAll();
     }
 
     /** Creates the device of clone {@code name} (and its master's) if it does not exist. */
     public void activate(String name) {
-        try (PoolLock.Held held = locked()) {
-            Map<String, Volume> all = records.load();
-            Volume v = recorded(all, name);
-            if (v.isMaster()) {
-                devices.activateMaster(v, masterSize(v));
-            } else {
-                if (devices.ourDevice(name).isEmpty() && space.lost(v)) {
-                    throw space.overflowed(name);
-                }
-                devices.activateRecorded(all, v);
-            }
-        }
+        activation.activate(name);
     }
 
     /**
@@ -346,31 +319,12 @@ public final class DmSnapshotPool extends RecordedPool {
      */
     @Override
     public void deactivate() {
-        if (!state.exists()) {
-            return;
-        }
-        List<String> busy;
-        try (PoolLock.Held held = locked()) {
-            Map<String, Volume> all = records.load();
-            busy = devices.deactivateAll(records.load());
-        }
-        if (!busy.isEmpty()) {
-            throw new DeviceBusyException("pool " + directory + ": devices still open, left active: " + busy
-                    + "; stop what uses them and deactivate again");
-        }
+        activation.deactivateAll();
     }
 
     /** Removes the device of clone {@code name} and detaches its loop device (its master's too, once unused). */
     public void deactivate(String name) {
-        try (PoolLock.Held held = locked()) {
-            Volume v = recorded(records.load(), name);
-            if (v.isMaster()) {
-                devices.deactivateMasterIfUnused(name);
-            } else {
-                devices.deactivateClone(name);
-                devices.deactivateMasterIfUnused(v.master());
-            }
-        }
+        activation.deactivate(name);
     }
 
     // ---- space: fill levels, growth, watches ----

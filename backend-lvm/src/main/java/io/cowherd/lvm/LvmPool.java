@@ -44,10 +44,10 @@ import org.slf4j.LoggerFactory;
  * host. Every LVM command costs about 0.1 s on a real host (0.4 s in User-mode Linux), so
  * {@link #createClones} lists the volume group once and then runs one {@code lvcreate} per clone.
  *
- * <p>This class keeps the {@link Pool} API, deletion and activation; the work is done by
- * {@link LvmInventory} (LVs and tags to volumes), {@link LvmCreate} (import, adopt, clone),
- * {@link LvmSpace} (space checks, fill levels, extending, the watch), {@link LvmMerge} (commit)
- * and {@link LvmLibvirt} (the libvirt storage pool that shows it).
+ * <p>This class keeps the {@link Pool} API and deletion; the work is done by {@link LvmInventory}
+ * (LVs and tags to volumes), {@link LvmCreate} (import, adopt, clone), {@link LvmSpace} (space
+ * checks, fill levels, extending, the watch), {@link LvmActivation}, {@link LvmMerge} (commit) and
+ * {@link LvmLibvirt} (the libvirt storage pool that shows it).
  */
 public final class LvmPool implements Pool {
     private static final Logger LOG = LoggerFactory.getLogger(LvmPool.class);
@@ -64,6 +64,7 @@ public final class LvmPool implements Pool {
     private final LvmLibvirt libvirt;
     private final LvmCreate create;
     private final LvmMerge merges;
+    private final LvmActivation activation;
 
     LvmPool(LvmBackend backend, Path location, LvmSettings settings) {
         this.backend = backend;
@@ -89,6 +90,7 @@ public final class LvmPool implements Pool {
         this.libvirt = new LvmLibvirt(link, loc, vg, thinPool);
         this.create = new LvmCreate(inventory, space, libvirt, lock, loc, backend.volumeFormat());
         this.merges = new LvmMerge(inventory, libvirt, lock, loc);
+        this.activation = new LvmActivation(inventory, lock, loc);
     }
 
     /** @throws NoSuchPoolException unless the volume group (and the thin pool, if named) exists */
@@ -304,22 +306,7 @@ public final class LvmPool implements Pool {
      */
     @Override
     public List<String> activate() {
-        try (PoolLock.Held held = lock.acquire()) {
-            // A classic snapshot comes up with its origin (LVM activates them together), a thin one alone.
-            List<String> inactive = inventory.ourLvs(inventory.allLvs()).stream()
-                    .filter(l -> !l.isActive() && !l.isInvalidSnapshot())
-                    .filter(l -> thinPool != null || LvmInventory.isMaster(l))
-                    .map(l -> vg + "/" + l.name()).toList();
-            if (!inactive.isEmpty()) {
-                List<String> cmd = new ArrayList<>(List.of("lvchange", "-q", "-ay", "-K"));
-                cmd.addAll(inactive);
-                Lvm.run(cmd);
-            }
-            List<String> active = inventory.ourLvs(inventory.allLvs()).stream().filter(l -> !LvmInventory.isMaster(l))
-                    .filter(l -> l.isActive() && !l.isInvalidSnapshot()).map(Lvm.Lv::name).toList();
-            LOG.info("{} clone(s) of {} active", active.size(), location);
-            return active;
-        }
+        return activation.activate();
     }
 
     /**
@@ -328,20 +315,7 @@ public final class LvmPool implements Pool {
      */
     @Override
     public void deactivate() {
-        try (PoolLock.Held held = lock.acquire()) {
-            List<Lvm.Lv> mine = inventory.ourLvs(inventory.allLvs());
-            List<String> names = new ArrayList<>();
-            // A classic snapshot goes down with its origin; thin clones one by one, before their masters.
-            mine.stream().filter(l -> thinPool != null && l.isActive() && !LvmInventory.isMaster(l))
-                    .forEach(l -> names.add(vg + "/" + l.name()));
-            mine.stream().filter(l -> LvmInventory.isMaster(l) && (l.isActive() || thinPool == null))
-                    .forEach(l -> names.add(vg + "/" + l.name()));
-            if (!names.isEmpty()) {
-                List<String> cmd = new ArrayList<>(List.of("lvchange", "-q", "-y", "-an"));
-                cmd.addAll(names);
-                Lvm.run(cmd);
-            }
-        }
+        activation.deactivate();
     }
 
     // ---- merging ----
