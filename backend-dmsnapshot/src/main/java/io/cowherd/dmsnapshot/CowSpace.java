@@ -187,7 +187,7 @@ final class CowSpace {
                 listener.extended(f, got);
             }
         } catch (CowException e) {
-            LOG.warn("cannot grow the COW store of clone '{}': {}", f.volume(), e.getMessage());
+            LOG.info("cannot grow the COW store of clone '{}': {}", f.volume(), e.getMessage()); // the listener says it
             listener.cannotExtend(f, e.getMessage());
         }
     }

@@ -58,7 +58,7 @@ final class CowWatch implements AutoCloseable {
             @Override
             public void warning(Fill fill, int threshold) {
                 if (warned.putIfAbsent(fill.volume(), Boolean.TRUE) == null) {
-                    LOG.warn("COW store of clone '{}' in pool {} is {}% full ({} bytes)", fill.volume(), pool.location(),
+                    LOG.info("COW store of clone '{}' in pool {} is {}% full ({} bytes)", fill.volume(), pool.location(),
                             String.format("%.1f", fill.percent()), fill.size());
                     listener.warning(fill, threshold);
                 }

@@ -131,13 +131,14 @@ final class LvmSpace {
         List<Fill> fills = usage();
         for (Fill f : fills) {
             if (f.lost()) {
-                LOG.error("classic clone '{}' of {} overflowed its copy-on-write area and was invalidated: its writes "
+                LOG.info("classic clone '{}' of {} overflowed its copy-on-write area and was invalidated: its writes "
                         + "are lost", f.volume(), location);
                 listener.lost(f);
                 continue;
             }
             if (f.percent() >= policy.warnPercent()) {
-                LOG.warn("{} {} of {} is {}% full (warning at {}%)", f.kind(), f.volume(), location, f.percent(),
+                // The listener tells the caller; the log says it again only with -v (info).
+                LOG.info("{} {} of {} is {}% full (warning at {}%)", f.kind(), f.volume(), location, f.percent(),
                         policy.warnPercent());
                 listener.warning(f, policy.warnPercent());
             }
@@ -154,7 +155,7 @@ final class LvmSpace {
             long by = roundUp(Math.max(1, f.size() * policy.extendByPercent() / 100), g.extentSize());
             if (by > g.free()) {
                 String why = "volume group " + vg + " has " + g.free() + " bytes free, growing " + f.volume() + " needs " + by;
-                LOG.warn("cannot extend: {}", why);
+                LOG.info("cannot extend: {}", why);
                 listener.cannotExtend(f, why);
                 return;
             }

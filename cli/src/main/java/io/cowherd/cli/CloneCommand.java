@@ -54,6 +54,11 @@ final class CloneCommand implements Callable<Integer> {
         + "for LVM). A clone whose store overflows is lost; `cowherd pool watch` grows stores before they do."})
     Integer cowPercent;
 
+    @Option(names = "--name", paramLabel = "NAME", description = {"The master's name in the pool when this command "
+        + "imports it (default: MASTER's file name without its extension). Names are one namespace per LVM volume "
+        + "group: a classic and a thin pool there need different names for their masters."})
+    String masterName;
+
     @Option(names = "-p", description = "Show the progress of importing the master (a bar on a terminal, a line per 10% "
             + "otherwise).")
     boolean progress;
@@ -100,7 +105,7 @@ final class CloneCommand implements Callable<Integer> {
             if (cowPercent != null) {
                 pool.backend().require(Capability.FILL); // before anything is imported
             }
-            PoolOptions.Master m = PoolOptions.masterFor(pool, master, format, spec,
+            PoolOptions.Master m = PoolOptions.masterFor(pool, master, format, masterName, spec,
                     ProgressPrinter.of(progress, spec.commandLine().getErr(), "import"));
             List<Volume> made;
             try {
@@ -164,6 +169,11 @@ final class CloneCommand implements Callable<Integer> {
                 throw new CommandLine.ParameterException(spec.commandLine(), "name at least one CLONE, or use --count");
             }
             clones.forEach(c -> names.add(PoolOptions.stripExtension(c)));
+        }
+        if (masterName != null && !VolumeNames.isValid(masterName)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--name '" + masterName + "' is not a volume "
+                    + "name: use 1-" + VolumeNames.MAX_LENGTH + " letters, digits, '.', '_', '+' or '-', starting with a "
+                    + "letter or digit");
         }
         for (String n : names) {
             if (!VolumeNames.isValid(n)) {

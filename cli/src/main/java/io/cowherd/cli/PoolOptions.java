@@ -40,9 +40,10 @@ final class PoolOptions {
      * named after the file.
      *
      * @param format the master file's format, or null to detect it (an operator's own file)
+     * @param masterName the new master's name, or null for the file's name without its extension
      */
-    static Master masterFor(Pool pool, Path masterFile, String format, picocli.CommandLine.Model.CommandSpec spec,
-            io.cowherd.CopyProgress progress) {
+    static Master masterFor(Pool pool, Path masterFile, String format, String masterName,
+            picocli.CommandLine.Model.CommandSpec spec, io.cowherd.CopyProgress progress) {
         Path file = masterFile.toAbsolutePath().normalize();
         if (!Files.exists(file)) {
             throw new io.cowherd.NoSuchVolumeException(masterFile + " does not exist");
@@ -52,7 +53,7 @@ final class PoolOptions {
             return new Master(known.get(), false);
         }
         String fmt = Formats.of(spec, masterFile, format).name();
-        String name = stripExtension(file.getFileName().toString());
+        String name = masterName != null ? masterName : stripExtension(file.getFileName().toString());
         if (pool.location().equals(file.getParent()) && fmt.equals(pool.backend().volumeFormat())) {
             return new Master(pool.adoptMaster(name, file), false);
         }

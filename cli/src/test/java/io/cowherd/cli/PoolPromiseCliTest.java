@@ -244,9 +244,11 @@ class PoolPromiseCliTest {
         assertFalse(convert.err().contains("\r"), "no carriage returns on a pipe: " + convert.err());
         assertTrue(convert.err().lines().anyMatch(l -> l.startsWith("cowherd: convert: 100% (")),
                 convert.err());
-        Run clone = cowherd("clone", "-p", "-f", "raw", "--into", dir.resolve("p").toString(), raw.toString(), "a");
+        Run clone = cowherd("clone", "-p", "-f", "raw", "--name", "golden-tp", "--into", dir.resolve("p").toString(),
+                raw.toString(), "a");
         assertEquals(0, clone.exit(), clone.err());
         assertTrue(clone.err().contains("cowherd: import: 100%"), clone.err());
+        assertTrue(cowherd("volumes", dir.resolve("p").toString()).out().contains("golden-tp "), "--name names the master");
         Run quiet = cowherd("convert", "-f", "raw", "-O", "raw", raw.toString(), dir.resolve("o.raw").toString());
         assertEquals("", quiet.err(), "no progress unless asked");
     }
