@@ -28,7 +28,7 @@ final class Json {
     }
 
     /** {@code value} as JSON text. */
-    static String text(Object value) {
+    private static String text(Object value) {
         try {
             return WRITER.writeValueAsString(value);
         } catch (JsonProcessingException e) {

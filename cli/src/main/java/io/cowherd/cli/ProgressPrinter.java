@@ -24,14 +24,12 @@ final class ProgressPrinter implements CopyProgress {
         this.terminal = terminal;
     }
 
-    /** A printer for {@code what} (for example "convert"), or one that prints nothing. */
+    /**
+     * A printer for {@code what} (for example "convert"), or one that prints nothing. The bar is
+     * drawn only when this JVM talks to a terminal.
+     */
     static CopyProgress of(boolean enabled, PrintWriter err, String what) {
         return enabled ? new ProgressPrinter(err, what, System.console() != null) : CopyProgress.NONE;
-    }
-
-    /** Whether this JVM's output goes to a terminal, where a redrawn bar reads well. */
-    static boolean terminal() {
-        return System.console() != null;
     }
 
     @Override

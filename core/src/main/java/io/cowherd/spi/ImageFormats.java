@@ -87,10 +87,6 @@ public final class ImageFormats {
         return byName(RawFormat.NAME);
     }
 
-    /** Whether {@link #probe} finds {@code file} to be some format's image rather than falling back to raw. */
-    public static boolean carriesSignature(Path file) {
-        return !probe(file).name().equals(RawFormat.NAME);
-    }
 
     /**
      * Resolves and checks the backing reference {@code reference} recorded in {@code image}:
