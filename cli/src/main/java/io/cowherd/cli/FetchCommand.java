@@ -74,6 +74,9 @@ final class FetchCommand implements Callable<Integer> {
     @Spec
     CommandLine.Model.CommandSpec spec;
 
+    @CommandLine.Mixin
+    OutputOption output;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -100,27 +103,47 @@ final class FetchCommand implements Callable<Integer> {
         }
         m = s.metainfo();
         Path result = into.resolve(m.name());
-        out.println("fetched " + result.toAbsolutePath() + " (" + Sizes.human(m.totalSize()) + ", " + m.pieceCount()
-                + " pieces verified)");
+        java.util.Map<String, Object> json = new java.util.LinkedHashMap<>();
+        json.put("fetched", result.toAbsolutePath().toString());
+        json.put("info-hash", m.infoHashHex());
+        json.put("size", m.totalSize());
+        json.put("pieces", m.pieceCount());
+        if (!output.json()) {
+            out.println("fetched " + result.toAbsolutePath() + " (" + Sizes.human(m.totalSize()) + ", " + m.pieceCount()
+                    + " pieces verified)");
+        }
         if (Files.isDirectory(result) && Files.exists(result.resolve(BundleManifest.FILE_NAME))) {
             Bundle b = Bundle.open(result);
             if (pool != null) {
                 try (Pool p = poolOptions.openOrCreate(pool, PoolOptions.DEFAULT_BACKEND)) {
-                    for (Volume v : b.importInto(p, name != null ? name : m.name())) {
-                        out.println("master " + v.name() + " " + v.path());
+                    List<Volume> masters = b.importInto(p, name != null ? name : m.name());
+                    json.put("pool", p.location().toString());
+                    json.put("masters", masters.stream().map(PoolOptions::json).toList());
+                    if (!output.json()) {
+                        masters.forEach(v -> out.println("master " + v.name() + " " + v.path()));
                     }
                 }
             } else {
                 b.verify();
-                out.println("bundle verified: " + b.manifest().files().size() + " files match their sha256");
+                json.put("bundle-verified", true);
+                if (!output.json()) {
+                    out.println("bundle verified: " + b.manifest().files().size() + " files match their sha256");
+                }
             }
         } else if (pool != null) {
             throw new UnsupportedFeatureException(result + " is not a cowherd bundle; only bundles import into a pool");
         }
+        if (output.json()) {
+            json.put("seeding", seedAfter ? s.listenAddress().getAddress().getHostAddress() + ":"
+                    + s.listenAddress().getPort() : null);
+            Json.print(out, json);
+        }
         out.flush();
         if (seedAfter) {
-            out.println("seeding " + m.name() + " at " + s.listenAddress().getAddress().getHostAddress() + ":"
-                    + s.listenAddress().getPort() + "; stop with Ctrl-C");
+            if (!output.json()) {
+                out.println("seeding " + m.name() + " at " + s.listenAddress().getAddress().getHostAddress() + ":"
+                        + s.listenAddress().getPort() + "; stop with Ctrl-C");
+            }
             out.flush();
             TorrentCli.waitUntilStopped(s);
         } else {

@@ -68,6 +68,9 @@ final class SeedCommand implements Callable<Integer> {
             + "the swarm). Any engine's fetches take part; needs a tracker, serves no magnet metadata.")
     boolean initialSeeding;
 
+    @CommandLine.Mixin
+    OutputOption output;
+
     @Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -102,30 +105,49 @@ final class SeedCommand implements Callable<Integer> {
         }
         Path torrent = torrentOut != null ? torrentOut
                 : content.toAbsolutePath().resolveSibling(content.getFileName() + ".torrent");
-        m.save(torrent);
         SessionOptions o = SessionOptions.on(announce != null || engineOptions.firstBootstrap() == null
                         ? TorrentCli.bindAddress(bind, announce) : TorrentCli.bindAddress(bind, engineOptions.firstBootstrap()))
                 .withRateLimits(0, rateUp == null ? 0 : Sizes.parse(rateUp));
         TorrentSession s = initialSeeding ? InitialSeeder.start(m, content.toAbsolutePath().getParent(), o)
                 : engine.seed(m, content.toAbsolutePath().getParent(), o);
-        out.println("torrent " + torrent.toAbsolutePath());
-        out.println("info-hash " + m.infoHashHex());
-        out.println("engine " + (initialSeeding ? "initial seeding (cowherd)" : engine.name()));
-        out.println("tracker " + (announce == null ? "none" : announce));
-        if (engine.trackerless()) {
-            out.println("dht-node " + s.listenAddress().getAddress().getHostAddress() + ":" + s.listenAddress().getPort()
-                    + " (fetch with --dht-bootstrap this)");
-        }
-        out.println("seeding " + m.name() + " (" + Sizes.human(m.totalSize()) + ", " + m.pieceCount() + " pieces of "
-                + Sizes.human(m.pieceLength()) + ") at " + s.listenAddress().getAddress().getHostAddress() + ":"
-                + s.listenAddress().getPort() + "; stop with Ctrl-C");
-        if (magnet) {
-            out.println(m.magnetUri());
-        }
         HttpOrigin origin = null;
         if (httpOrigin != null) {
             origin = HttpOrigin.serve(content.toAbsolutePath().getParent(), TorrentCli.hostPort(httpOrigin));
-            out.println("origin " + origin.url() + " (fetch with --origin this)");
+        }
+        // The .torrent appears only now that the seed listens: a script that waits for the file can fetch at once.
+        m.save(torrent);
+        String listen = s.listenAddress().getAddress().getHostAddress() + ":" + s.listenAddress().getPort();
+        if (output.json()) {
+            java.util.Map<String, Object> json = new java.util.LinkedHashMap<>();
+            json.put("torrent", torrent.toAbsolutePath().toString());
+            json.put("info-hash", m.infoHashHex());
+            json.put("name", m.name());
+            json.put("size", m.totalSize());
+            json.put("pieces", m.pieceCount());
+            json.put("piece-size", m.pieceLength());
+            json.put("engine", initialSeeding ? "initial-seeding" : engine.name());
+            json.put("tracker", announce == null ? null : announce.toString());
+            json.put("listen", listen);
+            json.put("magnet", magnet ? m.magnetUri() : null);
+            json.put("origin", origin == null ? null : origin.url().toString());
+            Json.print(out, json);
+        } else {
+            out.println("torrent " + torrent.toAbsolutePath());
+            out.println("info-hash " + m.infoHashHex());
+            out.println("engine " + (initialSeeding ? "initial seeding (cowherd)" : engine.name()));
+            out.println("tracker " + (announce == null ? "none" : announce));
+            if (engine.trackerless()) {
+                out.println("dht-node " + listen + " (fetch with --dht-bootstrap this)");
+            }
+            if (magnet) {
+                out.println(m.magnetUri());
+            }
+            if (origin != null) {
+                out.println("origin " + origin.url() + " (fetch with --origin this)");
+            }
+            // The last line: a script may wait for it.
+            out.println("seeding " + m.name() + " (" + Sizes.human(m.totalSize()) + ", " + m.pieceCount() + " pieces of "
+                    + Sizes.human(m.pieceLength()) + ") at " + listen + "; stop with Ctrl-C");
         }
         out.flush();
         TorrentCli.waitUntilStopped(s, tracker, origin);

@@ -129,6 +129,33 @@ class DistributionCliTest {
         assertEquals(-1, Files.mismatch(b.resolve("golden.raw"), dir.resolve("in/golden/golden.raw")));
     }
 
+    /** A script drives seed and fetch by their JSON; the .torrent appears only once the seed listens. */
+    @Test
+    void seedAndFetchSpeakJson() throws Exception {
+        Path b = bundle();
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        Path torrent = dir.resolve("j.torrent");
+        String seedOut = startSeed("}", "seed", b.toString(), "--embedded-tracker", "127.0.0.1:" + port, "--bind",
+                "127.0.2.5", "--torrent", torrent.toString(), "--output=json");
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var seed = json.readTree(seedOut);
+        assertEquals(torrent.toAbsolutePath().toString(), seed.get("torrent").asText());
+        assertTrue(Files.exists(torrent), "written before the seed says it serves");
+        assertTrue(seed.get("listen").asText().startsWith("127.0.2.5:"), seedOut);
+        assertEquals(40, seed.get("info-hash").asText().length());
+        CliTest.Run f = CliTest.cowherd("fetch", torrent.toString(), "--into", dir.resolve("jin").toString(), "--bind",
+                "127.0.2.6", "--pool", dir.resolve("jpool").toString(), "--name", "golden", "--output=json", "--quiet");
+        assertEquals(0, f.exit(), f.err());
+        var fetched = json.readTree(f.out());
+        assertEquals(seed.get("info-hash").asText(), fetched.get("info-hash").asText());
+        assertEquals("golden", fetched.get("masters").get(0).get("name").asText());
+        assertEquals("master", fetched.get("masters").get(0).get("role").asText());
+        assertEquals("", f.err(), "--quiet: no progress");
+    }
+
     @Test
     void seedPrintsAMagnetLinkThatFetchTakes() throws Exception {
         Path b = bundle();

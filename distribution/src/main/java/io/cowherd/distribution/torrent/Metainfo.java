@@ -193,9 +193,18 @@ public final class Metainfo {
 
     /** Writes the metainfo to {@code file}. */
     public void save(Path file) {
+        // Whole or not at all: a script waiting for the file never reads half of it.
+        Path tmp = file.toAbsolutePath().resolveSibling("." + file.getFileName() + ".part");
         try {
-            Files.write(file, encoded);
+            Files.write(tmp, encoded);
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // the write's error is the one to report
+            }
             throw CowIOException.wrap(file, "writing", e);
         }
     }
