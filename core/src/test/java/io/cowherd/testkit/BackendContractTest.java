@@ -321,7 +321,9 @@ public abstract class BackendContractTest {
             List<Fill> found = new ArrayList<>();
             List<Fill> fills = p.checkFill(FillPolicy.warnOnly(100), (f, t) -> found.add(f));
             assertFalse(fills.stream().anyMatch(Fill::lost), "nothing is lost in a fresh pool: " + fills);
-            assertEquals(fills, p.usage(), "checking reports what usage() reports");
+            // Levels are live (a thin pool's metadata moves on its own): compare what is reported, not how full.
+            assertEquals(fills.stream().map(f -> f.kind() + " " + f.volume()).toList(),
+                    p.usage().stream().map(f -> f.kind() + " " + f.volume()).toList(), "checking reports what usage() reports");
         });
         checks.put(Capability.FLATTEN, p -> uncheck(() -> {
             p.createClone("m", "cap-f");
