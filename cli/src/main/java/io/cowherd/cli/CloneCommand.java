@@ -94,7 +94,8 @@ final class CloneCommand implements Callable<Integer> {
         boolean poolExisted = Pools.backendAt(dir).isPresent();
         boolean dirExisted = Files.exists(dir);
         long start = System.nanoTime();
-        try (Pool pool = poolOptions.openOrCreate(dir, defaultBackend())) {
+        // The master's format chooses the backend only of a new pool: no probe for an existing one.
+        try (Pool pool = poolOptions.openOrCreate(dir, poolExisted ? PoolOptions.DEFAULT_BACKEND : defaultBackend())) {
             checkExtensions(pool);
             for (String n : names) {
                 if (pool.find(n).isPresent()) {

@@ -116,12 +116,10 @@ final class PoolOptions {
             return;
         }
         try (Pools.Recorded r = rec.get()) {
-            List<String> clones = r.pool().clonesOf(r.volume().name()).stream().map(Volume::name).toList();
-            if (!clones.isEmpty()) {
-                throw new io.cowherd.MasterInUseException(r.pool().location().toString(), r.volume().name(), clones,
-                        refused, "work on a clone instead, or flatten or promote the clones first (cowherd pool "
-                                + "flatten|promote " + r.pool().location() + " CLONE)");
-            }
+            io.cowherd.pool.PoolChecks.refuseChangeWhileCloned(r.pool().location(), r.volume().name(),
+                    r.pool().clonesOf(r.volume().name()).stream().map(Volume::name).toList(), refused,
+                    "work on a clone instead, or flatten or promote the clones first (cowherd pool flatten|promote "
+                            + r.pool().location() + " CLONE)");
         }
     }
 }
