@@ -22,7 +22,8 @@ import java.util.SplittableRandom;
  * run on the same files: a master of SIZE GiB of random data as qcow2, a clone that rewrote
  * 10% of it; flatten to raw (vs {@code qemu-img convert -O raw} and {@code cat} of the
  * equivalent raw file) and to qcow2 (vs {@code qemu-img convert -O qcow2}). Prints medians and
- * ratios (peer time / cowherd time; above 1 means cowherd is faster).
+ * ratios (peer time / cowherd time; above 1 means cowherd is faster). The first round warms the
+ * JIT and the page cache and is printed but not counted.
  * Usage: {@code ChainReadVersusQemuImg [DIR] [SIZE_GIB=2] [ROUNDS=3]}.
  */
 public final class ChainReadVersusQemuImg {
@@ -54,7 +55,7 @@ public final class ChainReadVersusQemuImg {
         List<Double> oursQcow2 = new ArrayList<>();
         List<Double> qemuQcow2 = new ArrayList<>();
         Path out = dir.resolve("out");
-        for (int r = 0; r < rounds; r++) {
+        for (int r = 0; r <= rounds; r++) {
             oursRaw.add(time(() -> flatten(clone, new RawFormat(), out)));
             if (r == 0) {
                 run(dir, "cmp", out.toString(), cloneRaw.toString());
@@ -72,8 +73,15 @@ public final class ChainReadVersusQemuImg {
             Files.delete(out);
             qemuQcow2.add(time(() -> run(dir, "qemu-img", "convert", "-f", "qcow2", "-O", "qcow2", clone.toString(), out.toString())));
             Files.delete(out);
+            if (r == 0) {
+                System.out.printf(Locale.ROOT, "warm-up round (not counted): to raw cowherd %.2f s, qemu-img %.2f s, cat %.2f s; "
+                        + "to qcow2 cowherd %.2f s, qemu-img %.2f s%n", oursRaw.remove(0), qemuRaw.remove(0), cat.remove(0),
+                        oursQcow2.remove(0), qemuQcow2.remove(0));
+                continue;
+            }
             System.out.printf(Locale.ROOT, "round %d: to raw cowherd %.2f s, qemu-img %.2f s, cat %.2f s; to qcow2 cowherd %.2f s, "
-                    + "qemu-img %.2f s%n", r + 1, oursRaw.get(r), qemuRaw.get(r), cat.get(r), oursQcow2.get(r), qemuQcow2.get(r));
+                    + "qemu-img %.2f s%n", r, oursRaw.get(r - 1), qemuRaw.get(r - 1), cat.get(r - 1), oursQcow2.get(r - 1),
+                    qemuQcow2.get(r - 1));
         }
         double gib = size / (double) (1L << 30);
         System.out.printf(Locale.ROOT, "median to raw: cowherd %.2f s (%.0f MiB/s), qemu-img %.2f s, cat %.2f s%n",
@@ -88,7 +96,12 @@ public final class ChainReadVersusQemuImg {
         void run() throws Exception;
     }
 
+    /**
+     * Times {@code a} after an untimed {@code sync}, so no tool pays for writing back what the
+     * one before it left dirty in the page cache.
+     */
     private static double time(Action a) throws Exception {
+        new ProcessBuilder("sync").inheritIO().start().waitFor();
         long t = System.nanoTime();
         a.run();
         return (System.nanoTime() - t) / 1e9;
