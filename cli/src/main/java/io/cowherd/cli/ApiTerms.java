@@ -12,7 +12,11 @@ final class ApiTerms {
             "(NameConflict.SKIP)", "(--skip-taken)",
             "(DomainCloneOptions.Builder.master)", "(--master [DEV=]NAME)",
             "choose another name pattern or first index", "choose another --name-pattern or --first-index",
-            "(Pools.open(location, backend))", "(--backend NAME)");
+            "(Pools.open(location, backend))", "(--backend NAME)",
+            "(Pool.flatten, Pool.promote)", "(cowherd pool flatten|promote POOL CLONE)",
+            "(Pool.flatten)", "(cowherd pool flatten)",
+            "(Pool.promote)", "(cowherd pool promote)",
+            "a safe rebase onto no backing", "rebase -b \"\"");
 
     private ApiTerms() {
     }

@@ -43,12 +43,9 @@ final class CheckCommand implements Callable<Integer> {
         if (!java.nio.file.Files.exists(image)) {
             throw new io.cowherd.NoSuchVolumeException(image + " does not exist");
         }
-        if (repair != null) {
-            PoolOptions.refuseIfMasterWithClones(image, "repair it (-r " + repair + ")");
-        }
         ImageFormat f = Formats.of(spec, image, format);
-        CheckReport r = "all".equals(repair) ? f.checkRepairingAll(image, ImagePolicy.operator())
-                : f.check(image, ImagePolicy.operator(), repair != null);
+        CheckReport r = io.cowherd.Images.check(image, f, repair == null ? io.cowherd.Images.Repair.NONE
+                : io.cowherd.Images.Repair.valueOf(repair.toUpperCase(java.util.Locale.ROOT)), ImagePolicy.operator());
         PrintWriter out = spec.commandLine().getOut();
         if (output.json()) {
             Map<String, Object> m = new LinkedHashMap<>();

@@ -1,10 +1,9 @@
 package io.cowherd.cli;
 
 import io.cowherd.ImagePolicy;
-import io.cowherd.Pools;
+import io.cowherd.Images;
 import io.cowherd.Volume;
 import io.cowherd.spi.ImageFormat;
-import io.cowherd.spi.ImageFormats;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -34,27 +33,14 @@ final class CommitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!java.nio.file.Files.exists(image)) {
-            throw new io.cowherd.NoSuchVolumeException(image + " does not exist");
-        }
-        Optional<Pools.Recorded> recorded = Pools.recording(image);
-        if (recorded.isPresent()) {
-            try (Pools.Recorded r = recorded.get()) {
-                Volume master = r.pool().commit(r.volume().name());
-                PrintWriter err = spec.commandLine().getErr();
-                err.printf("cowherd: committed clone '%s' into master '%s' of pool %s; the clone is gone%n",
-                        r.volume().name(), master.name(), r.pool().location());
-                err.flush();
-            }
-            return ExitCodes.OK;
-        }
-        ImageFormat f = Formats.of(spec, image, format);
         ImagePolicy policy = ImagePolicy.operator();
-        String backing = f.info(image, policy, 0).fullBackingFilename();
-        if (backing != null) {
-            PoolOptions.refuseIfMasterWithClones(Path.of(backing), "commit " + image + " into it");
+        Optional<Volume> master = Images.commit(image, Formats.unlessRecorded(spec, image, format), policy);
+        if (master.isPresent()) {
+            PrintWriter err = spec.commandLine().getErr();
+            err.printf("cowherd: committed clone '%s' into master '%s'; the clone is gone%n", image.getFileName(),
+                    master.get().name());
+            err.flush();
         }
-        f.commit(image, policy);
         return ExitCodes.OK;
     }
 }

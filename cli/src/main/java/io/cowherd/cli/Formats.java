@@ -28,4 +28,16 @@ final class Formats {
         }
         return f;
     }
+
+    /**
+     * The format of {@code file} for the {@link io.cowherd.Images} operations: detected (or as
+     * stated) for a file no pool records, null for one a pool records (its pool knows the format,
+     * and a missing file is reported by the operation itself).
+     */
+    static ImageFormat unlessRecorded(CommandLine.Model.CommandSpec spec, Path file, String stated) {
+        if (!java.nio.file.Files.exists(file) || io.cowherd.Pools.recording(file).isPresent()) {
+            return null;
+        }
+        return of(spec, file, stated);
+    }
 }

@@ -104,22 +104,4 @@ final class PoolOptions {
     static String role(Volume v) {
         return v.role().name().toLowerCase(java.util.Locale.ROOT);
     }
-
-    /**
-     * Refuses to change {@code file} from outside its pool when a pool records it as a master
-     * with clones: qemu-img-style commands keep their behaviour on files no pool records, but a
-     * master never changes under its clones, whatever the file mode and whoever asks.
-     */
-    static void refuseIfMasterWithClones(Path file, String refused) {
-        Optional<Pools.Recorded> rec = Pools.recording(file);
-        if (rec.isEmpty()) {
-            return;
-        }
-        try (Pools.Recorded r = rec.get()) {
-            io.cowherd.pool.PoolChecks.refuseChangeWhileCloned(r.pool().location(), r.volume().name(),
-                    r.pool().clonesOf(r.volume().name()).stream().map(Volume::name).toList(), refused,
-                    "work on a clone instead, or flatten or promote the clones first (cowherd pool flatten|promote "
-                            + r.pool().location() + " CLONE)");
-        }
-    }
 }

@@ -1,11 +1,8 @@
 package io.cowherd.cli;
 
 import io.cowherd.ImagePolicy;
-import io.cowherd.Pools;
-import io.cowherd.spi.ImageFormat;
-import io.cowherd.spi.ImageFormats;
+import io.cowherd.Images;
 import java.nio.file.Path;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -32,23 +29,10 @@ final class ResizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!java.nio.file.Files.exists(image)) {
-            throw new io.cowherd.NoSuchVolumeException(image + " does not exist");
-        }
         if (size.startsWith("-")) {
             throw new IllegalArgumentException("shrinking is not supported");
         }
-        Optional<Pools.Recorded> recorded = Pools.recording(image);
-        if (recorded.isPresent()) {
-            try (Pools.Recorded r = recorded.get()) {
-                String name = r.volume().name();
-                r.pool().resize(name, target(r.pool().info(name).virtualSize()));
-            }
-            return ExitCodes.OK;
-        }
-        ImageFormat f = Formats.of(spec, image, format);
-        ImagePolicy policy = ImagePolicy.operator();
-        f.resize(image, target(f.info(image, policy, 0).virtualSize()), policy);
+        Images.resize(image, Formats.unlessRecorded(spec, image, format), this::target, ImagePolicy.operator());
         return ExitCodes.OK;
     }
 

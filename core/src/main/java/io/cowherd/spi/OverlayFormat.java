@@ -16,10 +16,6 @@ public interface OverlayFormat extends ImageFormat {
     void createOverlay(Path overlay, Path backing, String backingFormat, long virtualSize);
 
     /**
-     * Creates several overlays of one backing image. Formats override this when a batch can
-     * share work; on failure some of {@code overlays} may exist and the caller removes them.
-     */
-    /**
      * Points an overlay at a new backing image ({@code qemu-img rebase}). Safe mode first copies
      * into the overlay every cluster where the old and new backing differ, so the guest sees the
      * same bytes; unsafe mode only rewrites the reference.
@@ -30,6 +26,10 @@ public interface OverlayFormat extends ImageFormat {
         throw new io.cowherd.UnsupportedFeatureException("rebasing " + name() + " images is not supported");
     }
 
+    /**
+     * Creates several overlays of one backing image. Formats override this when a batch can
+     * share work; on failure some of {@code overlays} may exist and the caller removes them.
+     */
     default void createOverlays(List<Path> overlays, Path backing, String backingFormat, long virtualSize) {
         for (Path o : overlays) {
             createOverlay(o, backing, backingFormat, virtualSize);

@@ -15,6 +15,7 @@ import io.cowherd.CowBackend;
 import io.cowherd.CowException;
 import io.cowherd.Fill;
 import io.cowherd.FillPolicy;
+import io.cowherd.ImagePolicy;
 import io.cowherd.MasterInUseException;
 import io.cowherd.NoSuchVolumeException;
 import io.cowherd.OutOfSpaceException;
@@ -399,6 +400,46 @@ public abstract class BackendContractTest {
         assertArrayEquals(masterContent, readVolume("b"), "a sibling reads what it read before");
         assertArrayEquals(a, readVolume("a"));
         assertEquals(MASTER_SIZE, pool.info("m").virtualSize());
+    }
+
+    /**
+     * The file-level operations ({@link io.cowherd.Images}, what the CLI's qemu-img-style
+     * commands call) on files this pool records go through the pool: a master with clones is
+     * never resized, repaired or committed into, a clone keeps the backing its record names.
+     */
+    @Test
+    void fileLevelOperationsOnAMasterWithClonesAreRefused() throws Exception {
+        Assumptions.assumeTrue(backend().volumesAreFiles(), "the backend's volumes are not files");
+        Volume m = importMaster("m");
+        pool.createClones("m", List.of("a", "b"));
+        String before = masterFingerprint("m");
+        io.cowherd.spi.ImageFormat format = io.cowherd.spi.ImageFormats.byName(m.format());
+        ImagePolicy policy = ImagePolicy.operator();
+        assertThrows(MasterInUseException.class,
+                () -> io.cowherd.Images.resize(m.path(), format, size -> size * 2, policy));
+        MasterInUseException repair = assertThrows(MasterInUseException.class,
+                () -> io.cowherd.Images.check(m.path(), format, io.cowherd.Images.Repair.ALL, policy));
+        assertEquals(List.of("a", "b"), repair.clones());
+        Path clone = pool.get("a").path();
+        assertThrows(io.cowherd.UnsupportedFeatureException.class,
+                () -> io.cowherd.Images.rebase(clone, format, m.path(), m.format(), true, policy));
+        if (format instanceof io.cowherd.spi.OverlayFormat overlay) {
+            // An overlay made by hand outside the pool, backed by the pool's master.
+            Path byHand = tempDir.resolve("by-hand." + m.format());
+            overlay.createOverlay(byHand, m.path(), m.format(), MASTER_SIZE);
+            try (VirtualDisk d = format.open(byHand, policy, true, 0)) {
+                d.write(ByteBuffer.wrap(content(8192, 9)), 0);
+            }
+            assertThrows(MasterInUseException.class, () -> io.cowherd.Images.commit(byHand, format, policy));
+        }
+        assertEquals(before, masterFingerprint("m"), "the master's bytes are unchanged");
+        assertArrayEquals(masterContent, readVolume("b"), "a sibling reads what it read before");
+        assertEquals(MASTER_SIZE, pool.info("m").virtualSize());
+        assertEquals("m", pool.get("a").master(), "the clone keeps its master");
+        if (backend().supports(Capability.FLATTEN)) {
+            io.cowherd.Images.rebase(clone, format, null, null, false, policy);
+            assertEquals(Volume.Role.STANDALONE, pool.get("a").role(), "a safe rebase onto nothing is the pool's flatten");
+        }
     }
 
     @Test
