@@ -50,7 +50,7 @@ final class CloneCommand implements Callable<Integer> {
     String namePattern;
 
     @Option(names = "--cow-percent", paramLabel = "PERCENT", description = {"Make each clone's copy-on-write store "
-        + "this share (1-100) of its master (dm-snapshot, classic LVM; default: the pool's, 10% for dm-snapshot, 25% "
+        + "this share (1-100) of its master (dm-snapshot, classic LVM; default: the pool's, 10%% for dm-snapshot, 25%% "
         + "for LVM). A clone whose store overflows is lost; `cowherd pool watch` grows stores before they do."})
     Integer cowPercent;
 
@@ -59,7 +59,7 @@ final class CloneCommand implements Callable<Integer> {
         + "group: a classic and a thin pool there need different names for their masters."})
     String masterName;
 
-    @Option(names = "-p", description = "Show the progress of importing the master (a bar on a terminal, a line per 10% "
+    @Option(names = "-p", description = "Show the progress of importing the master (a bar on a terminal, a line per 10%% "
             + "otherwise).")
     boolean progress;
 

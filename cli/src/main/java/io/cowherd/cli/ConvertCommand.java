@@ -37,7 +37,7 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "-F", paramLabel = "FMT", description = "Format of the -B backing file (required with -B).")
     String backingFormat;
 
-    @Option(names = "-p", description = "Show progress (a bar on a terminal, a line per 10% otherwise).")
+    @Option(names = "-p", description = "Show progress (a bar on a terminal, a line per 10%% otherwise).")
     boolean progress;
 
     @Option(names = "--sync", description = "Wait until the output is on disk before finishing "

@@ -16,7 +16,12 @@ public final class CowherdCommand implements Runnable {
             CheckCommand.class, CommitCommand.class, RebaseCommand.class, ResizeCommand.class, VolumesCommand.class,
             DeleteCommand.class, BackendsCommand.class, DomainCommand.class, QuickstartCommand.class, PoolCommand.class,
             BundleCommand.class, SeedCommand.class, FetchCommand.class, TrackerCommand.class,
-            HelpCommand.class, picocli.AutoComplete.GenerateCompletion.class);
+            HelpCommand.class, picocli.AutoComplete.GenerateCompletion.class,
+            ManPagesCommand.class);
+
+    /** Commands that describe the whole command tree, so they need all of it built. */
+    private static final List<Class<?>> WHOLE_TREE = List.of(HelpCommand.class, picocli.AutoComplete.GenerateCompletion.class,
+            ManPagesCommand.class);
 
     @Option(names = {"-v", "--verbose"}, description = "Log what cowherd does (to stderr).", scope = CommandLine.ScopeType.INHERIT)
     void verbose(boolean on) {
@@ -52,7 +57,7 @@ public final class CowherdCommand implements Runnable {
             for (Class<?> c : SUBCOMMANDS) {
                 Command command = c.getAnnotation(Command.class);
                 if ((command.name().equals(arg) || List.of(command.aliases()).contains(arg))
-                        && c != HelpCommand.class) {
+                        && !WHOLE_TREE.contains(c)) {
                     return commandLine(command.name());
                 }
             }
