@@ -107,7 +107,7 @@ final class CloneCommand implements Callable<Integer> {
                 pool.backend().require(Capability.FILL); // before anything is imported
             }
             PoolOptions.Master m = PoolOptions.masterFor(pool, master, format, masterName, spec,
-                    ProgressPrinter.of(progress, spec.commandLine().getErr(), "import"));
+                    ProgressPrinter.of(progress, spec, "import"));
             List<Volume> made;
             try {
                 made = cowPercent == null ? pool.createClones(m.volume().name(), names)
@@ -132,11 +132,9 @@ final class CloneCommand implements Callable<Integer> {
                 }
             }
             out.flush();
-            PrintWriter err = spec.commandLine().getErr();
-            err.printf("cowherd: %d clone(s) of %s in %.1f ms%n", made.size(), m.volume().name(), ms);
-            err.flush();
+            Quiet.note(spec, "cowherd: %d clone(s) of %s in %.1f ms%n", made.size(), m.volume().name(), ms);
             if (pool.backend().supports(Capability.FILL)) {
-                PoolCommand.warnAboutFill(pool, FILL_WARN_PERCENT, err);
+                PoolCommand.warnAboutFill(pool, FILL_WARN_PERCENT, spec);
             }
         } catch (RuntimeException e) {
             if (!poolExisted) {

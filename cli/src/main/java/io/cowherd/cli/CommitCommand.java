@@ -36,10 +36,8 @@ final class CommitCommand implements Callable<Integer> {
         ImagePolicy policy = ImagePolicy.operator();
         Optional<Volume> master = Images.commit(image, Formats.unlessRecorded(spec, image, format), policy);
         if (master.isPresent()) {
-            PrintWriter err = spec.commandLine().getErr();
-            err.printf("cowherd: committed clone '%s' into master '%s'; the clone is gone%n", image.getFileName(),
+            Quiet.note(spec, "cowherd: committed clone '%s' into master '%s'; the clone is gone%n", image.getFileName(),
                     master.get().name());
-            err.flush();
         }
         return ExitCodes.OK;
     }

@@ -68,7 +68,7 @@ final class ConvertCommand implements Callable<Integer> {
                 DiskCopier.copyCompressed(disk, out, parseOptions(options), target, policy);
             } else {
                 DiskCopier.copy(disk, out, parseOptions(options), target, policy, sync,
-                        ProgressPrinter.of(progress, spec.commandLine().getErr(), "convert"));
+                        ProgressPrinter.of(progress, spec, "convert"));
             }
         } catch (IOException e) {
             throw CowIOException.wrap(source, "reading", e);

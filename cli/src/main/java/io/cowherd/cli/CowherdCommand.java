@@ -30,6 +30,14 @@ public final class CowherdCommand implements Runnable {
         }
     }
 
+    @Option(names = {"-q", "--quiet"}, description = "Print results and errors only: no progress, no warnings, no "
+            + "library log.", scope = CommandLine.ScopeType.INHERIT)
+    void quiet(boolean on) {
+        if (on) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "error");
+        }
+    }
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -51,7 +59,7 @@ public final class CowherdCommand implements Runnable {
      */
     static CommandLine commandLine(String[] args) {
         for (String arg : args) {
-            if (arg.equals("-v") || arg.equals("--verbose")) {
+            if (arg.equals("-v") || arg.equals("--verbose") || arg.equals("-q") || arg.equals("--quiet")) {
                 continue;
             }
             for (Class<?> c : SUBCOMMANDS) {

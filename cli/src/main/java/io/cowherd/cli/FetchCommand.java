@@ -62,9 +62,6 @@ final class FetchCommand implements Callable<Integer> {
             + "verified piece before the origins are used (0: from the start).")
     int originAfter;
 
-    @Option(names = "--quiet", description = "No progress bar.")
-    boolean quiet;
-
     @Mixin
     PoolOptions poolOptions;
 
@@ -91,8 +88,8 @@ final class FetchCommand implements Callable<Integer> {
                 .withNoPeerTimeout(Duration.ofSeconds(noPeerTimeout))
                 .withSeedAfter(seedAfter)
                 .withOrigins(origins, Duration.ofSeconds(originAfter));
-        if (!quiet) {
-            o = o.withListener(TorrentCli.progressBar(spec.commandLine().getErr(), "fetch"));
+        if (!Quiet.asked(spec)) {
+            o = o.withListener(TorrentCli.progressBar(spec, "fetch"));
         }
         TorrentSession s = magnet != null ? engine.fetch(magnet, into, o) : engine.fetch(m, into, o);
         try {

@@ -20,7 +20,7 @@ final class Formats {
             return ImageFormats.byName(stated);
         }
         ImageFormat f = ImageFormats.probe(file);
-        if (f.name().equals("raw")) {
+        if (f.name().equals("raw") && !Quiet.asked(spec)) {
             PrintWriter err = spec.commandLine().getErr();
             err.printf("cowherd: warning: %s carries no image format's signature; reading it as raw (give -f raw "
                     + "to say so, or -f FMT if it is something else)%n", file);

@@ -56,15 +56,20 @@ final class PoolCommand implements Runnable {
      * {@code warnPercent}, and every lost clone; grows nothing. Used after cloning, so an operator
      * sees a filling pool before a clone dies of it.
      */
-    static void warnAboutFill(Pool pool, int warnPercent, PrintWriter err) {
-        pool.checkFill(FillPolicy.warnOnly(warnPercent), printer(pool, err));
+    static void warnAboutFill(Pool pool, int warnPercent, CommandLine.Model.CommandSpec spec) {
+        PrintWriter err = spec.commandLine().getErr();
+        pool.checkFill(FillPolicy.warnOnly(warnPercent), printer(pool, err, Quiet.asked(spec)));
         err.flush();
     }
 
-    private static FillListener printer(Pool pool, PrintWriter err) {
+    /** Tells {@code err} what a fill check found; with {@code quiet}, growth and losses only. */
+    private static FillListener printer(Pool pool, PrintWriter err, boolean quiet) {
         return new FillListener() {
             @Override
             public void warning(Fill f, int threshold) {
+                if (quiet) {
+                    return;
+                }
                 err.printf("cowherd: warning: %s: %s of %s is %.1f%% full (warning at %d%%)%s%n", pool.location(),
                         describe(f.kind()), f.volume(), f.percent(), threshold, advice(pool, f));
                 err.flush();
@@ -79,6 +84,9 @@ final class PoolCommand implements Runnable {
 
             @Override
             public void cannotExtend(Fill f, String reason) {
+                if (quiet) {
+                    return;
+                }
                 err.printf("cowherd: warning: %s: cannot grow %s of %s: %s%n", pool.location(), describe(f.kind()),
                         f.volume(), reason);
                 err.flush();
@@ -213,13 +221,13 @@ final class PoolCommand implements Runnable {
             try (Pool p = open(pool)) {
                 p.backend().require(Capability.FILL);
                 if (once) {
-                    return p.checkFill(policy, printer(p, err)).stream().anyMatch(Fill::lost) ? ExitCodes.FAILURE
+                    return p.checkFill(policy, printer(p, err, Quiet.asked(spec))).stream().anyMatch(Fill::lost) ? ExitCodes.FAILURE
                             : ExitCodes.OK;
                 }
-                err.printf("cowherd: watching %s every %.1f s (warn at %d%%, grow by %d%% at %d%%); Ctrl-C stops%n",
+                Quiet.note(spec, "cowherd: watching %s every %.1f s (warn at %d%%, grow by %d%% at %d%%); Ctrl-C stops%n",
                         p.location(), interval, warn, extendBy, extendAt);
-                err.flush();
-                try (AutoCloseable w = p.watch(Duration.ofMillis((long) (interval * 1000)), policy, printer(p, err))) {
+                try (AutoCloseable w = p.watch(Duration.ofMillis((long) (interval * 1000)), policy,
+                        printer(p, err, Quiet.asked(spec)))) {
                     new CountDownLatch(1).await(); // until the process is stopped
                 }
             }

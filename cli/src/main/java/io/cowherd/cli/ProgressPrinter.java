@@ -25,11 +25,13 @@ final class ProgressPrinter implements CopyProgress {
     }
 
     /**
-     * A printer for {@code what} (for example "convert"), or one that prints nothing. The bar is
+     * A printer for {@code what} (for example "convert") on the command's stderr, or one that
+     * prints nothing when not {@code enabled} or the user asked for {@code --quiet}. The bar is
      * drawn only when this JVM talks to a terminal.
      */
-    static CopyProgress of(boolean enabled, PrintWriter err, String what) {
-        return enabled ? new ProgressPrinter(err, what, System.console() != null) : CopyProgress.NONE;
+    static CopyProgress of(boolean enabled, picocli.CommandLine.Model.CommandSpec spec, String what) {
+        return enabled && !Quiet.asked(spec) ? new ProgressPrinter(spec.commandLine().getErr(), what, System.console() != null)
+                : CopyProgress.NONE;
     }
 
     @Override

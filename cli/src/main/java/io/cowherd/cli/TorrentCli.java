@@ -153,9 +153,9 @@ final class TorrentCli {
      * A session's progress on stderr: a bar redrawn in place on a terminal, plain lines otherwise
      * (a fetch redirected to a file gets no carriage returns), with the rate and peers.
      */
-    static ProgressListener progressBar(PrintWriter err, String what) {
+    static ProgressListener progressBar(picocli.CommandLine.Model.CommandSpec spec, String what) {
         long start = System.nanoTime();
-        ProgressPrinter printer = (ProgressPrinter) ProgressPrinter.of(true, err, what);
+        ProgressPrinter printer = (ProgressPrinter) ProgressPrinter.of(true, spec, what);
         return p -> {
             double secs = Math.max(0.001, (System.nanoTime() - start) / 1e9);
             printer.show(p.complete() ? p.totalBytes() : p.bytesDone(), p.totalBytes(), String.format(

@@ -79,6 +79,33 @@ class CliTest {
     }
 
     @Test
+    void quietPrintsResultsAndErrorsOnly() throws Exception {
+        Path master = rawMaster();
+        Path pool = dir.resolve("pool");
+        Run loud = cowherd("clone", "-p", "--count", "2", "--into", pool.toString(), master.toString());
+        assertEquals(0, loud.exit(), loud.err());
+        assertTrue(loud.err().contains("clone(s) of golden"), loud.err());
+        assertTrue(loud.err().contains("import: 100%"), "progress on a pipe:\n" + loud.err());
+
+        Run quiet = cowherd("clone", "-p", "--quiet", "--name-pattern", "db-%02d", "--count", "2", "--into",
+                pool.toString(), pool.resolve("golden.qcow2").toString());
+        assertEquals(0, quiet.exit(), quiet.err());
+        assertEquals("", quiet.err());
+        assertEquals(2, quiet.out().lines().count(), "the result is still printed: " + quiet.out());
+
+        Path unsigned = Files.write(dir.resolve("plain.img"), new byte[65536]);
+        Run warned = cowherd("convert", "-p", "-O", "qcow2", unsigned.toString(), dir.resolve("a.qcow2").toString());
+        assertTrue(warned.err().contains("warning: ") && warned.err().contains("convert: 100%"), warned.err());
+        Run silent = cowherd("-q", "convert", "-p", "-O", "qcow2", unsigned.toString(), dir.resolve("b.qcow2").toString());
+        assertEquals(0, silent.exit(), silent.err());
+        assertEquals("", silent.err(), "no warning, no progress before the command name either");
+
+        Run failed = cowherd("-q", "info", dir.resolve("missing.qcow2").toString());
+        assertEquals(ExitCodes.NOT_FOUND, failed.exit());
+        assertTrue(failed.err().contains("missing.qcow2"), "errors still print: " + failed.err());
+    }
+
+    @Test
     void cloneByCountIntoAPoolThenInfoAsJson() throws Exception {
         Path master = rawMaster();
         Path pool = dir.resolve("pool");
