@@ -12,4 +12,30 @@ public interface CopyProgress {
 
     /** {@code done} of {@code total} bytes of the source are copied. */
     void advanced(long done, long total);
+
+    /**
+     * A counter of {@code total} bytes that tells this listener as bytes are added, from any
+     * number of threads (piece hashing runs on all cores).
+     */
+    default Counter counter(long total) {
+        return new Counter(this, total);
+    }
+
+    /** Adds up bytes done, from any thread, and passes the running sum on. */
+    final class Counter {
+        private final CopyProgress listener;
+        private final long total;
+        private long done;
+
+        Counter(CopyProgress listener, long total) {
+            this.listener = listener;
+            this.total = total;
+        }
+
+        /** {@code bytes} more are done. */
+        public synchronized void add(long bytes) { // one call at a time: the listener sees a growing sum
+            done += bytes;
+            listener.advanced(Math.min(done, total), total);
+        }
+    }
 }

@@ -31,6 +31,14 @@ public final class Images {
      * @throws MasterInUseException if the backing file is a pool's master with (other) clones
      */
     public static Optional<Volume> commit(Path image, ImageFormat format, ImagePolicy policy) {
+        return commit(image, format, policy, CopyProgress.NONE);
+    }
+
+    /**
+     * As {@link #commit(Path, ImageFormat, ImagePolicy)}, telling {@code progress} how far the
+     * commit of a file no pool records has come (a pool's commit of its last clone is not told).
+     */
+    public static Optional<Volume> commit(Path image, ImageFormat format, ImagePolicy policy, CopyProgress progress) {
         requireExists(image);
         Optional<Pools.Recorded> recorded = Pools.recording(image);
         if (recorded.isPresent()) {
@@ -42,7 +50,7 @@ public final class Images {
         if (backing != null) {
             refuseIfMasterWithClones(Path.of(backing), "commit " + image + " into it");
         }
-        format.commit(image, policy);
+        format.commit(image, policy, progress);
         return Optional.empty();
     }
 
@@ -78,6 +86,15 @@ public final class Images {
      */
     public static void rebase(Path overlay, ImageFormat format, Path newBacking, String newBackingFormat, boolean unsafe,
             ImagePolicy policy) {
+        rebase(overlay, format, newBacking, newBackingFormat, unsafe, policy, CopyProgress.NONE);
+    }
+
+    /**
+     * As {@link #rebase(Path, ImageFormat, Path, String, boolean, ImagePolicy)}, telling {@code
+     * progress} how far a safe rebase of a file no pool records has come.
+     */
+    public static void rebase(Path overlay, ImageFormat format, Path newBacking, String newBackingFormat, boolean unsafe,
+            ImagePolicy policy, CopyProgress progress) {
         requireExists(overlay);
         Optional<Pools.Recorded> recorded = Pools.recording(overlay);
         if (recorded.isPresent()) {
@@ -102,7 +119,7 @@ public final class Images {
         if (newBacking != null && !Files.exists(newBacking)) {
             throw new NoSuchVolumeException("new backing file " + newBacking + " does not exist");
         }
-        o.rebase(overlay, newBacking, newBackingFormat, unsafe, policy);
+        o.rebase(overlay, newBacking, newBackingFormat, unsafe, policy, progress);
     }
 
     /** What {@link #check} may repair, as {@code qemu-img check -r}. */

@@ -109,7 +109,7 @@ public final class Qcow2Format implements OverlayFormat {
      * (as {@code qemu-img commit} does), so the chain shows the same bytes before and after.
      */
     @Override
-    public void commit(Path overlay, ImagePolicy policy) {
+    public void commit(Path overlay, ImagePolicy policy, io.cowherd.CopyProgress progress) {
         Path backingPath;
         String backingRef;
         String backingFmt;
@@ -130,6 +130,7 @@ public final class Qcow2Format implements OverlayFormat {
                 int cs = top.clusterSize();
                 ByteBuffer buf = ByteBuffer.allocate(cs);
                 for (long at = 0; at < top.size(); at += cs) {
+                    progress.advanced(at, top.size());
                     if (!top.ownsCluster(at)) {
                         continue;
                     }
@@ -143,6 +144,7 @@ public final class Qcow2Format implements OverlayFormat {
                     }
                 }
                 base.flush();
+                progress.advanced(top.size(), top.size());
             }
         } catch (IOException e) {
             throw CowIOException.wrap(overlay, "committing", e);
@@ -160,7 +162,8 @@ public final class Qcow2Format implements OverlayFormat {
     }
 
     @Override
-    public void rebase(Path overlay, Path newBacking, String newBackingFormat, boolean unsafe, ImagePolicy policy) {
+    public void rebase(Path overlay, Path newBacking, String newBackingFormat, boolean unsafe, ImagePolicy policy,
+            io.cowherd.CopyProgress progress) {
         String reference = null;
         if (newBacking != null) {
             if (newBackingFormat == null) {
@@ -172,7 +175,7 @@ public final class Qcow2Format implements OverlayFormat {
         }
         try {
             if (!unsafe) {
-                copyDifferences(overlay, newBacking, newBackingFormat, policy);
+                copyDifferences(overlay, newBacking, newBackingFormat, policy, progress);
             }
             try (HostFile f = new HostFile(overlay, true)) {
                 Qcow2Header h = Qcow2Header.read(f);
@@ -185,8 +188,8 @@ public final class Qcow2Format implements OverlayFormat {
     }
 
     /** Safe rebase: every cluster the overlay leaves to its backing and the two backings disagree on is copied in. */
-    private void copyDifferences(Path overlay, Path newBacking, String newBackingFormat, ImagePolicy policy)
-            throws IOException {
+    private void copyDifferences(Path overlay, Path newBacking, String newBackingFormat, ImagePolicy policy,
+            io.cowherd.CopyProgress progress) throws IOException {
         try (Qcow2Image img = Qcow2Image.open(overlay, policy, true, 0);
                 VirtualDisk next = newBacking == null ? null
                         : ImageFormats.byName(newBackingFormat).open(newBacking, policy, false, 1)) {
@@ -194,6 +197,7 @@ public final class Qcow2Format implements OverlayFormat {
             ByteBuffer before = ByteBuffer.allocate(cs);
             ByteBuffer after = ByteBuffer.allocate(cs);
             for (long at = 0; at < img.size(); at += cs) {
+                progress.advanced(at, img.size());
                 if (img.ownsCluster(at)) {
                     continue;
                 }
@@ -215,6 +219,7 @@ public final class Qcow2Format implements OverlayFormat {
                 }
             }
             img.flush();
+            progress.advanced(img.size(), img.size());
         }
     }
 

@@ -185,7 +185,7 @@ public final class VhdFormat implements OverlayFormat {
      * {@code qemu-img commit} does), so the pair shows the same bytes as before.
      */
     @Override
-    public void commit(Path overlay, ImagePolicy policy) {
+    public void commit(Path overlay, ImagePolicy policy, io.cowherd.CopyProgress progress) {
         try (VhdImage child = VhdImage.open(overlay, policy, true, 0)) {
             if (!child.footer().isDifferencing()) {
                 throw new UnsupportedFeatureException(overlay + " is a " + child.footer().typeName()
@@ -198,6 +198,7 @@ public final class VhdFormat implements OverlayFormat {
                 ByteBuffer buf = ByteBuffer.allocate(bs);
                 long data = child.header().bitmapBytes();
                 for (int b = 0; b < bat.size(); b++) {
+                    progress.advanced(Math.min((long) b * bs, child.size()), child.size());
                     long off = bat.blockOffset(b);
                     if (off < 0) {
                         continue;
@@ -218,6 +219,7 @@ public final class VhdFormat implements OverlayFormat {
                     }
                 }
                 parent.flush();
+                progress.advanced(child.size(), child.size());
             }
             child.emptyAllBlocks();
             LOG.info("committed {} into {}", overlay, parentPath);
@@ -233,7 +235,8 @@ public final class VhdFormat implements OverlayFormat {
     }
 
     @Override
-    public void rebase(Path overlay, Path newBacking, String newBackingFormat, boolean unsafe, ImagePolicy policy) {
-        VhdResizer.rebase(overlay, newBacking, newBackingFormat, unsafe, policy);
+    public void rebase(Path overlay, Path newBacking, String newBackingFormat, boolean unsafe, ImagePolicy policy,
+            io.cowherd.CopyProgress progress) {
+        VhdResizer.rebase(overlay, newBacking, newBackingFormat, unsafe, policy, progress);
     }
 }

@@ -81,7 +81,8 @@ final class VhdResizer {
         }
     }
 
-    static void rebase(Path overlay, Path newBacking, String newBackingFormat, boolean unsafe, ImagePolicy policy) {
+    static void rebase(Path overlay, Path newBacking, String newBackingFormat, boolean unsafe, ImagePolicy policy,
+            io.cowherd.CopyProgress progress) {
         Path target = newBacking == null ? null : newBacking.toAbsolutePath().normalize();
         if (target != null) {
             if (!VhdFormat.NAME.equals(newBackingFormat)) {
@@ -93,7 +94,7 @@ final class VhdResizer {
         }
         try {
             if (!unsafe) {
-                copyDifferences(overlay, target, policy);
+                copyDifferences(overlay, target, policy, progress);
             }
             rewriteParent(overlay, target, policy);
         } catch (IOException e) {
@@ -102,7 +103,8 @@ final class VhdResizer {
     }
 
     /** Copies into the child every sector where the old chain and the new parent differ. */
-    private static void copyDifferences(Path overlay, Path target, ImagePolicy policy) throws IOException {
+    private static void copyDifferences(Path overlay, Path target, ImagePolicy policy, io.cowherd.CopyProgress progress)
+            throws IOException {
         try (VhdImage child = VhdImage.open(overlay, policy, true, 0);
                 VhdImage np = target == null ? null : VhdImage.open(target, policy, false, 1)) {
             if (!child.footer().isDifferencing()) {
@@ -118,6 +120,7 @@ final class VhdResizer {
                 if (base >= child.size()) {
                     break;
                 }
+                progress.advanced(base, child.size());
                 long off = bat.blockOffset(blk);
                 if (off >= 0 && child.bitmap(blk, off).isFull()) {
                     continue;
@@ -142,6 +145,7 @@ final class VhdResizer {
                 }
             }
             child.flush();
+            progress.advanced(child.size(), child.size());
         }
     }
 

@@ -38,14 +38,19 @@ final class BundleCommand implements Runnable {
         }
     }
 
-    /** {@code cowherd bundle create --into DIR -f FMT FILE...}. */
+    /** {@code cowherd bundle create --into DIR [-f FMT] FILE...}. */
     @Command(name = "create", description = "Copy disk images (and domain XML, NVRAM) into a new bundle directory with a manifest.")
     static final class Create implements Callable<Integer> {
         @Option(names = "--into", required = true, paramLabel = "DIR", description = "The new bundle directory (must not exist).")
         Path into;
 
-        @Option(names = "-f", required = true, paramLabel = "FMT", description = "Format of the disk images (stated, never guessed): raw, qcow2, ...")
+        @Option(names = "-f", paramLabel = "FMT", description = "Format of the disk images: raw, qcow2, vhd (detected by "
+                + "signature when omitted; a disk with none is taken as raw, with a warning).")
         String format;
+
+        @Option(names = "-p", description = "Show progress (a bar on a terminal, a line per 10%% otherwise).")
+        boolean progress;
+
 
         @Option(names = "--domain-xml", paramLabel = "FILE", description = "The master's libvirt domain XML.")
         Path domainXml;
@@ -62,14 +67,14 @@ final class BundleCommand implements Runnable {
         @Override
         public Integer call() {
             Bundle.Builder b = Bundle.builder();
-            disks.forEach(d -> b.disk(d, format));
+            disks.forEach(d -> b.disk(d, Formats.of(spec, d, format).name()));
             if (domainXml != null) {
                 b.domainXml(domainXml);
             }
             if (nvram != null) {
                 b.nvram(nvram);
             }
-            Bundle bundle = b.create(into);
+            Bundle bundle = b.create(into, ProgressPrinter.of(progress, spec, "copy"));
             PrintWriter out = spec.commandLine().getOut();
             out.println("bundle " + bundle.directory());
             describe(out, bundle);
@@ -90,6 +95,10 @@ final class BundleCommand implements Runnable {
         @Option(names = "--compress", defaultValue = "zstd", paramLabel = "KIND", description = "none, zstd or xz.")
         String compress;
 
+        @Option(names = "-p", description = "Show progress (a bar on a terminal, a line per 10%% otherwise).")
+        boolean progress;
+
+
         @Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -102,8 +111,8 @@ final class BundleCommand implements Runnable {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--compress takes none, zstd or xz, not '" + compress + "'");
             }
             Bundle b = Bundle.open(bundle);
-            b.verify();
-            BundleArchive.export(b, archive, c);
+            b.verify(ProgressPrinter.of(progress, spec, "verify"));
+            BundleArchive.export(b, archive, c, ProgressPrinter.of(progress, spec, "export"));
             spec.commandLine().getOut().println("archive " + archive.toAbsolutePath());
             spec.commandLine().getOut().flush();
             return ExitCodes.OK;
@@ -125,6 +134,10 @@ final class BundleCommand implements Runnable {
         @Option(names = "--name", paramLabel = "NAME", description = "The master's name in the pool (default: the bundle's name).")
         String name;
 
+        @Option(names = "-p", description = "Show progress (a bar on a terminal, a line per 10%% otherwise).")
+        boolean progress;
+
+
         @Mixin
         PoolOptions poolOptions;
 
@@ -141,7 +154,7 @@ final class BundleCommand implements Runnable {
                 if (into == null) {
                     throw new CommandLine.ParameterException(spec.commandLine(), "importing an archive needs --into DIR");
                 }
-                bundle = BundleArchive.importArchive(source, into);
+                bundle = BundleArchive.importArchive(source, into, ProgressPrinter.of(progress, spec, "extract"));
                 out.println("bundle " + bundle.directory());
             }
             if (pool == null) {
@@ -153,7 +166,7 @@ final class BundleCommand implements Runnable {
             }
             String master = name != null ? name : bundle.directory().getFileName().toString();
             try (Pool p = poolOptions.openOrCreate(pool, PoolOptions.DEFAULT_BACKEND)) {
-                for (Volume v : bundle.importInto(p, master)) {
+                for (Volume v : bundle.importInto(p, master, ProgressPrinter.of(progress, spec, "verify and import"))) {
                     out.println("master " + v.name() + " " + v.path());
                 }
             }

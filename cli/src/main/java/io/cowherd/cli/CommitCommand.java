@@ -25,6 +25,9 @@ final class CommitCommand implements Callable<Integer> {
     @Option(names = "-f", paramLabel = "FMT", description = "The overlay's format (detected when omitted).")
     String format;
 
+    @Option(names = "-p", description = "Show progress (a bar on a terminal, a line per 10%% otherwise).")
+    boolean progress;
+
     @Parameters(paramLabel = "IMAGE")
     Path image;
 
@@ -34,7 +37,8 @@ final class CommitCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         ImagePolicy policy = ImagePolicy.operator();
-        Optional<Volume> master = Images.commit(image, Formats.unlessRecorded(spec, image, format), policy);
+        Optional<Volume> master = Images.commit(image, Formats.unlessRecorded(spec, image, format), policy,
+                ProgressPrinter.of(progress, spec, "commit"));
         if (master.isPresent()) {
             Quiet.note(spec, "cowherd: committed clone '%s' into master '%s'; the clone is gone%n", image.getFileName(),
                     master.get().name());

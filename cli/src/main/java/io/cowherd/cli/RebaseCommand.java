@@ -28,6 +28,9 @@ final class RebaseCommand implements Callable<Integer> {
     @Option(names = "-u", description = "Unsafe: rewrite the reference without comparing contents.")
     boolean unsafe;
 
+    @Option(names = "-p", description = "Show progress (a bar on a terminal, a line per 10%% otherwise).")
+    boolean progress;
+
     @Parameters(paramLabel = "IMAGE")
     Path image;
 
@@ -36,7 +39,7 @@ final class RebaseCommand implements Callable<Integer> {
         // Like qemu-img, a relative -b is relative to the overlay's directory.
         Path newBacking = backing.isEmpty() ? null : image.toAbsolutePath().getParent().resolve(backing).normalize();
         Images.rebase(image, Formats.unlessRecorded(spec, image, format), newBacking, backingFormat, unsafe,
-                ImagePolicy.operator());
+                ImagePolicy.operator(), ProgressPrinter.of(progress, spec, "rebase"));
         return ExitCodes.OK;
     }
 }

@@ -43,6 +43,9 @@ final class SeedCommand implements Callable<Integer> {
     @Mixin
     TorrentCli.EngineOptions engineOptions;
 
+    @Option(names = "-p", description = "Show progress (a bar on a terminal, a line per 10%% otherwise).")
+    boolean progress;
+
     @Option(names = "--torrent", paramLabel = "OUT", description = "Write the .torrent here (default: BUNDLE_DIR.torrent beside it).")
     Path torrentOut;
 
@@ -81,7 +84,7 @@ final class SeedCommand implements Callable<Integer> {
             throw new io.cowherd.NoSuchVolumeException(content + " does not exist");
         }
         if (Files.isDirectory(content) && Files.exists(content.resolve(BundleManifest.FILE_NAME))) {
-            Bundle.open(content).verify();
+            Bundle.open(content).verify(ProgressPrinter.of(progress, spec, "verify"));
         }
         TorrentEngine engine = engineOptions.engine();
         if (initialSeeding && (trackerChoice == null || magnet)) {
@@ -99,7 +102,7 @@ final class SeedCommand implements Callable<Integer> {
             announce = tracker.announceUrl();
         }
         Metainfo m = Metainfo.create(content, announce == null ? List.of() : List.of(announce),
-                pieceSize == null ? 0 : (int) Sizes.parse(pieceSize), "cowherd");
+                pieceSize == null ? 0 : (int) Sizes.parse(pieceSize), "cowherd", ProgressPrinter.of(progress, spec, "hash"));
         if (tracker != null) {
             tracker.track(m);
         }

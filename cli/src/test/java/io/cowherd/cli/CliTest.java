@@ -106,6 +106,22 @@ class CliTest {
     }
 
     @Test
+    void commitAndRebaseShowProgressOnAPipe() throws Exception {
+        Path base = dir.resolve("base.qcow2");
+        sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", base.toString(), "4M");
+        sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
+        sh(dir, "qemu-io", "-c", "write -P 0x33 64k 128k", "top.qcow2");
+        Run rebase = cowherd("rebase", "-p", "-b", "", dir.resolve("top.qcow2").toString());
+        assertEquals(0, rebase.exit(), rebase.err());
+        assertTrue(rebase.err().contains("rebase: 100%") && !rebase.err().contains("\r"), rebase.err());
+        sh(dir, "qemu-img", "rebase", "-u", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
+        Run commit = cowherd("commit", "-p", dir.resolve("top.qcow2").toString());
+        assertEquals(0, commit.exit(), commit.err());
+        assertTrue(commit.err().contains("commit: 100%"), commit.err());
+        assertTrue(sh(dir, "qemu-io", "-c", "read -P 0x33 64k 128k", "base.qcow2").contains("read 131072/131072"));
+    }
+
+    @Test
     void cloneByCountIntoAPoolThenInfoAsJson() throws Exception {
         Path master = rawMaster();
         Path pool = dir.resolve("pool");

@@ -52,11 +52,16 @@ class DistributionCliTest {
      * @return the seed's output so far
      */
     private static String startSeed(String prefix, String... args) throws InterruptedException {
+        return startSeed(new StringWriter(), prefix, args);
+    }
+
+    /** As {@link #startSeed(String, String...)}, with the seed's stderr going to {@code seedErr}. */
+    private static String startSeed(StringWriter seedErr, String prefix, String... args) throws InterruptedException {
         StringWriter seedOut = new StringWriter();
         Thread seeder = new Thread(() -> {
             CommandLine cl = CowherdCommand.commandLine();
             cl.setOut(new PrintWriter(seedOut, true));
-            cl.setErr(new PrintWriter(new StringWriter()));
+            cl.setErr(new PrintWriter(seedErr, true));
             cl.execute(args);
         }, "cli-seed");
         seeder.setDaemon(true);
@@ -73,16 +78,26 @@ class DistributionCliTest {
     }
 
     @Test
-    void bundleCreateExportImportIntoAPool() throws IOException {
+    void bundleCreateExportImportIntoAPool() throws Exception {
         Path b = bundle();
-        assertEquals(1, CliTest.cowherd("bundle", "create", "--into", dir.resolve("x").toString(), disk().toString()).exit(),
-                "the format must be stated");
+        CliTest.Run guessed = CliTest.cowherd("bundle", "create", "-p", "--into", dir.resolve("x").toString(), disk().toString());
+        assertEquals(0, guessed.exit(), "a disk with no signature is taken as raw: " + guessed.err());
+        assertTrue(guessed.err().contains("reading it as raw") && guessed.err().contains("copy: 100%"), guessed.err());
+        assertTrue(Files.readString(dir.resolve("x/cowherd-bundle.manifest")).contains("\traw\t"), "recorded as raw");
+        Path qcow2 = dir.resolve("q.qcow2");
+        CliTest.sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", qcow2.toString(), "1M");
+        CliTest.Run probed = CliTest.cowherd("bundle", "create", "--into", dir.resolve("q").toString(), qcow2.toString());
+        assertEquals(0, probed.exit(), probed.err());
+        assertEquals("", probed.err(), "a qcow2 disk is found by its signature, without a warning");
         Path archive = dir.resolve("golden.tar.zst");
-        CliTest.Run ex = CliTest.cowherd("bundle", "export", b.toString(), archive.toString());
+        CliTest.Run ex = CliTest.cowherd("bundle", "export", "-p", b.toString(), archive.toString());
         assertEquals(0, ex.exit(), ex.err());
-        CliTest.Run im = CliTest.cowherd("bundle", "import", archive.toString(), "--into", dir.resolve("host/golden").toString(),
-                "--pool", dir.resolve("pool").toString());
+        assertTrue(ex.err().contains("verify: 100%") && ex.err().contains("export: 100%"), ex.err());
+        CliTest.Run im = CliTest.cowherd("bundle", "import", "-p", archive.toString(), "--into",
+                dir.resolve("host/golden").toString(), "--pool", dir.resolve("pool").toString());
         assertEquals(0, im.exit(), im.err());
+        assertTrue(im.err().contains("extract: 100%") && im.err().contains("verify and import: 100%"), im.err());
+        assertFalse(im.err().contains("\r"), "plain lines on a pipe");
         assertTrue(im.out().contains("master golden "), im.out());
         CliTest.Run vols = CliTest.cowherd("volumes", dir.resolve("pool").toString());
         assertTrue(vols.out().contains("golden"), vols.out());
@@ -139,8 +154,11 @@ class DistributionCliTest {
             port = s.getLocalPort();
         }
         Path torrent = dir.resolve("j.torrent");
-        String seedOut = startSeed("}", "seed", b.toString(), "--embedded-tracker", "127.0.0.1:" + port, "--bind",
-                "127.0.2.5", "--torrent", torrent.toString(), "--output=json");
+        StringWriter seedErr = new StringWriter();
+        String seedOut = startSeed(seedErr, "}", "seed", b.toString(), "--embedded-tracker", "127.0.0.1:" + port, "--bind",
+                "127.0.2.5", "--torrent", torrent.toString(), "--output=json", "-p");
+        assertTrue(seedErr.toString().contains("verify: 100%") && seedErr.toString().contains("hash: 100%"),
+                "-p: the bundle's verification and the piece hashing show progress: " + seedErr);
         com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
         var seed = json.readTree(seedOut);
         assertEquals(torrent.toAbsolutePath().toString(), seed.get("torrent").asText());

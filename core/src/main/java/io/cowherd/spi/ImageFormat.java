@@ -83,6 +83,14 @@ public interface ImageFormat {
 
     /** Writes an overlay's own data into its backing image ({@code qemu-img commit}). */
     default void commit(Path overlay, ImagePolicy policy) {
+        commit(overlay, policy, io.cowherd.CopyProgress.NONE);
+    }
+
+    /**
+     * As {@link #commit(Path, ImagePolicy)}, telling {@code progress} how much of the overlay's
+     * virtual size has been passed.
+     */
+    default void commit(Path overlay, ImagePolicy policy, io.cowherd.CopyProgress progress) {
         throw new UnsupportedFeatureException(overlay + ": committing " + name() + " images is not supported");
     }
 

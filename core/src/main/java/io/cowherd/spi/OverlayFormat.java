@@ -23,6 +23,15 @@ public interface OverlayFormat extends ImageFormat {
      * @param newBacking the new backing file, or null to drop the backing file (safe mode copies it all in)
      */
     default void rebase(Path overlay, Path newBacking, String newBackingFormat, boolean unsafe, io.cowherd.ImagePolicy policy) {
+        rebase(overlay, newBacking, newBackingFormat, unsafe, policy, io.cowherd.CopyProgress.NONE);
+    }
+
+    /**
+     * As {@link #rebase(Path, Path, String, boolean, io.cowherd.ImagePolicy)}, telling {@code
+     * progress} how much of the overlay's virtual size a safe rebase has compared.
+     */
+    default void rebase(Path overlay, Path newBacking, String newBackingFormat, boolean unsafe, io.cowherd.ImagePolicy policy,
+            io.cowherd.CopyProgress progress) {
         throw new io.cowherd.UnsupportedFeatureException("rebasing " + name() + " images is not supported");
     }
 

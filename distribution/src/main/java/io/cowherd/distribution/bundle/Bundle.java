@@ -1,5 +1,6 @@
 package io.cowherd.distribution.bundle;
 
+import io.cowherd.CopyProgress;
 import io.cowherd.CowIOException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.NoSuchVolumeException;
@@ -8,6 +9,7 @@ import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.Volume;
 import io.cowherd.VolumeExistsException;
 import io.cowherd.VolumeInfo;
+import io.cowherd.distribution.internal.CountingStreams;
 import io.cowherd.distribution.internal.SafeNames;
 import io.cowherd.distribution.internal.SparseWriter;
 import io.cowherd.spi.ImageFormats;
@@ -91,6 +93,12 @@ public final class Bundle {
      * @throws BundleIntegrityException on the first mismatch
      */
     public void verify() {
+        verify(CopyProgress.NONE);
+    }
+
+    /** As {@link #verify()}, telling {@code progress} how many of the bundle's bytes are hashed. */
+    public void verify(CopyProgress progress) {
+        CopyProgress.Counter hashed = progress.counter(manifest.totalSize());
         for (BundleFile f : manifest.files()) {
             Path p = path(f);
             if (Files.isSymbolicLink(p) || !Files.isRegularFile(p)) {
@@ -101,7 +109,7 @@ public final class Bundle {
                 if (size != f.size()) {
                     throw new BundleIntegrityException(p, "size", "manifest says " + f.size() + " bytes, file has " + size);
                 }
-                String sha = sha256(p);
+                String sha = sha256(p, hashed);
                 if (!sha.equals(f.sha256())) {
                     throw new BundleIntegrityException(p, "sha256", "manifest says " + f.sha256() + ", file hashes to " + sha);
                 }
@@ -119,8 +127,18 @@ public final class Bundle {
      * @return the new masters, in disk order
      */
     public List<Volume> importInto(Pool pool, String masterName) {
+        return importInto(pool, masterName, CopyProgress.NONE);
+    }
+
+    /**
+     * As {@link #importInto(Pool, String)}, telling {@code progress} of every byte read: the
+     * verification's pass over the whole bundle, then the import's over its disks.
+     */
+    public List<Volume> importInto(Pool pool, String masterName, CopyProgress progress) {
         Objects.requireNonNull(masterName, "masterName");
-        verify();
+        long diskBytes = manifest.disks().stream().mapToLong(BundleFile::size).sum();
+        long total = manifest.totalSize() + diskBytes;
+        verify((done, all) -> progress.advanced(done, total));
         List<BundleFile> disks = manifest.disks();
         List<String> names = new ArrayList<>();
         for (int i = 0; i < disks.size(); i++) {
@@ -132,17 +150,27 @@ public final class Bundle {
             names.add(name);
         }
         List<Volume> out = new ArrayList<>();
+        long before = manifest.totalSize();
         for (int i = 0; i < disks.size(); i++) {
-            out.add(pool.importMaster(names.get(i), path(disks.get(i)), disks.get(i).format()));
+            long base = before;
+            long size = disks.get(i).size();
+            // The import counts guest bytes (holes included); this scales them to the file's bytes.
+            out.add(pool.importMaster(names.get(i), path(disks.get(i)), disks.get(i).format(),
+                    (done, all) -> progress.advanced(base + (long) ((double) done / Math.max(1, all) * size), total)));
+            before += size;
         }
         return out;
     }
 
     /** SHA-256 of a file, lower-case hex. */
     public static String sha256(Path p) throws IOException {
+        return sha256(p, CopyProgress.NONE.counter(0));
+    }
+
+    private static String sha256(Path p, CopyProgress.Counter hashed) throws IOException {
         MessageDigest md = SparseWriter.sha256();
         byte[] buf = new byte[1 << 20];
-        try (InputStream in = Files.newInputStream(p)) {
+        try (InputStream in = CountingStreams.counting(Files.newInputStream(p), hashed)) {
             int n;
             while ((n = in.read(buf)) > 0) {
                 md.update(buf, 0, n);
@@ -189,6 +217,11 @@ public final class Bundle {
          * renamed into place at the end, so a failure leaves nothing half-written.
          */
         public Bundle create(Path into) {
+            return create(into, CopyProgress.NONE);
+        }
+
+        /** As {@link #create(Path)}, telling {@code progress} how many of the files' bytes are copied in. */
+        public Bundle create(Path into, CopyProgress progress) {
             if (sources.stream().noneMatch(s -> s.role == FileRole.DISK)) {
                 throw new IllegalArgumentException("a bundle needs at least one disk image");
             }
@@ -211,8 +244,13 @@ public final class Bundle {
             try {
                 Files.createDirectory(tmp);
                 List<BundleFile> files = new ArrayList<>();
+                long total = 0;
                 for (Source s : sources) {
-                    files.add(copyIn(s, tmp, files));
+                    total += Files.isRegularFile(s.file) ? Files.size(s.file) : 0;
+                }
+                CopyProgress.Counter copied = progress.counter(total);
+                for (Source s : sources) {
+                    files.add(copyIn(s, tmp, files, copied));
                 }
                 BundleManifest manifest = new BundleManifest(files);
                 Files.write(tmp.resolve(BundleManifest.FILE_NAME), manifest.toBytes());
@@ -228,7 +266,8 @@ public final class Bundle {
             }
         }
 
-        private static BundleFile copyIn(Source s, Path tmp, List<BundleFile> sofar) throws IOException {
+        private static BundleFile copyIn(Source s, Path tmp, List<BundleFile> sofar, CopyProgress.Counter copied)
+                throws IOException {
             Path src = s.file;
             if (!Files.isRegularFile(src)) {
                 throw new NoSuchVolumeException(src + " does not exist or is not a regular file");
@@ -251,7 +290,7 @@ public final class Bundle {
             }
             Path dst = tmp.resolve(name);
             SparseWriter.Result r;
-            try (InputStream in = Files.newInputStream(src)) {
+            try (InputStream in = CountingStreams.counting(Files.newInputStream(src), copied)) {
                 r = SparseWriter.copy(in, dst, Long.MAX_VALUE);
             }
             return new BundleFile(name, s.role, r.size(), r.sha256(), format, virtualSize);

@@ -4,6 +4,7 @@ import io.cowherd.CorruptFileException;
 import io.cowherd.CowIOException;
 import io.cowherd.PolicyViolationException;
 import io.cowherd.VolumeExistsException;
+import io.cowherd.distribution.internal.CountingStreams;
 import io.cowherd.distribution.internal.SafeNames;
 import io.cowherd.distribution.internal.SparseWriter;
 import java.io.BufferedInputStream;
@@ -47,6 +48,11 @@ public final class BundleArchive {
      * temporary name and renamed when complete.
      */
     public static void export(Bundle bundle, Path archive, Compression compression) {
+        export(bundle, archive, compression, io.cowherd.CopyProgress.NONE);
+    }
+
+    /** As {@link #export(Bundle, Path, Compression)}, telling {@code progress} how many of the bundle's bytes are written. */
+    public static void export(Bundle bundle, Path archive, Compression compression, io.cowherd.CopyProgress progress) {
         Path target = archive.toAbsolutePath().normalize();
         if (Files.exists(target)) {
             throw new VolumeExistsException(target + " already exists; not overwriting it");
@@ -65,6 +71,7 @@ public final class BundleArchive {
                 tar.putArchiveEntry(me);
                 tar.write(m);
                 tar.closeArchiveEntry();
+                io.cowherd.CopyProgress.Counter written = progress.counter(bundle.manifest().totalSize());
                 for (BundleFile f : bundle.manifest().files()) {
                     Path p = bundle.path(f);
                     if (Files.size(p) != f.size()) {
@@ -74,7 +81,7 @@ public final class BundleArchive {
                     TarArchiveEntry e = new TarArchiveEntry(root + "/" + f.name());
                     e.setSize(f.size());
                     tar.putArchiveEntry(e);
-                    try (InputStream in = Files.newInputStream(p)) {
+                    try (InputStream in = CountingStreams.counting(Files.newInputStream(p), written)) {
                         in.transferTo(tar);
                     }
                     tar.closeArchiveEntry();
@@ -108,6 +115,14 @@ public final class BundleArchive {
      * @throws BundleIntegrityException when a size or SHA-256 does not match
      */
     public static Bundle importArchive(Path archive, Path into) {
+        return importArchive(archive, into, io.cowherd.CopyProgress.NONE);
+    }
+
+    /**
+     * As {@link #importArchive(Path, Path)}, telling {@code progress} how many of the archive's
+     * (compressed) bytes are read.
+     */
+    public static Bundle importArchive(Path archive, Path into, io.cowherd.CopyProgress progress) {
         Path target = into.toAbsolutePath().normalize();
         if (Files.exists(target)) {
             throw new VolumeExistsException(target + " already exists; choose a new directory to import into");
@@ -117,7 +132,9 @@ public final class BundleArchive {
             Files.createDirectories(target.getParent());
             Files.createDirectory(tmp);
             BundleManifest manifest;
-            try (InputStream raw = new BufferedInputStream(Files.newInputStream(archive), 1 << 16);
+            io.cowherd.CopyProgress.Counter read = progress.counter(Files.size(archive));
+            try (InputStream raw = new BufferedInputStream(CountingStreams.counting(Files.newInputStream(archive), read),
+                    1 << 16);
                     InputStream in = decompress(raw);
                     TarArchiveInputStream tar = new TarArchiveInputStream(in)) {
                 manifest = extract(tar, archive, tmp);

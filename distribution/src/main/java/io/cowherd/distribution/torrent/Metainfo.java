@@ -388,6 +388,15 @@ public final class Metainfo {
      * @param pieceLength bytes per piece, or 0 to {@linkplain #choosePieceLength choose} from the size
      */
     public static Metainfo create(Path content, List<URI> trackers, int pieceLength, String createdBy) {
+        return create(content, trackers, pieceLength, createdBy, io.cowherd.CopyProgress.NONE);
+    }
+
+    /**
+     * As {@link #create(Path, List, int, String)}, telling {@code progress} how many of the
+     * content's bytes are hashed.
+     */
+    public static Metainfo create(Path content, List<URI> trackers, int pieceLength, String createdBy,
+            io.cowherd.CopyProgress progress) {
         try {
             Path top = content.toAbsolutePath().normalize();
             List<Path> paths = new ArrayList<>();
@@ -420,7 +429,7 @@ public final class Metainfo {
                 throw new IllegalArgumentException(top + " holds no data to share");
             }
             int pl = pieceLength > 0 ? pieceLength : choosePieceLength(offset);
-            byte[] pieces = hashPieces(paths, entries, offset, pl);
+            byte[] pieces = hashPieces(paths, entries, offset, pl, progress.counter(offset));
             Map<String, Object> info = new LinkedHashMap<>();
             info.put("name", top.getFileName().toString());
             info.put("piece length", (long) pl);
@@ -452,7 +461,8 @@ public final class Metainfo {
         }
     }
 
-    private static byte[] hashPieces(List<Path> paths, List<FileEntry> entries, long total, int pl) throws IOException {
+    private static byte[] hashPieces(List<Path> paths, List<FileEntry> entries, long total, int pl,
+            io.cowherd.CopyProgress.Counter hashed) throws IOException {
         int n = (int) ((total + pl - 1) / pl);
         byte[] out = new byte[n * 20];
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
@@ -468,7 +478,7 @@ public final class Metainfo {
                 int a = from;
                 int b = Math.min(n, from + per);
                 tasks.add(pool.submit(() -> {
-                    hashRange(paths, entries, total, pl, a, b, out);
+                    hashRange(paths, entries, total, pl, a, b, out, hashed);
                     return null;
                 }));
             }
@@ -492,7 +502,7 @@ public final class Metainfo {
     }
 
     private static void hashRange(List<Path> paths, List<FileEntry> entries, long total, int pl, int from, int to,
-            byte[] out) throws IOException {
+            byte[] out, io.cowherd.CopyProgress.Counter hashed) throws IOException {
         MessageDigest md;
         try {
             md = MessageDigest.getInstance("SHA-1");
@@ -530,6 +540,7 @@ public final class Metainfo {
                     pos += want;
                 }
                 System.arraycopy(md.digest(), 0, out, i * 20, 20);
+                hashed.add(end - start);
             }
         } finally {
             for (FileChannel c : open) {
