@@ -9,7 +9,21 @@ public class CowIOException extends CowException {
     private static final long serialVersionUID = 1L;
 
     public CowIOException(String message, IOException cause) {
-        super(message + ": " + cause, cause);
+        super(message + ": " + describe(cause), cause);
+    }
+
+    /**
+     * What the operating system said, without Java's class names: a file system error names its
+     * file and the system's reason ("/p/x: Not a directory"), anything else its message.
+     */
+    static String describe(IOException e) {
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+            return (f.getFile() == null ? "" : f.getFile() + ": ") + f.getReason();
+        }
+        if (e.getMessage() == null || e.getMessage().isBlank()) {
+            return e.getClass().getSimpleName();
+        }
+        return e.getMessage();
     }
 
     /**

@@ -124,7 +124,7 @@ public class DomainCloner {
             quietLibvirt();
             return new Connect(uri);
         } catch (LibvirtException e) {
-            throw LibvirtFailureException.of("opening a connection", null, uri, e);
+            throw LibvirtFailureException.of(LibvirtFailureException.OPENING, null, uri, e);
         }
     }
 

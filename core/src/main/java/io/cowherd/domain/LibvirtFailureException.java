@@ -31,6 +31,9 @@ public class LibvirtFailureException extends CowException {
      * @param domainName the domain concerned, or null
      * @param uri the connection's URI, or null when unknown
      */
+    /** The action of a failed {@link DomainCloner#connect}: whatever the code, the URI or the daemon is at fault. */
+    static final String OPENING = "opening a connection";
+
     static LibvirtFailureException of(String action, String domainName, String uri, LibvirtException e) {
         String code = codeOf(e);
         StringBuilder m = new StringBuilder("libvirt failed ").append(action);
@@ -44,7 +47,8 @@ public class LibvirtFailureException extends CowException {
         if (code != null) {
             m.append(" (").append(code).append(')');
         }
-        m.append("; ").append(hint(code, domainName));
+        m.append("; ").append(action.equals(OPENING) ? "check the connection URI (a test:/// URI names a file that must "
+                + "exist and parse) and that the libvirt daemon runs (systemctl status libvirtd)" : hint(code, domainName));
         return new LibvirtFailureException(m.toString(), domainName, code, e);
     }
 
