@@ -1,6 +1,6 @@
 package io.cowherd;
 
-import io.cowherd.pool.PoolChecks;
+import io.cowherd.internal.pool.PoolChecks;
 import io.cowherd.spi.CheckReport;
 import io.cowherd.spi.ImageFormat;
 import io.cowherd.spi.OverlayFormat;

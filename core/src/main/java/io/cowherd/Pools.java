@@ -1,7 +1,7 @@
 package io.cowherd;
 
-import io.cowherd.pool.BackendRecord;
-import io.cowherd.pool.PoolRecords;
+import io.cowherd.internal.pool.BackendRecord;
+import io.cowherd.internal.pool.PoolRecords;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -7,7 +7,7 @@ import io.cowherd.FillListener;
 import io.cowherd.FillPolicy;
 import io.cowherd.NoSuchVolumeException;
 import io.cowherd.Volume;
-import io.cowherd.pool.PoolLock;
+import io.cowherd.internal.pool.PoolLock;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;

@@ -10,7 +10,7 @@ package io.cowherd.dmsnapshot;
  * @param totalSectors the store's size in sectors
  * @param metadataSectors sectors of the store holding metadata
  */
-public record CowUsage(String cloneName, State state, long allocatedSectors, long totalSectors, long metadataSectors) {
+record CowUsage(String cloneName, State state, long allocatedSectors, long totalSectors, long metadataSectors) {
 
     /** The snapshot's condition. */
     public enum State {

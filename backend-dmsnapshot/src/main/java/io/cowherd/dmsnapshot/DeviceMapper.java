@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
  * interface version 4), the calls {@code dmsetup} makes, without starting a process per call.
  * Every device is created with a table of exactly one target, which is all cowherd needs.
  */
-public final class DeviceMapper {
+final class DeviceMapper {
     private static final Logger LOG = LoggerFactory.getLogger(DeviceMapper.class);
     private static final String CONTROL = "/dev/mapper/control";
     /** sizeof(struct dm_ioctl). */

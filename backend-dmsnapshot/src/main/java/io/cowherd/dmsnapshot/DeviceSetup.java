@@ -3,7 +3,7 @@ package io.cowherd.dmsnapshot;
 import io.cowherd.CowIOException;
 import io.cowherd.Volume;
 import io.cowherd.VolumeExistsException;
-import io.cowherd.pool.PoolFiles;
+import io.cowherd.internal.pool.PoolFiles;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;

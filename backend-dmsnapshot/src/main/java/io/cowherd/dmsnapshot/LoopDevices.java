@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
  * a process per call. Devices are attached with {@code LOOP_CONFIGURE} (Linux 5.8+), never
  * with autoclear, so they outlive the descriptor that set them up.
  */
-public final class LoopDevices {
+final class LoopDevices {
     private static final Logger LOG = LoggerFactory.getLogger(LoopDevices.class);
     private static final long LOOP_CLR_FD = 0x4C01;
     private static final long LOOP_SET_CAPACITY = 0x4C07;

@@ -1,7 +1,7 @@
 package io.cowherd.dmsnapshot;
 
 import io.cowherd.Volume;
-import io.cowherd.pool.PoolLock;
+import io.cowherd.internal.pool.PoolLock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

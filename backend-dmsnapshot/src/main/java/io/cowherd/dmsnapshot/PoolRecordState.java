@@ -2,9 +2,9 @@ package io.cowherd.dmsnapshot;
 
 import io.cowherd.CowIOException;
 import io.cowherd.NoSuchVolumeException;
-import io.cowherd.pool.BackendRecord;
-import io.cowherd.pool.PoolLock;
-import io.cowherd.pool.PoolRecords;
+import io.cowherd.internal.pool.BackendRecord;
+import io.cowherd.internal.pool.PoolLock;
+import io.cowherd.internal.pool.PoolRecords;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

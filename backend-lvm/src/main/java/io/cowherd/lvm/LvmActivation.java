@@ -1,6 +1,6 @@
 package io.cowherd.lvm;
 
-import io.cowherd.pool.PoolLock;
+import io.cowherd.internal.pool.PoolLock;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -4,7 +4,7 @@ import io.cowherd.Volume;
 import io.cowherd.VolumeExistsException;
 import io.cowherd.VolumeInfo;
 import io.cowherd.VolumeNames;
-import io.cowherd.pool.PoolChecks;
+import io.cowherd.internal.pool.PoolChecks;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Comparator;

@@ -1,8 +1,8 @@
 package io.cowherd.lvm;
 
 import io.cowherd.Volume;
-import io.cowherd.pool.PoolChecks;
-import io.cowherd.pool.PoolLock;
+import io.cowherd.internal.pool.PoolChecks;
+import io.cowherd.internal.pool.PoolLock;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;

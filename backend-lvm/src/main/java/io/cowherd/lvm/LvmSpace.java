@@ -5,7 +5,7 @@ import io.cowherd.FillListener;
 import io.cowherd.FillPolicy;
 import io.cowherd.NoSuchVolumeException;
 import io.cowherd.OutOfSpaceException;
-import io.cowherd.pool.PoolLock;
+import io.cowherd.internal.pool.PoolLock;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,13 +1,13 @@
 package io.cowherd.qcow2;
 
-import io.cowherd.io.HostFile;
+import io.cowherd.internal.io.HostFile;
 import io.cowherd.CowIOException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.VirtualDisk;
 import io.cowherd.VolumeInfo;
-import io.cowherd.io.HostFiles;
+import io.cowherd.internal.io.HostFiles;
 import io.cowherd.UnsupportedFeatureException;
-import io.cowherd.io.DiskCopier;
+import io.cowherd.internal.io.DiskCopier;
 import io.cowherd.spi.CheckReport;
 import io.cowherd.spi.ImageFormat;
 import io.cowherd.spi.ImageFormats;

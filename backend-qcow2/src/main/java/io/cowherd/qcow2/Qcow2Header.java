@@ -1,6 +1,6 @@
 package io.cowherd.qcow2;
 
-import io.cowherd.io.HostFile;
+import io.cowherd.internal.io.HostFile;
 import io.cowherd.CorruptImageException;
 import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.WrongFormatException;

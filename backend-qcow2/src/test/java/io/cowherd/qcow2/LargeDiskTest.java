@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cowherd.ImagePolicy;
 import io.cowherd.VirtualDisk;
-import io.cowherd.io.DiskCopier;
+import io.cowherd.internal.io.DiskCopier;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Map;

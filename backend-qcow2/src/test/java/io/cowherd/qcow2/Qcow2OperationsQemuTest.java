@@ -1,6 +1,6 @@
 package io.cowherd.qcow2;
 
-import io.cowherd.io.HostFile;
+import io.cowherd.internal.io.HostFile;
 import static io.cowherd.qcow2.QemuTool.ok;
 import static io.cowherd.qcow2.QemuTool.qemuIo;
 import static io.cowherd.qcow2.QemuTool.run;
@@ -12,8 +12,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cowherd.ImagePolicy;
 import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.VirtualDisk;
-import io.cowherd.io.DiskCopier;
-import io.cowherd.io.RawFormat;
+import io.cowherd.internal.io.DiskCopier;
+import io.cowherd.internal.io.RawFormat;
 import io.cowherd.spi.CheckReport;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -345,7 +345,7 @@ class Qcow2OperationsQemuTest {
         Path noFormat = p("noformat.qcow2");
         Files.write(p("base.raw"), new byte[1 << 20]);
         ok("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", noFormat.toString(), "1M");
-        try (io.cowherd.io.HostFile f = new io.cowherd.io.HostFile(noFormat, true)) {
+        try (io.cowherd.internal.io.HostFile f = new io.cowherd.internal.io.HostFile(noFormat, true)) {
             Qcow2Header.read(f).rewriteBacking(f, "base.raw", null); // an old image that never recorded the format
         }
         assertTrue(!ok("qemu-img", "info", noFormat.toString()).contains("backing file format"));

@@ -1,12 +1,12 @@
 package io.cowherd.vhd;
 
-import io.cowherd.io.HostFile;
+import io.cowherd.internal.io.HostFile;
 import io.cowherd.CowIOException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.VirtualDisk;
 import io.cowherd.VolumeInfo;
-import io.cowherd.io.HostFiles;
+import io.cowherd.internal.io.HostFiles;
 import io.cowherd.spi.CheckReport;
 import io.cowherd.spi.ImageFormats;
 import io.cowherd.spi.OverlayFormat;

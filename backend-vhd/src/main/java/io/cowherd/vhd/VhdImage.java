@@ -1,7 +1,7 @@
 package io.cowherd.vhd;
 
-import io.cowherd.io.DiskCopier;
-import io.cowherd.io.HostFile;
+import io.cowherd.internal.io.DiskCopier;
+import io.cowherd.internal.io.HostFile;
 import io.cowherd.CowException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.ReadOnlyVolumeException;

@@ -1,6 +1,6 @@
 package io.cowherd.vhd;
 
-import io.cowherd.io.HostFile;
+import io.cowherd.internal.io.HostFile;
 import io.cowherd.CowIOException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.UnsupportedFeatureException;

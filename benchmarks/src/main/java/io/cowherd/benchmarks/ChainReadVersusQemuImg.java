@@ -2,8 +2,8 @@ package io.cowherd.benchmarks;
 
 import io.cowherd.ImagePolicy;
 import io.cowherd.VirtualDisk;
-import io.cowherd.io.DiskCopier;
-import io.cowherd.io.RawFormat;
+import io.cowherd.internal.io.DiskCopier;
+import io.cowherd.internal.io.RawFormat;
 import io.cowherd.qcow2.Qcow2Format;
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -1,9 +1,9 @@
 package io.cowherd.benchmarks;
 
 import io.cowherd.ImagePolicy;
-import io.cowherd.io.DiskCopier;
-import io.cowherd.io.FileDisk;
-import io.cowherd.io.HostFiles;
+import io.cowherd.internal.io.DiskCopier;
+import io.cowherd.internal.io.FileDisk;
+import io.cowherd.internal.io.HostFiles;
 import io.cowherd.spi.ImageFormat;
 import io.cowherd.spi.ImageFormats;
 import java.io.IOException;

@@ -4,7 +4,7 @@ import io.cowherd.Backends;
 import io.cowherd.ImagePolicy;
 import io.cowherd.Pool;
 import io.cowherd.VirtualDisk;
-import io.cowherd.io.DiskCopier;
+import io.cowherd.internal.io.DiskCopier;
 import io.cowherd.spi.ImageFormat;
 import io.cowherd.spi.ImageFormats;
 import java.io.IOException;

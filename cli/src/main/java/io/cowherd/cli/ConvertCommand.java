@@ -3,7 +3,7 @@ package io.cowherd.cli;
 import io.cowherd.CowIOException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.VirtualDisk;
-import io.cowherd.io.DiskCopier;
+import io.cowherd.internal.io.DiskCopier;
 import io.cowherd.spi.ImageFormat;
 import io.cowherd.spi.ImageFormats;
 import java.io.IOException;

@@ -305,7 +305,7 @@ class PoolPromiseCliTest {
     @Test
     void aDmSnapshotPoolIsNeverTakenForTheDefaultBackend() throws Exception {
         Path pool = dir.resolve("dm");
-        io.cowherd.pool.BackendRecord.claim(Files.createDirectories(pool.resolve(".cowherd")), new DmSnapshotBackend());
+        io.cowherd.internal.pool.BackendRecord.claim(Files.createDirectories(pool.resolve(".cowherd")), new DmSnapshotBackend());
         Run qcow2 = cowherd("delete", "--backend", "qcow2", "--pool", pool.toString(), "web-04");
         assertEquals(ExitCodes.USAGE, qcow2.exit(), qcow2.err());
         assertTrue(qcow2.err().contains("'dm-snapshot'"), qcow2.err());

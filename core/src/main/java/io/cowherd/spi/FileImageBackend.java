@@ -2,7 +2,7 @@ package io.cowherd.spi;
 
 import io.cowherd.CowBackend;
 import io.cowherd.Pool;
-import io.cowherd.pool.DirectoryPool;
+import io.cowherd.internal.pool.DirectoryPool;
 import java.nio.file.Path;
 
 /** Base for backends whose volumes are image files in a directory, one {@link OverlayFormat} each. */
@@ -28,7 +28,7 @@ public abstract class FileImageBackend implements CowBackend {
         if (!java.nio.file.Files.isRegularFile(journal)) {
             return false;
         }
-        return new io.cowherd.pool.PoolRecords(journal, location).load().values().stream().findFirst()
+        return new io.cowherd.internal.pool.PoolRecords(journal, location).load().values().stream().findFirst()
                 .map(v -> v.format().equals(volumeFormat())).orElse(false);
     }
 

@@ -7,7 +7,7 @@ import io.cowherd.UnsafeBackingException;
 import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.VirtualDisk;
 import io.cowherd.VolumeInfo;
-import io.cowherd.io.RawFormat;
+import io.cowherd.internal.io.RawFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

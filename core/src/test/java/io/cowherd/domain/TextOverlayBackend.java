@@ -8,7 +8,7 @@ import java.util.Set;
 
 /**
  * TEST ONLY: a backend over {@link TextOverlayFormat}, so the domain cloner can be tested in core
- * against a real {@link io.cowherd.pool.DirectoryPool} without a real image format.
+ * against a real {@link io.cowherd.internal.pool.DirectoryPool} without a real image format.
  */
 final class TextOverlayBackend extends FileImageBackend {
     private final TextOverlayFormat format;

@@ -2,7 +2,7 @@ package io.cowherd.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.cowherd.io.HostFiles;
+import io.cowherd.internal.io.HostFiles;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;

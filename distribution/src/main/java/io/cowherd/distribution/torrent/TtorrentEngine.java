@@ -6,7 +6,7 @@ import com.turn.ttorrent.tracker.Tracker;
 import io.cowherd.CowException;
 import io.cowherd.CowIOException;
 import io.cowherd.UnsupportedFeatureException;
-import io.cowherd.io.HostFiles;
+import io.cowherd.internal.io.HostFiles;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;

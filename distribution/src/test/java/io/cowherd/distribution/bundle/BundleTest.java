@@ -11,7 +11,7 @@ import io.cowherd.PolicyViolationException;
 import io.cowherd.Pool;
 import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.VirtualDisk;
-import io.cowherd.io.HostFiles;
+import io.cowherd.internal.io.HostFiles;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;

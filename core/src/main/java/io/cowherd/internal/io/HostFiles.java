@@ -1,4 +1,4 @@
-package io.cowherd.io;
+package io.cowherd.internal.io;
 
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;

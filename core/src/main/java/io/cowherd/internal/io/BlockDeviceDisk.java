@@ -1,4 +1,4 @@
-package io.cowherd.io;
+package io.cowherd.internal.io;
 
 import io.cowherd.ReadOnlyVolumeException;
 import io.cowherd.VirtualDisk;

@@ -1,4 +1,4 @@
-package io.cowherd.pool;
+package io.cowherd.internal.pool;
 
 import io.cowherd.CowBackend;
 import io.cowherd.CowIOException;
@@ -8,7 +8,7 @@ import io.cowherd.VirtualDisk;
 import io.cowherd.Volume;
 import io.cowherd.VolumeInfo;
 import io.cowherd.VolumeNames;
-import io.cowherd.io.DiskCopier;
+import io.cowherd.internal.io.DiskCopier;
 import io.cowherd.spi.ImageFormat;
 import io.cowherd.spi.ImageFormats;
 import io.cowherd.spi.OverlayFormat;

@@ -1,4 +1,4 @@
-package io.cowherd.io;
+package io.cowherd.internal.io;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

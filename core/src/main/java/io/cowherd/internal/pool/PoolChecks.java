@@ -1,4 +1,4 @@
-package io.cowherd.pool;
+package io.cowherd.internal.pool;
 
 import io.cowherd.MasterInUseException;
 import io.cowherd.NoSuchVolumeException;
