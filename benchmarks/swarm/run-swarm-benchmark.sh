@@ -6,8 +6,8 @@
 #   initial   cowherd seed --initial-seeding (embedded tracker) on host 0, cowherd fetch --seed-after
 #             (libtorrent engine) on every host: the way the README ships a master to many hosts
 #   cowherd   cowherd seed (embedded tracker) on host 0, cowherd fetch --seed-after on every host,
-#             with the engine $ENGINE (libtorrent, ttorrent or bt; default: the command's default)
-#   bt, ttorrent, libtorrent   the same with that engine (KINDS="initial libtorrent ttorrent bt aria2 http" compares them in one run)
+#             with the engine $ENGINE (libtorrent or ttorrent; default: the command's default)
+#   ttorrent, libtorrent       the same with that engine (KINDS="initial libtorrent ttorrent aria2 http" compares them in one run)
 #   aria2     aria2c seeding on host 0 with opentracker, aria2c on every host (DHT, LPD, PEX off)
 #   http      python3 -m http.server on host 0, curl on every host at once
 # (PIECE=SIZE: cowherd's piece size instead of the one chosen from the size; SEED_ARGS, FETCH_ARGS:
@@ -134,7 +134,6 @@ run_http() {
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-run_bt() { run_cowherd bt; }
 run_ttorrent() { run_cowherd ttorrent; }
 run_libtorrent() { run_cowherd libtorrent; }
 run_initial() { SEED_ARGS="--initial-seeding ${SEED_ARGS:-}" run_cowherd libtorrent; }
@@ -163,9 +162,8 @@ for kind in $KINDS; do
   printf '%-8s median %7.1f s  = %.2fx the bound%s\n' "$kind" "$m" "$(echo "$m / $bound" | bc -l)" "$goal"
   eval "MED_$kind=$m"
 done
-for c in cowherd initial bt ttorrent libtorrent; do
+for c in cowherd initial ttorrent libtorrent; do
   v=MED_$c; [ -n "${!v:-}" ] || continue
   if [ -n "${MED_aria2:-}" ]; then printf '%s / aria2 = %.2f (goal < 1)\n' "$c" "$(echo "${!v} / $MED_aria2" | bc -l)"; fi
   if [ -n "${MED_http:-}" ]; then printf 'http / %s = %.2f (goal >= 6)\n' "$c" "$(echo "$MED_http / ${!v}" | bc -l)"; fi
 done
-if [ -n "${MED_bt:-}" ] && [ -n "${MED_ttorrent:-}" ]; then printf 'ttorrent / bt = %.2f\n' "$(echo "$MED_ttorrent / $MED_bt" | bc -l)"; fi

@@ -2,7 +2,7 @@
 # run-loopback-benchmark.sh [RUNS] [SIZE_MIB] [ENGINE]
 # One seed and one peer on loopback through the cowherd command: `cowherd seed` (embedded
 # tracker) on 127.0.0.2, `cowherd fetch` on 127.0.0.3, SIZE_MIB (default 1024) of random data,
-# RUNS times (default 3), both with --engine ENGINE (libtorrent, ttorrent or bt; default: $ENGINE, else the
+# RUNS times (default 3), both with --engine ENGINE (libtorrent or ttorrent; default: $ENGINE, else the
 # command's default). Prints the engine, how long the seed took to start sharing (a seed that
 # re-hashed its data would show it here), each run's MB/s (whole fetch command: JVM start,
 # announce, transfer, every piece verified, rename) and the median, against the goal of

@@ -16,7 +16,8 @@ final class ApiTerms {
             "(Pool.flatten, Pool.promote)", "(cowherd pool flatten|promote POOL CLONE)",
             "(Pool.flatten)", "(cowherd pool flatten)",
             "(Pool.promote)", "(cowherd pool promote)",
-            "a safe rebase onto no backing", "rebase -b \"\"");
+            "a safe rebase onto no backing", "rebase -b \"\"",
+            "(LibtorrentEngine)", "(--engine libtorrent)");
 
     private ApiTerms() {
     }

@@ -35,7 +35,7 @@ final class FetchCommand implements Callable<Integer> {
     @Option(names = "--seed-after", description = "Keep seeding after the download completes, until stopped.")
     boolean seedAfter;
 
-    @Option(names = "--rate-limit", paramLabel = "RATE", description = "Download limit in bytes per second (e.g. 12M): for the whole host with the libtorrent and bt engines, per peer connection with ttorrent.")
+    @Option(names = "--rate-limit", paramLabel = "RATE", description = "Download limit in bytes per second (e.g. 12M): for the whole host with libtorrent, per peer connection with ttorrent.")
     String rateLimit;
 
     @Option(names = "--rate-limit-up", paramLabel = "RATE", description = "Upload limit in bytes per second (as --rate-limit).")

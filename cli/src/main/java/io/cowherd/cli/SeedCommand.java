@@ -49,13 +49,13 @@ final class SeedCommand implements Callable<Integer> {
     @Option(names = "--torrent", paramLabel = "OUT", description = "Write the .torrent here (default: BUNDLE_DIR.torrent beside it).")
     Path torrentOut;
 
-    @Option(names = "--magnet", description = "Also print a magnet link (`cowherd fetch MAGNET` with the libtorrent or bt engine, or any client with metadata exchange).")
+    @Option(names = "--magnet", description = "Also print a magnet link (`cowherd fetch MAGNET` with the libtorrent engine, or any client with metadata exchange).")
     boolean magnet;
 
     @Option(names = "--bind", paramLabel = "ADDR", description = "Local address to listen on and announce (default: the one that reaches the tracker).")
     String bind;
 
-    @Option(names = "--rate-limit-up", paramLabel = "RATE", description = "Upload limit in bytes per second (e.g. 50M): for the whole host with the libtorrent and bt engines, per peer connection with ttorrent.")
+    @Option(names = "--rate-limit-up", paramLabel = "RATE", description = "Upload limit in bytes per second (e.g. 50M): for the whole host with libtorrent, per peer connection with ttorrent.")
     String rateUp;
 
     @Option(names = "--http-origin", paramLabel = "HOST:PORT", description = "Also serve the data over HTTP here (byte "
@@ -93,7 +93,7 @@ final class SeedCommand implements Callable<Integer> {
         }
         if (trackerChoice == null && !engine.trackerless()) {
             throw new IllegalArgumentException("name a tracker (--tracker URL or --embedded-tracker HOST:PORT), or go "
-                    + "trackerless with --dht (libtorrent or bt engine)");
+                    + "trackerless with --dht (libtorrent engine)");
         }
         TrackerHandle tracker = null;
         URI announce = trackerChoice == null ? null : trackerChoice.tracker;

@@ -11,7 +11,6 @@ import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
 import io.cowherd.UnsupportedFeatureException;
-import io.cowherd.distribution.torrent.BtEngine;
 import io.cowherd.distribution.torrent.LibtorrentEngine;
 import io.cowherd.distribution.torrent.TorrentEngine;
 import io.cowherd.distribution.torrent.TtorrentEngine;
@@ -22,8 +21,9 @@ final class TorrentCli {
     /**
      * The engine {@code seed} and {@code fetch} use unless told otherwise. The benchmarks chose it
      * (medians of 3): one pair on loopback, 1 GiB, libtorrent about 240 MB/s against about 130 for
-     * ttorrent and bt; 256 MiB to 8 namespace hosts at 100 Mbit/s, libtorrent 33 s, ttorrent 32 s,
-     * bt 60 s. libtorrent also brings magnet links, the DHT and the HTTP origin fallback.
+     * ttorrent; 256 MiB to 8 namespace hosts at 100 Mbit/s, libtorrent 33 s, ttorrent 32 s.
+     * libtorrent also brings magnet links, the DHT and the HTTP origin fallback; ttorrent is the
+     * pure-Java engine, for hosts where libtorrent's native library does not load.
      */
     static final String DEFAULT_ENGINE = "libtorrent";
 
@@ -32,12 +32,12 @@ final class TorrentCli {
 
     /** The engine options {@code seed} and {@code fetch} share. */
     static final class EngineOptions {
-        @Option(names = "--engine", paramLabel = "ttorrent|bt|libtorrent", defaultValue = DEFAULT_ENGINE,
-                description = "BitTorrent engine; DHT and magnet links need bt or libtorrent, "
-                        + "an HTTP origin (--origin) needs libtorrent.")
+        @Option(names = "--engine", paramLabel = "libtorrent|ttorrent", defaultValue = DEFAULT_ENGINE,
+                description = "BitTorrent engine: libtorrent (native), or ttorrent (pure Java; no DHT, magnet links "
+                        + "or HTTP origin).")
         String engine;
 
-        @Option(names = "--dht", description = "Join the DHT (libtorrent or bt engine): find peers without a tracker. Only the "
+        @Option(names = "--dht", description = "Join the DHT (libtorrent engine): find peers without a tracker. Only the "
                 + "bootstrap nodes given are contacted, never public routers.")
         boolean dht;
 
@@ -66,34 +66,13 @@ final class TorrentCli {
             switch (engine) {
                 case "ttorrent":
                     if (dhtOn()) {
-                        throw new UnsupportedFeatureException("the ttorrent engine has no DHT; use --engine libtorrent or bt");
+                        throw new UnsupportedFeatureException("the ttorrent engine has no DHT; use --engine libtorrent");
                     }
                     return new TtorrentEngine();
-                case "bt":
-                    quietBt();
-                    if (!dhtOn()) {
-                        return new BtEngine();
-                    }
-                    return new BtEngine(new BtEngine.Dht(bootstrapNodes()));
                 case "libtorrent":
                     return new LibtorrentEngine(dhtOn() ? bootstrapNodes() : null);
                 default:
-                    throw new IllegalArgumentException("unknown engine '" + engine + "'; choose ttorrent, bt or libtorrent");
-            }
-        }
-    }
-
-    /**
-     * bt logs its own shutdown as errors (the acceptor "has been closed", a broken pipe to a peer
-     * that left first) and warns that a shaded jar has no bt version in its manifest: noise on a
-     * command's stderr. Silenced unless the user set these loggers' levels.
-     */
-    private static void quietBt() {
-        for (String name : List.of("bt.net.IncomingConnectionListener", "bt.service.ClasspathApplicationService",
-                "bt.net.MessageDispatcher")) {
-            String key = "org.slf4j.simpleLogger.log." + name;
-            if (System.getProperty(key) == null) {
-                System.setProperty(key, "off");
+                    throw new IllegalArgumentException("unknown engine '" + engine + "'; choose libtorrent or ttorrent");
             }
         }
     }

@@ -122,7 +122,7 @@ class DistributionCliTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"bt", "ttorrent", "libtorrent"})
+    @ValueSource(strings = {"ttorrent", "libtorrent"})
     void seedThenFetchIntoAPoolWithAProgressBar(String engine) throws Exception {
         Path b = bundle();
         int port;
@@ -183,11 +183,10 @@ class DistributionCliTest {
             port = s.getLocalPort();
         }
         String seedOut = startSeed("magnet:", "seed", b.toString(), "--embedded-tracker", "127.0.0.1:" + port, "--magnet",
-                "--bind", "127.0.2.3", "--torrent", dir.resolve("golden.torrent").toString(), "--engine", "bt");
+                "--bind", "127.0.2.3", "--torrent", dir.resolve("golden.torrent").toString());
         String magnet = firstLine(seedOut, "magnet:");
         assertTrue(magnet != null, "the seed printed its magnet link: " + seedOut);
-        CliTest.Run f = CliTest.cowherd("fetch", magnet, "--into", dir.resolve("in").toString(), "--bind", "127.0.2.4",
-                "--engine", "bt");
+        CliTest.Run f = CliTest.cowherd("fetch", magnet, "--into", dir.resolve("in").toString(), "--bind", "127.0.2.4");
         assertEquals(0, f.exit(), f.err());
         assertTrue(f.out().contains("bundle verified"), f.out());
         assertEquals(-1, Files.mismatch(b.resolve("golden.raw"), dir.resolve("in/golden/golden.raw")));
@@ -245,10 +244,10 @@ class DistributionCliTest {
         assertEquals(5, CliTest.cowherd("fetch", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
                 "--into", dir.toString()).exit(), "the default engine without tracker or DHT: nowhere to find peers");
         assertEquals(5, CliTest.cowherd("fetch", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&tr=http%3A%2F%2F127.0.0.1%3A1%2Fannounce",
-                "--into", dir.toString(), "--engine", "bt", "--origin", "http://127.0.0.1:1/").exit(),
+                "--into", dir.toString(), "--engine", "ttorrent", "--origin", "http://127.0.0.1:1/").exit(),
                 "only libtorrent falls back to an HTTP origin");
-        assertEquals(5, CliTest.cowherd("fetch", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
-                "--into", dir.toString(), "--engine", "bt").exit(), "bt without tracker or DHT: nowhere to find peers");
+        assertEquals(1, CliTest.cowherd("fetch", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
+                "--into", dir.toString(), "--engine", "bt").exit(), "bt is retired: an unknown engine");
         assertEquals(1, CliTest.cowherd("fetch", "magnet:?xt=urn:btih:0123", "--into", dir.toString()).exit(),
                 "a malformed magnet link is a usage error");
         assertEquals(5, CliTest.cowherd("seed", disk().toString(), "--engine", "ttorrent", "--dht").exit(),

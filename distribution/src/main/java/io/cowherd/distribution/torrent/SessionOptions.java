@@ -83,7 +83,7 @@ public record SessionOptions(InetAddress bindAddress, ProgressListener listener,
     void refuseOrigins(String engineName) {
         if (!origins.isEmpty()) {
             throw new io.cowherd.UnsupportedFeatureException("the " + engineName + " engine cannot fall back to an HTTP "
-                    + "origin; use the libtorrent engine (--engine libtorrent)");
+                    + "origin; use the libtorrent engine (LibtorrentEngine)");
         }
     }
 }

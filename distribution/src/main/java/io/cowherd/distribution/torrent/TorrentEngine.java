@@ -38,7 +38,7 @@ public interface TorrentEngine {
      */
     default TorrentSession fetch(MagnetLink magnet, Path parent, SessionOptions options) {
         throw new io.cowherd.UnsupportedFeatureException("the " + name() + " engine cannot fetch magnet links (no metadata "
-                + "exchange); fetch the .torrent file instead, or use the bt engine (--engine bt)");
+                + "exchange); fetch the .torrent file instead, or use the libtorrent engine (LibtorrentEngine)");
     }
 
     /** Whether this engine finds peers without a tracker (DHT). */

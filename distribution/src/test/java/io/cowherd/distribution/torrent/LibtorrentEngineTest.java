@@ -163,7 +163,7 @@ class LibtorrentEngineTest {
                 () -> new LibtorrentEngine().fetch(m, tmp.resolve("out"), SessionOptions.on(SwarmFixture.host())));
         SessionOptions withOrigin = SessionOptions.on(SwarmFixture.host())
                 .withOrigins(List.of(java.net.URI.create("http://127.0.0.1:1/")), Duration.ZERO);
-        for (TorrentEngine other : List.of(new TtorrentEngine(), new BtEngine())) {
+        for (TorrentEngine other : List.of(new TtorrentEngine())) {
             UnsupportedFeatureException e = assertThrows(UnsupportedFeatureException.class,
                     () -> other.fetch(m, tmp.resolve("out"), withOrigin));
             assertTrue(e.getMessage().contains("HTTP origin"), other.name() + " refuses origins rather than ignoring them: "

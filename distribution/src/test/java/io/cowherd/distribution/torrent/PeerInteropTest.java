@@ -72,7 +72,7 @@ class PeerInteropTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "bt", "libtorrent"})
+    @ValueSource(strings = {"ttorrent", "libtorrent"})
     void aria2FetchesWhatCowherdSeeds(String engineName) throws Exception {
         assumeTrue(has("aria2c"), "aria2c is not installed (scripts/install-test-peers.sh)");
         TorrentEngine engine = SwarmFixture.engine(engineName);
@@ -95,7 +95,7 @@ class PeerInteropTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "bt", "libtorrent"})
+    @ValueSource(strings = {"ttorrent", "libtorrent"})
     void cowherdFetchesWhatAria2SeedsThroughOpentracker(String engineName) throws Exception {
         assumeTrue(has("aria2c") && has("opentracker"), "aria2c or opentracker is not installed (scripts/install-test-peers.sh)");
         TorrentEngine engine = SwarmFixture.engine(engineName);
@@ -117,7 +117,7 @@ class PeerInteropTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "bt", "libtorrent"})
+    @ValueSource(strings = {"ttorrent", "libtorrent"})
     void cowherdFetchesASingleFileTorrentMadeByMktorrent(String engineName) throws Exception {
         assumeTrue(has("aria2c") && has("opentracker") && has("mktorrent"),
                 "aria2c, opentracker or mktorrent is not installed (scripts/install-test-peers.sh)");
@@ -133,7 +133,7 @@ class PeerInteropTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "bt", "libtorrent"})
+    @ValueSource(strings = {"ttorrent", "libtorrent"})
     void cowherdFetchesAMultiFileTorrentMadeByMktorrent(String engineName) throws Exception {
         assumeTrue(has("aria2c") && has("opentracker") && has("mktorrent"),
                 "aria2c, opentracker or mktorrent is not installed (scripts/install-test-peers.sh)");

@@ -18,11 +18,10 @@ final class SwarmFixture {
     private SwarmFixture() {
     }
 
-    /** The engine of that name: {@code ttorrent}, {@code bt} or {@code libtorrent}. */
+    /** The engine of that name: {@code ttorrent} or {@code libtorrent}. */
     static TorrentEngine engine(String name) {
         return switch (name) {
             case "ttorrent" -> new TtorrentEngine();
-            case "bt" -> new BtEngine();
             case "libtorrent" -> new LibtorrentEngine();
             default -> throw new IllegalArgumentException(name);
         };
@@ -38,10 +37,29 @@ final class SwarmFixture {
     }
 
     /** A free TCP port on 127.0.0.1. */
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
+    /** Where {@link #freePort} looks next: below the kernel's ephemeral range (32768-60999 here). */
+    private static int nextPort = 20000 + new Random().nextInt(6000) * 2;
+
+    /**
+     * A port another process (aria2, opentracker) can listen on. Not the kernel's pick of port 0:
+     * that is an ephemeral port, which any outgoing connection may take before the process binds
+     * it (aria2 once failed with "Address already in use"). Ports below the ephemeral range are
+     * only ever taken by a listener, so one free now stays free.
+     */
+    static synchronized int freePort() throws IOException {
+        for (int tries = 0; tries < 1000; tries++) {
+            int port = nextPort++;
+            if (nextPort >= 32000) {
+                nextPort = 20000;
+            }
+            try (ServerSocket s = new ServerSocket()) {
+                s.bind(new InetSocketAddress(port)); // all addresses, as aria2 binds
+                return port;
+            } catch (IOException taken) {
+                // a listener has it: the next one
+            }
         }
+        throw new IOException("no free port between 20000 and 32000");
     }
 
     static InetSocketAddress trackerAddress() throws IOException {

@@ -52,12 +52,12 @@ class TorrentSwarmTest {
 
     /**
      * A fleet in a rolling upgrade mixes engines: the default engine (libtorrent) seeds to the
-     * others and fetches from a bt seed. Not covered: a bt fetch from a ttorrent seed (bt always
-     * opens with an encrypted handshake, which ttorrent cannot answer), and a libtorrent fetch
-     * from a ttorrent seed, which connects but in about one run of three gets no piece in 30 s.
+     * pure-Java one. Not covered yet: a libtorrent fetch from a ttorrent seed, which connects but
+     * in about one run of three gets no piece in 30 s (the mixed-swarm work of the distribution
+     * restructuring).
      */
     @ParameterizedTest(name = "{0} seeds, {1} fetches")
-    @org.junit.jupiter.params.provider.CsvSource({"libtorrent,ttorrent", "libtorrent,bt", "bt,libtorrent"})
+    @org.junit.jupiter.params.provider.CsvSource({"libtorrent,ttorrent"})
     void enginesMixInOneSwarm(String seedEngine, String fetchEngine) throws Exception {
         start(seedEngine);
         Bundle b = bundle(8L << 20);
@@ -70,7 +70,7 @@ class TorrentSwarmTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "bt", "libtorrent"})
+    @ValueSource(strings = {"ttorrent", "libtorrent"})
     void oneSeedThreePeersAllByteIdenticalWithProgress(String engineName) throws Exception {
         start(engineName);
         Bundle b = bundle(12L << 20);
@@ -100,7 +100,7 @@ class TorrentSwarmTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "bt", "libtorrent"})
+    @ValueSource(strings = {"ttorrent", "libtorrent"})
     void noPeerWithTheDataFailsWithAClearError(String engineName) throws Exception {
         start(engineName);
         Bundle b = bundle(1L << 20);
