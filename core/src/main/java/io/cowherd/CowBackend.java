@@ -39,6 +39,17 @@ public interface CowBackend {
         return false;
     }
 
+    /**
+     * The location of this backend's pool that would record the volume at {@code path} (an image
+     * file or a device), where {@code path}'s directory is a location of this backend: by default
+     * that directory. A backend whose pools keep their volumes side by side says which pool a
+     * volume belongs to (LVM: a thin pool's volumes are {@code /dev/VG/NAME}, beside the classic
+     * pool's). Creates nothing.
+     */
+    default Path poolLocationOf(Path path) {
+        return path.toAbsolutePath().normalize().getParent();
+    }
+
     /** Whether this backend declares {@code capability}. */
     default boolean supports(Capability capability) {
         return capabilities().contains(capability);

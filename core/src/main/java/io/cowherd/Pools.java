@@ -101,10 +101,11 @@ public final class Pools {
     public static Optional<Recorded> recording(Path path) {
         Path file = path.toAbsolutePath().normalize();
         Path dir = file.getParent();
-        if (dir == null || backendAtQuietly(dir).isEmpty()) {
+        Optional<CowBackend> owner = dir == null ? Optional.empty() : backendAtQuietly(dir);
+        if (owner.isEmpty()) {
             return Optional.empty();
         }
-        Pool pool = open(dir);
+        Pool pool = open(owner.get().poolLocationOf(file));
         try {
             Optional<Volume> v = pool.volumeAt(file);
             if (v.isEmpty()) {
@@ -116,6 +117,21 @@ public final class Pools {
             pool.close();
             throw e;
         }
+    }
+
+    /**
+     * The location of the pool that holds (or would hold) the image file or device {@code path}:
+     * the pool its directory's backend names ({@link CowBackend#poolLocationOf}; an LVM thin
+     * pool's volume lies in {@code /dev/VG}, but belongs to {@code /dev/VG/THINPOOL}), or else its
+     * directory. Creates nothing.
+     */
+    public static Path poolLocationOf(Path path) {
+        Path file = path.toAbsolutePath().normalize();
+        Path dir = file.getParent();
+        if (dir == null) {
+            return file;
+        }
+        return backendAtQuietly(dir).map(b -> b.poolLocationOf(file)).orElse(dir);
     }
 
     /**

@@ -5,6 +5,7 @@ import io.cowherd.CowBackend;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -57,6 +58,30 @@ public final class LvmBackend implements CowBackend {
             return false; // /dev/sda, /dev/null: a device node, not a volume group
         }
         return !Files.isDirectory(p.resolve(".cowherd"));
+    }
+
+    /**
+     * The pool of the volume at {@code /dev/VG/NAME}: the thin pool its {@code cowherd.pool} tag
+     * names ({@code /dev/VG/THINPOOL}), else the classic pool {@code /dev/VG}. Runs one
+     * {@code lvs}; a volume group LVM does not know gives {@code /dev/VG} (opening it says so).
+     */
+    @Override
+    public Path poolLocationOf(Path path) {
+        Path p = path.toAbsolutePath().normalize();
+        Path vgDir = p.getParent();
+        if (p.getNameCount() != 3 || !p.getName(0).toString().equals("dev")) {
+            return vgDir;
+        }
+        String lv = p.getFileName().toString();
+        List<Lvm.Lv> lvs;
+        try {
+            lvs = Lvm.lvs(p.getName(1).toString());
+        } catch (LvmCommandException e) {
+            return vgDir;
+        }
+        return lvs.stream().filter(l -> l.name().equals(lv)).findFirst().map(l -> l.tag(LvmInventory.TAG_POOL))
+                .filter(t -> t.startsWith(LvmInventory.THIN_PREFIX))
+                .map(t -> vgDir.resolve(t.substring(LvmInventory.THIN_PREFIX.length()))).orElse(vgDir);
     }
 
     /** Guests see a plain block device: libvirt's {@code <driver type='raw'>}. */

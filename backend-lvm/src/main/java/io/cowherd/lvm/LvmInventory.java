@@ -30,6 +30,8 @@ final class LvmInventory {
     static final String TAG_MASTER = "cowherd.master";
     static final String TAG_SIZE = "cowherd.size";
     static final String TAG_SEQ = "cowherd.seq";
+    /** How {@code cowherd.pool} begins for a thin pool's volumes: {@code thin:THINPOOL}. */
+    static final String THIN_PREFIX = "thin:";
 
     private final Path location;
     private final String vg;
@@ -45,7 +47,7 @@ final class LvmInventory {
         this.vg = vg;
         this.thinPool = thinPool;
         this.format = format;
-        this.poolTag = TAG_POOL + "=" + (thinPool == null ? "classic" : "thin:" + thinPool);
+        this.poolTag = TAG_POOL + "=" + (thinPool == null ? "classic" : THIN_PREFIX + thinPool);
     }
 
     String vg() {

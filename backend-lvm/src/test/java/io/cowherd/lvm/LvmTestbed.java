@@ -15,15 +15,16 @@ import java.util.stream.Stream;
  * Loop-backed physical volumes made from sparse files, and fresh volume groups (and thin pools)
  * on them. The PVs are made once per test class (each LVM command costs 0.3-0.5 s in User-mode
  * Linux); every test gets a new volume group on them, removed afterwards, and at the end the
- * loops are detached and nothing of ours may remain.
+ * loops are detached and nothing of ours may remain. Public (in this module's test-jar) for the
+ * command line's in-kernel test, which runs its LVM pools on the same recipe.
  */
-final class LvmTestbed implements AutoCloseable {
+public final class LvmTestbed implements AutoCloseable {
     private static final AtomicInteger SEQ = new AtomicInteger();
     private final Path dir;
     private final List<String> loops = new ArrayList<>();
 
     /** Two sparse PVs of {@code mib} MiB each under {@code dir}. */
-    LvmTestbed(Path dir, int mib) throws IOException {
+    public LvmTestbed(Path dir, int mib) throws IOException {
         this.dir = dir;
         for (int i = 0; i < 2; i++) {
             Path f = dir.resolve("pv" + i + ".img");
@@ -38,7 +39,7 @@ final class LvmTestbed implements AutoCloseable {
     }
 
     /** A new volume group with 1 MiB extents on both PVs; its name is unique in this run. */
-    String newVg() {
+    public String newVg() {
         String vg = "cwt" + ProcessHandle.current().pid() + "x" + SEQ.incrementAndGet();
         List<String> cmd = new ArrayList<>(List.of("vgcreate", "-q", "-y", "-s", "1m", vg));
         cmd.addAll(loops);
@@ -47,20 +48,20 @@ final class LvmTestbed implements AutoCloseable {
     }
 
     /** A new volume group with a thin pool {@code tp} of {@code mib} MiB; returns {@code /dev/VG/tp}. */
-    Path newThinPool(int mib) {
+    public Path newThinPool(int mib) {
         String vg = newVg();
         Lvm.run("lvcreate", "-q", "-y", "-T", "-L", mib + "m", vg + "/tp");
         return Path.of("/dev", vg, "tp");
     }
 
     /** Removes volume group {@code vg} and everything in it; checks no device of it remains. */
-    static void removeVg(String vg) throws IOException {
+    public static void removeVg(String vg) throws IOException {
         Lvm.run("vgremove", "-q", "-y", "-ff", vg);
         assertEquals(List.of(), mapperDevicesOf(vg), "leaked device-mapper devices of " + vg);
     }
 
     /** Device-mapper devices whose name starts with {@code vg-} (LVM's naming). */
-    static List<String> mapperDevicesOf(String vg) throws IOException {
+    public static List<String> mapperDevicesOf(String vg) throws IOException {
         try (Stream<Path> s = Files.list(Path.of("/dev/mapper"))) {
             return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(vg + "-")).sorted().toList();
         }
@@ -79,7 +80,7 @@ final class LvmTestbed implements AutoCloseable {
         assertEquals("", left.strip(), "leaked loop devices");
     }
 
-    static String sh(String... cmd) throws IOException {
+    public static String sh(String... cmd) throws IOException {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         try {

@@ -22,8 +22,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code cowherd clone}: copy-on-write clones of a master, either named one by one or as
- * {@code --count} clones from a {@code --name-pattern}. Clones live in the master's pool: the
- * master's own directory, or {@code --into DIR}, where the master is imported first.
+ * {@code --count} clones from a {@code --name-pattern}. Clones live in the master's pool (the
+ * master's own directory, or the LVM pool that records it), or in {@code --into DIR}, where the
+ * master is imported first.
  */
 @Command(name = "clone", description = {"Create copy-on-write clones of a master image.",
     "  cowherd clone MASTER CLONE...",
@@ -39,7 +40,7 @@ final class CloneCommand implements Callable<Integer> {
     @Option(names = "-f", paramLabel = "FMT", description = "The master's format (detected when omitted).")
     String format;
 
-    @Option(names = "--into", paramLabel = "DIR", description = "The pool for the clones (default: the master's directory).")
+    @Option(names = "--into", paramLabel = "DIR", description = "The pool for the clones (default: the master's pool: its directory, or the LVM pool that records it).")
     Path into;
 
     @Option(names = "--count", paramLabel = "N", description = "Number of clones to make from --name-pattern.")
@@ -78,7 +79,8 @@ final class CloneCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         List<String> names = cloneNames();
-        Path dir = (into != null ? into : master.toAbsolutePath().getParent()).toAbsolutePath().normalize();
+        // Without --into, the master's own pool: not always its directory (an LVM thin pool's volume is /dev/VG/NAME).
+        Path dir = (into != null ? into : Pools.poolLocationOf(master)).toAbsolutePath().normalize();
         for (String c : clones) {
             Path parent = Path.of(c).toAbsolutePath().getParent();
             if (c.contains("/") && !parent.normalize().equals(dir)) {
