@@ -20,6 +20,36 @@ public interface Pool extends AutoCloseable {
     CowBackend backend();
 
     /**
+     * What this pool can do: its backend's {@link CowBackend#capabilities() capabilities}, unless
+     * the pool's storage narrows them (an LVM classic pool cannot flatten or promote; a thin pool
+     * of the same backend can).
+     */
+    default java.util.Set<Capability> capabilities() {
+        return backend().capabilities();
+    }
+
+    /** Whether this pool can do {@code capability}. */
+    default boolean supports(Capability capability) {
+        return capabilities().contains(capability);
+    }
+
+    /** Throws {@link UnsupportedCapabilityException} unless this pool can do {@code capability}. */
+    default void require(Capability capability) {
+        backend().require(capability);
+        if (!supports(capability)) {
+            throw new UnsupportedCapabilityException(backend().name(), location(), capability,
+                    "the backend can, this kind of pool cannot");
+        }
+    }
+
+    /** What a default lifecycle method throws: the refusal when undeclared, else a backend's bug. */
+    private RuntimeException notImplemented(Capability capability) {
+        require(capability);
+        return new IllegalStateException("backend '" + backend().name() + "' declares " + capability
+                + " but its pools do not implement it");
+    }
+
+    /**
      * Copies the image {@code source}, whose format is stated (never guessed), into the pool as a
      * new read-only master called {@code name}. Its whole backing chain is flattened.
      *
@@ -62,7 +92,7 @@ public interface Pool extends AutoCloseable {
      * @throws UnsupportedFeatureException where this pool's clones have no store of their own (LVM thin)
      */
     default List<Volume> createClones(String master, List<String> clones, int cowPercent) {
-        throw new UnsupportedCapabilityException(backend().name(), Capability.FILL);
+        throw notImplemented(Capability.FILL);
     }
 
     /** The volume called {@code name}, if the pool records one. */
@@ -117,7 +147,7 @@ public interface Pool extends AutoCloseable {
      * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#ACTIVATE}
      */
     default List<String> activate() {
-        throw new UnsupportedCapabilityException(backend().name(), Capability.ACTIVATE);
+        throw notImplemented(Capability.ACTIVATE);
     }
 
     /**
@@ -126,7 +156,7 @@ public interface Pool extends AutoCloseable {
      * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#ACTIVATE}
      */
     default void deactivate() {
-        throw new UnsupportedCapabilityException(backend().name(), Capability.ACTIVATE);
+        throw notImplemented(Capability.ACTIVATE);
     }
 
     /**
@@ -136,7 +166,7 @@ public interface Pool extends AutoCloseable {
      * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#FILL}
      */
     default List<Fill> usage() {
-        throw new UnsupportedCapabilityException(backend().name(), Capability.FILL);
+        throw notImplemented(Capability.FILL);
     }
 
     /**
@@ -147,7 +177,7 @@ public interface Pool extends AutoCloseable {
      * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#FILL}
      */
     default List<Fill> checkFill(FillPolicy policy, FillListener listener) {
-        throw new UnsupportedCapabilityException(backend().name(), Capability.FILL);
+        throw notImplemented(Capability.FILL);
     }
 
     /**
@@ -157,7 +187,7 @@ public interface Pool extends AutoCloseable {
      * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#FILL}
      */
     default AutoCloseable watch(Duration period, FillPolicy policy, FillListener listener) {
-        throw new UnsupportedCapabilityException(backend().name(), Capability.FILL);
+        throw notImplemented(Capability.FILL);
     }
 
     /**
@@ -168,7 +198,7 @@ public interface Pool extends AutoCloseable {
      * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#FLATTEN}
      */
     default Volume flatten(String clone) {
-        throw new UnsupportedCapabilityException(backend().name(), Capability.FLATTEN);
+        throw notImplemented(Capability.FLATTEN);
     }
 
     /**
@@ -179,7 +209,7 @@ public interface Pool extends AutoCloseable {
      * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#PROMOTE}
      */
     default Volume promote(String clone) {
-        throw new UnsupportedCapabilityException(backend().name(), Capability.PROMOTE);
+        throw notImplemented(Capability.PROMOTE);
     }
 
     /**
@@ -191,7 +221,7 @@ public interface Pool extends AutoCloseable {
      * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#COMMIT}
      */
     default Volume commit(String clone) {
-        throw new UnsupportedCapabilityException(backend().name(), Capability.COMMIT);
+        throw notImplemented(Capability.COMMIT);
     }
 
     /**
@@ -201,7 +231,7 @@ public interface Pool extends AutoCloseable {
      * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#RESIZE}
      */
     default void resize(String name, long newSize) {
-        throw new UnsupportedCapabilityException(backend().name(), Capability.RESIZE);
+        throw notImplemented(Capability.RESIZE);
     }
 
     /** Releases what the pool holds open; volumes stay. */

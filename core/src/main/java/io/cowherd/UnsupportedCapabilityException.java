@@ -7,7 +7,13 @@ public class UnsupportedCapabilityException extends UnsupportedFeatureException 
 
     public UnsupportedCapabilityException(String backend, Capability capability) {
         super("backend '" + backend + "' does not support " + capability
-                + "; choose a backend that declares it (see `cowherd backends`)");
+                + "; choose a backend that declares it (CowBackend.capabilities)");
+        this.capability = capability;
+    }
+
+    /** {@code pool} (of {@code backend}, which declares the capability) cannot, for {@code why}. */
+    public UnsupportedCapabilityException(String backend, java.nio.file.Path pool, Capability capability, String why) {
+        super("pool " + pool + " (backend '" + backend + "') does not support " + capability + ": " + why);
         this.capability = capability;
     }
 

@@ -39,7 +39,7 @@ final class LvmActivation {
                 cmd.addAll(inactive);
                 Lvm.run(cmd);
             }
-            List<String> active = inventory.ourLvs(inventory.allLvs()).stream().filter(l -> !LvmInventory.isMaster(l))
+            List<String> active = inventory.ourLvs(inventory.allLvs()).stream().filter(LvmInventory::isClone)
                     .filter(l -> l.isActive() && !l.isInvalidSnapshot()).map(Lvm.Lv::name).toList();
             LOG.info("{} clone(s) of {} active", active.size(), location);
             return active;

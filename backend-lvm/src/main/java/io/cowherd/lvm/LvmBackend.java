@@ -31,10 +31,10 @@ public final class LvmBackend implements CowBackend {
 
     @Override
     public Set<Capability> capabilities() {
-        // PROMOTE and FLATTEN would be cheap for thin pools (a thin snapshot is an independent LV),
-        // but capabilities are per backend and classic snapshots cannot do either: not declared.
+        // FLATTEN and PROMOTE: thin pools only (a thin snapshot is an independent LV; a classic one
+        // needs its origin), so a classic pool narrows them away (LvmPool.capabilities).
         return EnumSet.of(Capability.CLONE, Capability.IMPORT, Capability.READ, Capability.WRITE, Capability.ACTIVATE,
-                Capability.FILL, Capability.COMMIT);
+                Capability.FILL, Capability.COMMIT, Capability.FLATTEN, Capability.PROMOTE);
     }
 
     /**

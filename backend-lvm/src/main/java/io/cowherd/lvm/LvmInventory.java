@@ -30,6 +30,10 @@ final class LvmInventory {
     static final String TAG_MASTER = "cowherd.master";
     static final String TAG_SIZE = "cowherd.size";
     static final String TAG_SEQ = "cowherd.seq";
+    /** The values of {@link #TAG_ROLE}: {@link Volume.Role} in lower case. */
+    static final String ROLE_MASTER = "master";
+    static final String ROLE_CLONE = "clone";
+    static final String ROLE_STANDALONE = "standalone";
     /** How {@code cowherd.pool} begins for a thin pool's volumes: {@code thin:THINPOOL}. */
     static final String THIN_PREFIX = "thin:";
 
@@ -75,11 +79,15 @@ final class LvmInventory {
 
     /** Whether {@code l} is one of this pool's volumes (an import half done is not). */
     boolean ours(Lvm.Lv l) {
-        return l.tags().contains(poolTag) && (isMaster(l) || "clone".equals(l.tag(TAG_ROLE)));
+        return l.tags().contains(poolTag) && (isMaster(l) || isClone(l) || ROLE_STANDALONE.equals(l.tag(TAG_ROLE)));
     }
 
     static boolean isMaster(Lvm.Lv l) {
-        return "master".equals(l.tag(TAG_ROLE));
+        return ROLE_MASTER.equals(l.tag(TAG_ROLE));
+    }
+
+    static boolean isClone(Lvm.Lv l) {
+        return ROLE_CLONE.equals(l.tag(TAG_ROLE));
     }
 
     /** This pool's volumes in {@code all}: masters first, then in creation order. */
@@ -105,9 +113,8 @@ final class LvmInventory {
     }
 
     Volume toVolume(Lvm.Lv l) {
-        boolean master = isMaster(l);
-        return new Volume(l.name(), master ? Volume.Role.MASTER : Volume.Role.CLONE, master ? null : l.tag(TAG_MASTER),
-                devicePath(l.name()), format);
+        Volume.Role role = isMaster(l) ? Volume.Role.MASTER : isClone(l) ? Volume.Role.CLONE : Volume.Role.STANDALONE;
+        return new Volume(l.name(), role, role == Volume.Role.CLONE ? l.tag(TAG_MASTER) : null, devicePath(l.name()), format);
     }
 
     Path devicePath(String name) {
@@ -134,11 +141,13 @@ final class LvmInventory {
 
     /**
      * The LVs that depend on master {@code master}: every LV whose origin it is, ours or not (LVM
-     * lets a thin base be removed), and our clones recorded as its.
+     * lets a thin base be removed), and our clones recorded as its. A thin clone flattened or
+     * promoted keeps the master as its LVM origin but no longer depends on it.
      */
     List<Lvm.Lv> usersOf(Map<String, Lvm.Lv> all, String master) {
         return all.values().stream()
-                .filter(o -> master.equals(o.origin()) || (ours(o) && master.equals(o.tag(TAG_MASTER)))).toList();
+                .filter(o -> master.equals(o.origin()) && !(ours(o) && !isClone(o))
+                        || ours(o) && isClone(o) && master.equals(o.tag(TAG_MASTER))).toList();
     }
 
     // ---- names ----
@@ -183,7 +192,7 @@ final class LvmInventory {
         long size = guestSize(l);
         long actual = actualBytes(all, l);
         String path = devicePath(l.name()).toString();
-        if (isMaster(l)) {
+        if (!isClone(l)) {
             return new VolumeInfo(path, format, size, actual, 0, null, null, null, null);
         }
         String m = l.tag(TAG_MASTER);
@@ -199,7 +208,7 @@ final class LvmInventory {
      * counts what it maps beyond its master (an estimate: a rewrite of a shared block is missed).
      */
     private long actualBytes(Map<String, Lvm.Lv> all, Lvm.Lv l) {
-        boolean master = isMaster(l);
+        boolean master = !isClone(l); // a standalone volume holds what it maps, as a master does
         if (thinPool == null && master) {
             return l.size();
         }

@@ -64,6 +64,7 @@ public final class LvmPool implements Pool {
     private final LvmLibvirt libvirt;
     private final LvmCreate create;
     private final LvmMerge merges;
+    private final ThinDetach detach;
     private final LvmActivation activation;
 
     LvmPool(LvmBackend backend, Path location, LvmSettings settings) {
@@ -90,6 +91,7 @@ public final class LvmPool implements Pool {
         this.libvirt = new LvmLibvirt(link, loc, vg, thinPool);
         this.create = new LvmCreate(inventory, space, libvirt, lock, loc, backend.volumeFormat());
         this.merges = new LvmMerge(inventory, libvirt, lock, loc);
+        this.detach = new ThinDetach(inventory, libvirt, lock, loc);
         this.activation = new LvmActivation(inventory, lock, loc);
     }
 
@@ -330,6 +332,40 @@ public final class LvmPool implements Pool {
     @Override
     public Volume commit(String clone) {
         return merges.commit(clone);
+    }
+
+    /** A thin pool flattens and promotes; a classic pool cannot (its snapshots need their origin). */
+    @Override
+    public java.util.Set<Capability> capabilities() {
+        java.util.Set<Capability> all = java.util.EnumSet.copyOf(backend.capabilities());
+        if (inventory.thinPool() == null) {
+            all.removeAll(java.util.List.of(Capability.FLATTEN, Capability.PROMOTE));
+        }
+        return all;
+    }
+
+    /**
+     * Makes a thin clone a writable standalone volume: tags only, no data copied (see
+     * {@link ThinDetach}).
+     *
+     * @throws io.cowherd.UnsupportedCapabilityException in a classic pool
+     */
+    @Override
+    public Volume flatten(String clone) {
+        require(Capability.FLATTEN);
+        return detach.flatten(clone);
+    }
+
+    /**
+     * Makes a thin clone a read-only master of its own: tags and the LV's permission only, no data
+     * copied (see {@link ThinDetach}).
+     *
+     * @throws io.cowherd.UnsupportedCapabilityException in a classic pool
+     */
+    @Override
+    public Volume promote(String clone) {
+        require(Capability.PROMOTE);
+        return detach.promote(clone);
     }
 
     // ---- libvirt ----

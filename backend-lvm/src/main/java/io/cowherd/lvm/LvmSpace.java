@@ -110,7 +110,7 @@ final class LvmSpace {
         List<Fill> fills = new ArrayList<>();
         if (thinPool == null) {
             for (Lvm.Lv l : inventory.ourLvs(all)) {
-                if ("clone".equals(l.tag(LvmInventory.TAG_ROLE))) {
+                if (LvmInventory.isClone(l)) {
                     boolean lost = l.isInvalidSnapshot();
                     double p = lost ? 100 : LvmInventory.pct(l.dataPercent());
                     fills.add(new Fill(Fill.Kind.SNAPSHOT_COW, l.name(), p, l.size(), lost));

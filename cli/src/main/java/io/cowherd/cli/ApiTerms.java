@@ -8,16 +8,17 @@ import java.util.Map;
  */
 final class ApiTerms {
     /** API terms that library messages use, and the flags that mean the same here. */
-    private static final Map<String, String> FLAGS = Map.of(
-            "(NameConflict.SKIP)", "(--skip-taken)",
-            "(DomainCloneOptions.Builder.master)", "(--master [DEV=]NAME)",
-            "choose another name pattern or first index", "choose another --name-pattern or --first-index",
-            "(Pools.open(location, backend))", "(--backend NAME)",
-            "(Pool.flatten, Pool.promote)", "(cowherd pool flatten|promote POOL CLONE)",
-            "(Pool.flatten)", "(cowherd pool flatten)",
-            "(Pool.promote)", "(cowherd pool promote)",
-            "a safe rebase onto no backing", "rebase -b \"\"",
-            "(LibtorrentEngine)", "(--engine libtorrent)");
+    private static final Map<String, String> FLAGS = Map.ofEntries(
+            Map.entry("(NameConflict.SKIP)", "(--skip-taken)"),
+            Map.entry("(DomainCloneOptions.Builder.master)", "(--master [DEV=]NAME)"),
+            Map.entry("choose another name pattern or first index", "choose another --name-pattern or --first-index"),
+            Map.entry("(Pools.open(location, backend))", "(--backend NAME)"),
+            Map.entry("(Pool.flatten, Pool.promote)", "(cowherd pool flatten|promote POOL CLONE)"),
+            Map.entry("(Pool.flatten)", "(cowherd pool flatten)"),
+            Map.entry("(Pool.promote)", "(cowherd pool promote)"),
+            Map.entry("a safe rebase onto no backing", "rebase -b \"\""),
+            Map.entry("(LibtorrentEngine)", "(--engine libtorrent)"),
+            Map.entry("(CowBackend.capabilities)", "(see `cowherd backends`)"));
 
     private ApiTerms() {
     }

@@ -106,7 +106,7 @@ final class CloneCommand implements Callable<Integer> {
                 }
             }
             if (cowPercent != null) {
-                pool.backend().require(Capability.FILL); // before anything is imported
+                pool.require(Capability.FILL); // before anything is imported
             }
             PoolOptions.Master m = PoolOptions.masterFor(pool, master, format, masterName, spec,
                     ProgressPrinter.of(progress, spec, "import"));
@@ -135,7 +135,7 @@ final class CloneCommand implements Callable<Integer> {
             }
             out.flush();
             Quiet.note(spec, "cowherd: %d clone(s) of %s in %.1f ms%n", made.size(), m.volume().name(), ms);
-            if (pool.backend().supports(Capability.FILL)) {
+            if (pool.supports(Capability.FILL)) {
                 PoolCommand.warnAboutFill(pool, FILL_WARN_PERCENT, spec);
             }
         } catch (RuntimeException e) {

@@ -136,7 +136,7 @@ final class PoolCommand implements Runnable {
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
             try (Pool p = open(pool)) {
-                List<Fill> fills = p.backend().supports(Capability.FILL) ? p.usage() : List.of();
+                List<Fill> fills = p.supports(Capability.FILL) ? p.usage() : List.of();
                 List<String> lost = fills.stream().filter(Fill::lost).map(Fill::volume).toList();
                 if (output.json()) {
                     java.util.Map<String, Object> json = PoolOptions.json(p, p.volumes());
@@ -152,7 +152,7 @@ final class PoolCommand implements Runnable {
                     out.printf("%-30s %-10s %-30s %s%n", v.name(), PoolOptions.role(v),
                             v.master() == null ? "-" : v.master(), v.path());
                 }
-                if (!p.backend().supports(Capability.FILL)) {
+                if (!p.supports(Capability.FILL)) {
                     out.flush();
                     return ExitCodes.OK;
                 }
@@ -219,7 +219,7 @@ final class PoolCommand implements Runnable {
             PrintWriter err = spec.commandLine().getErr();
             FillPolicy policy = new FillPolicy(warn, extendAt, extendBy);
             try (Pool p = open(pool)) {
-                p.backend().require(Capability.FILL);
+                p.require(Capability.FILL);
                 if (once) {
                     return p.checkFill(policy, printer(p, err, Quiet.asked(spec))).stream().anyMatch(Fill::lost) ? ExitCodes.FAILURE
                             : ExitCodes.OK;
@@ -335,7 +335,7 @@ final class PoolCommand implements Runnable {
         @Override
         public Integer call() {
             try (Pool p = open(pool)) {
-                p.backend().require(Capability.ACTIVATE);
+                p.require(Capability.ACTIVATE);
                 if (!p.backend().name().equals(DmSnapshotBackend.NAME)) {
                     throw new UnsupportedFeatureException("the libvirt hook activates dm-snapshot pools; " + p.location()
                             + " is a " + p.backend().name() + " pool, which the system activates at boot itself");

@@ -184,7 +184,7 @@ public abstract class BackendContractTest {
 
     @Test
     void writesToACloneNeverReachTheMasterOrASibling() throws IOException {
-        Assumptions.assumeTrue(backend().supports(Capability.WRITE), "backend does not write");
+        Assumptions.assumeTrue(pool.supports(Capability.WRITE), "backend does not write");
         importMaster("m");
         pool.createClones("m", List.of("a", "b"));
         byte[] expectA = masterContent.clone();
@@ -382,16 +382,16 @@ public abstract class BackendContractTest {
 
     @Test
     void aMasterWithClonesNeverChangesWhateverIsAsked() throws IOException {
-        Assumptions.assumeTrue(backend().supports(Capability.WRITE), "backend does not write");
+        Assumptions.assumeTrue(pool.supports(Capability.WRITE), "backend does not write");
         importMaster("m");
         pool.createClones("m", List.of("a", "b"));
         byte[] a = writeInto("a", 7);
         String before = masterFingerprint("m");
-        if (backend().supports(Capability.COMMIT)) {
+        if (pool.supports(Capability.COMMIT)) {
             MasterInUseException e = assertThrows(MasterInUseException.class, () -> pool.commit("a"));
             assertEquals(List.of("b"), e.clones(), "the refusal names the other clones");
         }
-        if (backend().supports(Capability.RESIZE)) {
+        if (pool.supports(Capability.RESIZE)) {
             assertThrows(MasterInUseException.class, () -> pool.resize("m", MASTER_SIZE * 2L));
         }
         assertThrows(MasterInUseException.class, () -> pool.delete("m"));
@@ -436,7 +436,7 @@ public abstract class BackendContractTest {
         assertArrayEquals(masterContent, readVolume("b"), "a sibling reads what it read before");
         assertEquals(MASTER_SIZE, pool.info("m").virtualSize());
         assertEquals("m", pool.get("a").master(), "the clone keeps its master");
-        if (backend().supports(Capability.FLATTEN)) {
+        if (pool.supports(Capability.FLATTEN)) {
             io.cowherd.Images.rebase(clone, format, null, null, false, policy);
             assertEquals(Volume.Role.STANDALONE, pool.get("a").role(), "a safe rebase onto nothing is the pool's flatten");
         }
@@ -444,7 +444,7 @@ public abstract class BackendContractTest {
 
     @Test
     void commitWritesTheLastCloneIntoItsMaster() throws IOException {
-        Assumptions.assumeTrue(backend().supports(Capability.COMMIT), "backend does not commit");
+        Assumptions.assumeTrue(pool.supports(Capability.COMMIT), "backend does not commit");
         importMaster("m");
         pool.createClones("m", List.of("a", "b"));
         byte[] a = writeInto("a", 8);
@@ -460,7 +460,7 @@ public abstract class BackendContractTest {
 
     @Test
     void flattenedCloneStandsAloneAndFreesItsMaster() throws IOException {
-        Assumptions.assumeTrue(backend().supports(Capability.FLATTEN), "backend does not flatten");
+        Assumptions.assumeTrue(pool.supports(Capability.FLATTEN), "backend does not flatten");
         importMaster("m");
         pool.createClones("m", List.of("a", "b"));
         byte[] a = writeInto("a", 9);
@@ -482,7 +482,7 @@ public abstract class BackendContractTest {
 
     @Test
     void promotedCloneIsAMasterAndItsSiblingsKeepTheirs() throws IOException {
-        Assumptions.assumeTrue(backend().supports(Capability.PROMOTE), "backend does not promote");
+        Assumptions.assumeTrue(pool.supports(Capability.PROMOTE), "backend does not promote");
         importMaster("m");
         pool.createClones("m", List.of("a", "b"));
         byte[] a = writeInto("a", 11);
@@ -499,7 +499,7 @@ public abstract class BackendContractTest {
 
     @Test
     void resizeGrowsACloneAndAMasterWithoutClones() throws IOException {
-        Assumptions.assumeTrue(backend().supports(Capability.RESIZE), "backend does not resize");
+        Assumptions.assumeTrue(pool.supports(Capability.RESIZE), "backend does not resize");
         importMaster("m");
         pool.createClone("m", "c");
         long bigger = MASTER_SIZE + 2L * 1024 * 1024;
@@ -517,13 +517,13 @@ public abstract class BackendContractTest {
 
     /** Whether this pool's clones have copy-on-write stores of their own; LVM thin pools say no. */
     protected boolean clonesHaveStores() {
-        return backend().supports(Capability.FILL);
+        return pool.supports(Capability.FILL);
     }
 
     @Test
     void aClonesStoreSizeIsChosenAtCloneTime() throws IOException {
         importMaster("m");
-        if (!backend().supports(Capability.FILL)) {
+        if (!pool.supports(Capability.FILL)) {
             UnsupportedCapabilityException e = assertThrows(UnsupportedCapabilityException.class,
                     () -> pool.createClones("m", List.of("s"), 50));
             assertEquals(Capability.FILL, e.capability());
@@ -572,7 +572,7 @@ public abstract class BackendContractTest {
         pool.createClone("m", "c");
         for (Capability cap : Capability.values()) {
             Consumer<Pool> check = checks.get(cap);
-            if (backend().supports(cap)) {
+            if (pool.supports(cap)) {
                 check.accept(pool);
             } else {
                 UnsupportedCapabilityException e = assertThrows(UnsupportedCapabilityException.class,

@@ -76,7 +76,7 @@ public final class ApiTour {
             } catch (MasterInUseException e) {
                 refusal = e.getMessage();                        // names the clones and the ways out
             }
-            if (pool.backend().supports(Capability.PROMOTE)) {
+            if (pool.supports(Capability.PROMOTE)) {
                 promoted = pool.promote("web-02");               // a master of its own now
             }
             if (DomainCloner.libvirtAvailable()) {               // libvirt0 installed
