@@ -8,7 +8,6 @@ import java.net.InetAddress;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -26,18 +25,48 @@ final class LocalityTrackedTorrent extends TrackedTorrent {
         super(torrent);
     }
 
+    /**
+     * The nearest fresh peers, in one pass: each candidate's prefix is computed once and the
+     * candidates go into a bucket per prefix length; the answer takes buckets from the longest
+     * prefix down, at random within the last one it takes from. Shuffling and sorting every peer
+     * on every announce cost O(n log n): 900 announces a second at 5,000 hosts.
+     */
     @Override
     public List<Peer> getSomePeers(TrackedPeer requester) {
-        List<TrackedPeer> candidates = new ArrayList<>();
+        byte[] from = rawIp(requester);
+        List<List<TrackedPeer>> byPrefix = new ArrayList<>(Collections.nCopies(from.length * 8 + 1, null));
         for (TrackedPeer p : getPeers().values()) {
             if (p.isFresh() && !p.looksLike(requester)) {
-                candidates.add(p);
+                int bits = commonPrefixBits(from, rawIp(p));
+                List<TrackedPeer> bucket = byPrefix.get(bits);
+                if (bucket == null) {
+                    bucket = new ArrayList<>();
+                    byPrefix.set(bits, bucket);
+                }
+                bucket.add(p);
             }
         }
-        Collections.shuffle(candidates);
-        byte[] from = rawIp(requester);
-        candidates.sort(Comparator.comparingInt((TrackedPeer p) -> commonPrefixBits(from, rawIp(p))).reversed());
-        return new ArrayList<>(candidates.subList(0, Math.min(ANSWER_PEERS, candidates.size())));
+        List<Peer> answer = new ArrayList<>(ANSWER_PEERS);
+        for (int bits = byPrefix.size() - 1; bits >= 0 && answer.size() < ANSWER_PEERS; bits--) {
+            List<TrackedPeer> bucket = byPrefix.get(bits);
+            if (bucket != null) {
+                answer.addAll(randomFew(bucket, Math.min(bucket.size(), ANSWER_PEERS - answer.size())));
+            }
+        }
+        return answer;
+    }
+
+    /**
+     * {@code k} of {@code bucket}'s peers chosen at random (equally near: random order spreads the
+     * load), by a Fisher-Yates shuffle of the first {@code k} places only: a bucket can hold
+     * nearly every peer of a fleet, and shuffling it whole on every announce cost O(n).
+     */
+    private static List<TrackedPeer> randomFew(List<TrackedPeer> bucket, int k) {
+        java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+        for (int i = 0; i < k; i++) {
+            Collections.swap(bucket, i, random.nextInt(i, bucket.size()));
+        }
+        return bucket.subList(0, k);
     }
 
     private static byte[] rawIp(Peer p) {
