@@ -334,6 +334,38 @@ class CliTest {
     }
 
     @Test
+    void domainCloneGivesEachCloneItsIdentity() throws Exception {
+        Path master = rawMaster();
+        String xml = """
+                <domain type='kvm'><name>golden</name><memory unit='MiB'>256</memory>
+                  <os><type arch='x86_64'>hvm</type></os>
+                  <devices>
+                    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/><target dev='vda'/></disk>
+                  </devices></domain>
+                """.formatted(master);
+        Path xmlFile = Files.writeString(dir.resolve("golden.xml"), xml);
+        Path out = dir.resolve("xml");
+        Run r = cowherd("domain", "clone", "--xml", xmlFile.toString(), "--count", "2", "--name-pattern", "vm-%d",
+                "--hostname", "web-%02d", "--cloud-init", "--credential", "firstboot.locale=C.UTF-8", "--pool",
+                dir.resolve("pool").toString(), "--output-dir", out.toString(), "--output=json");
+        assertEquals(0, r.exit(), r.err());
+        var clones = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+        assertEquals("web-02", clones.get(1).get("hostname").asText());
+        String vm2 = Files.readString(out.resolve("vm-2.xml"));
+        assertTrue(vm2.contains("ds=nocloud;i=" + clones.get(1).get("uuid").asText() + ";h=web-02"), vm2);
+        assertTrue(vm2.contains("io.systemd.credential:system.hostname=web-02")
+                && vm2.contains("io.systemd.credential:firstboot.locale=C.UTF-8"), vm2);
+
+        Run bad = cowherd("domain", "clone", "--xml", xmlFile.toString(), "--credential", "novalue", "--output-dir",
+                dir.resolve("x").toString());
+        assertEquals(ExitCodes.USAGE, bad.exit(), bad.err());
+        Run badHost = cowherd("domain", "clone", "--xml", xmlFile.toString(), "--hostname", "under_score", "--output-dir",
+                dir.resolve("y").toString());
+        assertEquals(ExitCodes.USAGE, badHost.exit(), badHost.err());
+        assertTrue(badHost.err().contains("not a hostname"), badHost.err());
+    }
+
+    @Test
     void domainCloneBatchesFromOneGolden() throws Exception {
         Path master = rawMaster();
         Path pool = dir.resolve("batches");

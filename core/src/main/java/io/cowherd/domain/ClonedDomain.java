@@ -14,8 +14,10 @@ import java.util.UUID;
  * @param disks the disk clones made in the pool, in document order
  * @param nvram the domain's NVRAM file, or null when the domain has none
  * @param xml the domain XML as defined (or written)
+ * @param hostname the hostname its identity gives the guest, or null when no identity was asked for
  */
-public record ClonedDomain(String name, UUID uuid, List<String> macs, List<Volume> disks, Path nvram, String xml) {
+public record ClonedDomain(String name, UUID uuid, List<String> macs, List<Volume> disks, Path nvram, String xml,
+        String hostname) {
 
     public ClonedDomain {
         macs = List.copyOf(macs);

@@ -29,8 +29,10 @@ public final class DomainCloneOptions {
     private final Path nvramDirectory;
     private final NameConflict onNameConflict;
     private final Map<String, String> masters;
+    private final GuestIdentity identity;
 
     private DomainCloneOptions(Builder b) {
+        this.identity = b.identity;
         this.masters = Map.copyOf(b.masters);
         this.namePattern = b.namePattern;
         this.count = b.count;
@@ -80,6 +82,11 @@ public final class DomainCloneOptions {
         return onNameConflict;
     }
 
+    /** The identity each clone gets through its virtual hardware ({@link GuestIdentity#NONE} by default). */
+    public GuestIdentity identity() {
+        return identity;
+    }
+
     /**
      * Pool masters chosen for the source's writable disks, by target dev ({@code vda}); the key
      * {@link #ONLY_DISK} stands for the source's only writable disk. A disk without an entry is
@@ -117,6 +124,13 @@ public final class DomainCloneOptions {
         private boolean start;
         private Path nvramDirectory;
         private NameConflict onNameConflict = NameConflict.FAIL;
+        private GuestIdentity identity = GuestIdentity.NONE;
+
+        /** The identity each clone gets through SMBIOS: hostname, cloud-init NoCloud, systemd credentials. */
+        public Builder identity(GuestIdentity identity) {
+            this.identity = java.util.Objects.requireNonNull(identity, "identity");
+            return this;
+        }
 
         private Builder() {
         }

@@ -258,7 +258,9 @@ public class DomainCloner {
                     + "shut off: `virsh shutdown " + sourceName + "`, then clone again");
         }
         Existing existing = existing();
-        List<String> names = chooseNames(source, sourceName, options, existing, plans, outDir);
+        Map<String, Integer> named = chooseNames(source, sourceName, options, existing, plans, outDir);
+        List<String> names = List.copyOf(named.keySet());
+        warnIfIdentityCannotArrive(source, sourceName, options.identity());
 
         MacAddressAllocator macs = new MacAddressAllocator();
         macs.reserve(existing.macs());
@@ -274,7 +276,8 @@ public class DomainCloner {
         List<ClonedDomain> done = new ArrayList<>();
         for (String name : names) {
             try {
-                done.add(cloneOne(source, sourceName, name, options, plans, macs, uuids, outDir, done.isEmpty()));
+                done.add(cloneOne(source, sourceName, name, named.get(name), options, plans, macs, uuids, outDir,
+                        done.isEmpty()));
             } catch (RuntimeException e) {
                 String importedNote = "";
                 if (done.isEmpty() && !imported.isEmpty()) {
@@ -500,10 +503,10 @@ public class DomainCloner {
         return new Existing(names, uuids, macs);
     }
 
-    /** The clone names, checked against everything they would collide with. */
-    private List<String> chooseNames(DomainXml source, String sourceName, DomainCloneOptions options,
+    /** The clone names with their indexes, in order, checked against everything they would collide with. */
+    private Map<String, Integer> chooseNames(DomainXml source, String sourceName, DomainCloneOptions options,
             Existing existing, List<DiskPlan> plans, Path outDir) {
-        List<String> names = new ArrayList<>();
+        Map<String, Integer> names = new LinkedHashMap<>();
         Map<String, String> conflicts = new LinkedHashMap<>();
         boolean skip = options.onNameConflict() == DomainCloneOptions.NameConflict.SKIP;
         long lastIndex = (long) options.firstIndex() + options.count() - 1 + (skip ? MAX_SKIPPED_NAMES : 0);
@@ -514,7 +517,10 @@ public class DomainCloner {
             }
             String name = options.nameFor(sourceName, (int) i);
             io.cowherd.VolumeNames.check(name);
-            if (names.contains(name) || conflicts.containsKey(name)) {
+            if (options.identity().delivers()) {
+                options.identity().hostnameFor(name, (int) i); // a bad hostname is refused before anything is made
+            }
+            if (names.containsKey(name) || conflicts.containsKey(name)) {
                 throw new IllegalArgumentException("name pattern gives '" + name + "' to two clones; put the index "
                         + "in the pattern, for example 'web-%02d'");
             }
@@ -526,12 +532,26 @@ public class DomainCloner {
                 }
                 conflicts.put(name, why.get());
             }
-            names.add(name);
+            names.put(name, (int) i);
         }
         if (!conflicts.isEmpty()) {
             throw new NameTakenException(sourceName, conflicts);
         }
         return names;
+    }
+
+    /**
+     * Identity travels in SMBIOS tables, which only a hardware-virtualized guest has (x86 and
+     * AArch64 with firmware); a Xen PV guest ({@code <os><type>xen</type>}) or a domain with no
+     * {@code <os>} never sees it. Said once per batch; the clones are still made.
+     */
+    private static void warnIfIdentityCannotArrive(DomainXml source, String sourceName, GuestIdentity identity) {
+        if (identity.delivers() && !"hvm".equals(source.osType().orElse(""))) {
+            LOG.warn("domain '{}' has os type '{}', without SMBIOS: the clones' hostname{}{} cannot reach their guests, "
+                    + "which boot as twins of the master unless it was sealed and configures itself otherwise", sourceName,
+                    source.osType().orElse("(none)"), identity.cloudInit() ? ", cloud-init data" : "",
+                    identity.credentials().isEmpty() ? "" : " and credentials");
+        }
     }
 
     private Optional<String> conflict(String name, DomainXml source, String sourceName, DomainCloneOptions options,
@@ -598,7 +618,7 @@ public class DomainCloner {
         }
     }
 
-    private ClonedDomain cloneOne(DomainXml source, String sourceName, String name, DomainCloneOptions options,
+    private ClonedDomain cloneOne(DomainXml source, String sourceName, String name, int index, DomainCloneOptions options,
             List<DiskPlan> plans, MacAddressAllocator macs, Set<String> uuids, Path outDir, boolean first) {
         Made made = new Made(name);
         try {
@@ -607,6 +627,14 @@ public class DomainCloner {
             UUID uuid = newUuid(uuids);
             xml.setUuid(uuid);
             xml.clearIdAndTitle();
+            GuestIdentity identity = options.identity();
+            String hostname = null;
+            if (identity.delivers()) {
+                hostname = identity.hostnameFor(name, index);
+                // The instance id is the clone's UUID: new for every clone, so cloud-init runs afresh.
+                xml.setSmbiosIdentity(identity.cloudInit() ? GuestIdentity.noCloudSerial(uuid, hostname) : null,
+                        identity.credentialsFor(hostname));
+            }
             List<String> newMacs = xml.replaceMacAddresses(macs::allocate);
             xml.dropInterfaceTargets();
             int graphics = xml.makeGraphicsAutoport();
@@ -651,7 +679,7 @@ public class DomainCloner {
                     made.volumes.stream().map(Volume::name).toList(), made.started ? ", started" : "");
             free(made.domain);
             made.domain = null;
-            return new ClonedDomain(name, uuid, newMacs, made.volumes, nvram, text);
+            return new ClonedDomain(name, uuid, newMacs, made.volumes, nvram, text, hostname);
         } catch (RuntimeException | Error e) {
             rollback(made, e);
             throw e;

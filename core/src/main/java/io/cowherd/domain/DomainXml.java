@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.UUID;
@@ -468,6 +469,90 @@ public final class DomainXml {
             n.setTextContent(path);
         }
     }
+
+    /**
+     * Delivers identity through SMBIOS: {@code <os><smbios mode='sysinfo'/>} and, in
+     * {@code <sysinfo type='smbios'>}, the system serial {@code serial} (when not null) and one
+     * type 11 string {@code io.systemd.credential:NAME=VALUE} per credential (replacing the
+     * source's string for the same credential; its other strings stay).
+     */
+    public void setSmbiosIdentity(String serial, Map<String, String> credentials) {
+        Element os = child(root(), "os").orElseGet(() -> insertAfterOrFirst(root(), "os", "vcpu"));
+        Element smbios = child(os, "smbios").orElseGet(() -> insertAfterOrFirst(os, "smbios", "type"));
+        smbios.setAttribute("mode", "sysinfo");
+        Element sysinfo = children(root(), "sysinfo").stream().filter(e -> "smbios".equals(e.getAttribute("type")))
+                .findFirst().orElseGet(() -> {
+                    Element e = insertAfter(root(), "sysinfo", "os");
+                    e.setAttribute("type", "smbios");
+                    return e;
+                });
+        if (serial != null) {
+            Element system = child(sysinfo, "system").orElseGet(() -> insertFirst(sysinfo, "system"));
+            Element entry = children(system, "entry").stream().filter(e -> "serial".equals(e.getAttribute("name")))
+                    .findFirst().orElseGet(() -> {
+                        Element e = doc.createElement("entry");
+                        e.setAttribute("name", "serial");
+                        system.appendChild(e);
+                        return e;
+                    });
+            entry.setTextContent(serial);
+        }
+        if (!credentials.isEmpty()) {
+            Element oem = child(sysinfo, "oemStrings").orElseGet(() -> {
+                Element e = doc.createElement("oemStrings");
+                sysinfo.appendChild(e);
+                return e;
+            });
+            for (Element e : children(oem, "entry")) {
+                String text = e.getTextContent();
+                if (credentials.keySet().stream().anyMatch(n -> text.startsWith(SYSTEMD_CREDENTIAL + n + "="))) {
+                    remove(e);
+                }
+            }
+            credentials.forEach((name, value) -> {
+                Element e = doc.createElement("entry");
+                e.setTextContent(SYSTEMD_CREDENTIAL + name + "=" + value);
+                oem.appendChild(e);
+            });
+        }
+    }
+
+    /** The SMBIOS type 11 strings ({@code <sysinfo type='smbios'><oemStrings><entry>}), in order. */
+    public List<String> oemStrings() {
+        List<String> out = new ArrayList<>();
+        for (Element sysinfo : children(root(), "sysinfo")) {
+            if ("smbios".equals(sysinfo.getAttribute("type"))) {
+                for (Element oem : children(sysinfo, "oemStrings")) {
+                    children(oem, "entry").forEach(e -> out.add(e.getTextContent()));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The guest's kind, {@code <os><type>} ({@code hvm}, {@code xen}, {@code linux}, {@code exe}), if stated. */
+    public Optional<String> osType() {
+        return child(root(), "os").flatMap(os -> child(os, "type")).map(e -> e.getTextContent().trim());
+    }
+
+    /** The SMBIOS system serial, if the domain states one. */
+    public Optional<String> smbiosSerial() {
+        for (Element sysinfo : children(root(), "sysinfo")) {
+            if ("smbios".equals(sysinfo.getAttribute("type"))) {
+                for (Element system : children(sysinfo, "system")) {
+                    for (Element e : children(system, "entry")) {
+                        if ("serial".equals(e.getAttribute("name"))) {
+                            return Optional.of(e.getTextContent().trim());
+                        }
+                    }
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Where a type 11 string carries a systemd credential (systemd.system-credentials(7)). */
+    static final String SYSTEMD_CREDENTIAL = "io.systemd.credential:";
 
     /**
      * Keeps emulated TPMs from sharing state: drops every {@code <source>} (the state directory

@@ -90,6 +90,44 @@ class DomainClonerLibvirtTest {
         return macs;
     }
 
+    /**
+     * Identity through SMBIOS, as libvirt stores it: each clone's serial carries cloud-init's
+     * NoCloud source with its own UUID as instance id and its own hostname, its type 11 strings
+     * carry the systemd credentials, and {@code <os><smbios mode='sysinfo'/>} hands them to the guest.
+     */
+    @Test
+    void eachCloneGetsItsOwnIdentityThroughSmbios() throws Exception {
+        conn.domainDefineXML(fx.sourceXml());
+        GuestIdentity identity = GuestIdentity.builder().hostnamePattern("node%d.lab").cloudInit(true)
+                .credential("ssh.authorized_keys.root", "ssh-ed25519 AAAAC3 ops@lab").build();
+        List<ClonedDomain> clones = new DomainCloner(conn, fx.pool).cloneDomain("src",
+                DomainCloneOptions.builder().namePattern("id-%d").count(2).firstIndex(7).identity(identity).build());
+
+        Set<String> serials = new HashSet<>();
+        for (ClonedDomain c : clones) {
+            String host = "node" + c.name().substring(3) + ".lab";
+            assertEquals(host, c.hostname());
+            String xml = conn.domainLookupByName(c.name()).getXMLDesc(0);
+            DomainXml x = DomainXml.parse(xml);
+            assertEquals(Optional.of("ds=nocloud;i=" + c.uuid() + ";h=" + host), x.smbiosSerial(), xml);
+            assertEquals(List.of("io.systemd.credential:system.hostname=" + host,
+                    "io.systemd.credential:ssh.authorized_keys.root=ssh-ed25519 AAAAC3 ops@lab"), x.oemStrings(), xml);
+            assertTrue(xml.contains("<smbios mode='sysinfo'/>"), xml);
+            serials.add(x.smbiosSerial().orElseThrow());
+        }
+        assertEquals(2, serials.size(), "a serial of its own for each clone");
+        assertEquals(List.of("node7.lab", "node8.lab"), clones.stream().map(ClonedDomain::hostname).toList());
+
+        assertThrows(IllegalArgumentException.class, () -> GuestIdentity.builder().hostnamePattern("-bad-%d"));
+        assertThrows(IllegalArgumentException.class, () -> GuestIdentity.builder().credential("system.hostname", "x"));
+        int before = domainNames().size();
+        // 63 characters at index 9, 64 at index 10: the second clone's hostname is refused before the first is made.
+        DomainCloneOptions tooLong = DomainCloneOptions.builder().namePattern("x-%d").firstIndex(9).count(2).identity(
+                GuestIdentity.builder().hostnamePattern("h%d" + "a".repeat(61)).build()).build();
+        assertThrows(IllegalArgumentException.class, () -> new DomainCloner(conn, fx.pool).cloneDomain("src", tooLong));
+        assertEquals(before, domainNames().size());
+    }
+
     @Test
     void clonesADefinedDomainThreeTimes() throws Exception {
         conn.domainDefineXML(fx.sourceXml());
