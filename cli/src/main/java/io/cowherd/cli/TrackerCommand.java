@@ -2,7 +2,7 @@ package io.cowherd.cli;
 
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.TrackerHandle;
-import io.cowherd.distribution.torrent.TtorrentEngine;
+import io.cowherd.distribution.torrent.EmbeddedTracker;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
@@ -27,7 +27,7 @@ final class TrackerCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        TrackerHandle t = new TtorrentEngine().startTracker(TorrentCli.hostPort(address));
+        TrackerHandle t = EmbeddedTracker.start(TorrentCli.hostPort(address));
         for (Path p : torrents) {
             Metainfo m = Metainfo.read(p);
             t.track(m);

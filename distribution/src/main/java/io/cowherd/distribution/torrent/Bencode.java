@@ -151,7 +151,7 @@ final class Bencode {
         return Long.parseLong(s);
     }
 
-    /** Encodes Long, String, byte[], List and Map (keys sorted as bencode requires). */
+    /** Encodes Long, String, byte[], List and Map (String or raw byte[] keys, sorted as bencode requires). */
     static byte[] encode(Object o) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         write(out, o);
@@ -173,7 +173,7 @@ final class Bencode {
         } else if (o instanceof Map<?, ?> m) {
             out.write('d');
             TreeMap<byte[], Object> sorted = new TreeMap<>(java.util.Arrays::compareUnsigned);
-            m.forEach((k, v) -> sorted.put(((String) k).getBytes(StandardCharsets.UTF_8), v));
+            m.forEach((k, v) -> sorted.put(k instanceof byte[] raw ? raw : ((String) k).getBytes(StandardCharsets.UTF_8), v));
             sorted.forEach((k, v) -> {
                 write(out, k);
                 write(out, v);

@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * fetch's {@code NAME.part} files are checked and their good pieces kept, and the files get their
  * final names only once every piece is verified.
  *
- * <p>The tracker is ttorrent's: {@link #startTracker} is {@link TtorrentEngine}'s.
+ * <p>The tracker is the {@link EmbeddedTracker}, as for every engine.
  */
 public final class LibtorrentEngine implements TorrentEngine {
     private static final Logger LOG = LoggerFactory.getLogger(LibtorrentEngine.class);
@@ -102,8 +102,9 @@ public final class LibtorrentEngine implements TorrentEngine {
         }
     }
 
+    /** The {@link EmbeddedTracker}, the same for every engine. */
     @Override
     public TrackerHandle startTracker(InetSocketAddress address) {
-        return new TtorrentEngine().startTracker(address);
+        return EmbeddedTracker.start(address);
     }
 }

@@ -2,14 +2,11 @@ package io.cowherd.distribution.torrent;
 
 import com.turn.ttorrent.client.Client;
 import com.turn.ttorrent.client.peer.SharingPeer;
-import com.turn.ttorrent.tracker.Tracker;
-import io.cowherd.CowException;
 import io.cowherd.CowIOException;
 import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.internal.io.HostFiles;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -88,37 +85,10 @@ public final class TtorrentEngine implements TorrentEngine {
         }
     }
 
+    /** The {@link EmbeddedTracker}, the same for every engine. */
     @Override
     public TrackerHandle startTracker(InetSocketAddress address) {
-        try {
-            Tracker tracker = new Tracker(address);
-            tracker.start();
-            URI url = URI.create("http://" + hostForUrl(address) + ":" + address.getPort() + "/announce");
-            LOG.info("tracker listening at {}", url);
-            return new TrackerHandle() {
-                @Override
-                public URI announceUrl() {
-                    return url;
-                }
-
-                @Override
-                public void track(Metainfo metainfo) {
-                    try {
-                        tracker.announce(new LocalityTrackedTorrent(metainfo.encoded()));
-                    } catch (IOException | java.security.NoSuchAlgorithmException e) {
-                        throw new CowException("the tracker cannot track " + metainfo.name() + ": " + e, e);
-                    }
-                }
-
-                @Override
-                public void close() {
-                    tracker.stop();
-                }
-            };
-        } catch (IOException e) {
-            throw new CowException("cannot start a tracker on " + address + ": " + e.getMessage()
-                    + " (is the port taken?)", e);
-        }
+        return EmbeddedTracker.start(address);
     }
 
     static String hostForUrl(InetSocketAddress a) {

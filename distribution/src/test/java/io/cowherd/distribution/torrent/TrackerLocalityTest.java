@@ -26,15 +26,15 @@ class TrackerLocalityTest {
 
     @Test
     void prefixBits() {
-        assertEquals(32, LocalityTrackedTorrent.commonPrefixBits(new byte[] {10, 9, 2, 7}, new byte[] {10, 9, 2, 7}));
-        assertEquals(24, LocalityTrackedTorrent.commonPrefixBits(new byte[] {10, 9, 2, 7}, new byte[] {10, 9, 2, (byte) 200}));
-        assertEquals(22, LocalityTrackedTorrent.commonPrefixBits(new byte[] {10, 9, 2, 7}, new byte[] {10, 9, 1, 7}));
-        assertEquals(0, LocalityTrackedTorrent.commonPrefixBits(new byte[] {10, 9, 2, 7}, new byte[16]));
+        assertEquals(32, TrackedSwarm.commonPrefixBits(new byte[] {10, 9, 2, 7}, new byte[] {10, 9, 2, 7}));
+        assertEquals(24, TrackedSwarm.commonPrefixBits(new byte[] {10, 9, 2, 7}, new byte[] {10, 9, 2, (byte) 200}));
+        assertEquals(22, TrackedSwarm.commonPrefixBits(new byte[] {10, 9, 2, 7}, new byte[] {10, 9, 1, 7}));
+        assertEquals(0, TrackedSwarm.commonPrefixBits(new byte[] {10, 9, 2, 7}, new byte[16]));
     }
 
     @Test
     void anAnnounceGetsThePeersOfItsOwnSubnetFirst() throws Exception {
-        TrackerHandle tracker = open.keep(new TtorrentEngine().startTracker(SwarmFixture.trackerAddress()));
+        TrackerHandle tracker = open.keep(EmbeddedTracker.start(SwarmFixture.trackerAddress()));
         Metainfo m = Metainfo.create(SwarmFixture.randomFile(tmp.resolve("a.raw"), 1 << 20, 1), List.of(tracker.announceUrl()), 0, "t");
         tracker.track(m);
         // 40 hosts in one site (10.9.1.0/24), 10 in another (10.9.2.0/24): more than one answer holds
@@ -45,7 +45,7 @@ class TrackerLocalityTest {
             announce(tracker.announceUrl(), m, "10.9.2." + i, 100 + i);
         }
         List<String> answer = announce(tracker.announceUrl(), m, "10.9.2.200", 200);
-        assertEquals(LocalityTrackedTorrent.ANSWER_PEERS, answer.size(), answer.toString());
+        assertEquals(TrackedSwarm.ANSWER_PEERS, answer.size(), answer.toString());
         for (int i = 0; i < 10; i++) {
             assertTrue(answer.get(i).startsWith("10.9.2."), "the own site's peers come first: " + answer);
         }
