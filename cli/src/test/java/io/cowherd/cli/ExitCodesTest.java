@@ -23,8 +23,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Every exit code the README's table promises, reached by a real command that earns it, each
- * with one error line on stderr that names the file or thing concerned.
+ * Every exit code the README's table promises, reached by a real command that earns it (a hostile
+ * bundle archive for 8, unsafe), each with one error line on stderr that names the file or thing
+ * concerned.
  */
 class ExitCodesTest {
     @TempDir
