@@ -193,26 +193,12 @@ public final class EmbeddedTracker implements TrackerHandle {
         for (String pair : raw.split("&")) {
             int eq = pair.indexOf('=');
             if (eq > 0) {
-                q.put(pair.substring(0, eq), percentDecode(pair.substring(eq + 1)));
+                // Decoding as ISO-8859-1 maps each %XX to one char, so its bytes are the raw ones.
+                q.put(pair.substring(0, eq), java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.ISO_8859_1)
+                        .getBytes(StandardCharsets.ISO_8859_1));
             }
         }
         return q;
-    }
-
-    private static byte[] percentDecode(String s) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(s.length());
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '%' && i + 2 < s.length()) {
-                out.write(Integer.parseInt(s, i + 1, i + 3, 16));
-                i += 2;
-            } else if (c == '+') {
-                out.write(' ');
-            } else {
-                out.write(c);
-            }
-        }
-        return out.toByteArray();
     }
 
     private static byte[] exactly(Map<String, byte[]> q, String name, int length) {
