@@ -76,7 +76,7 @@ public final class TtorrentEngine implements TorrentEngine {
             if (options.maxUploadBytesPerSecond() > 0) {
                 torrent.setMaxUploadRate(options.maxUploadBytesPerSecond() / 1024.0);
             }
-            Client client = new Client(options.bindAddress(), torrent);
+            Client client = newClient(options.bindAddress(), torrent);
             Session s = new Session(metainfo, torrent, client, options, seeder);
             client.share(seeder || options.seedAfter() ? -1 : 0);
             s.startMonitor();
@@ -86,6 +86,11 @@ public final class TtorrentEngine implements TorrentEngine {
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** A ttorrent client for {@code torrent}, routed around its listener race (see {@link CowherdClient}). */
+    static Client newClient(java.net.InetAddress bind, CowherdSharedTorrent torrent) throws IOException {
+        return new CowherdClient(bind, torrent);
     }
 
     @Override

@@ -18,8 +18,15 @@ final class SwarmFixture {
     private SwarmFixture() {
     }
 
-    /** The engine of that name: {@code ttorrent} or {@code libtorrent}. */
+    /**
+     * The engine of that name: {@code ttorrent} or {@code libtorrent}. The system property
+     * {@code cowherd.test.engines} (comma-separated names) skips tests of other engines: the fault
+     * soak ({@code benchmarks/soak/run-fault-soak.sh}) runs one engine at a time.
+     */
     static TorrentEngine engine(String name) {
+        String only = System.getProperty("cowherd.test.engines", "");
+        org.junit.jupiter.api.Assumptions.assumeTrue(only.isBlank() || java.util.List.of(only.split(",")).contains(name),
+                () -> "engine " + name + " not in cowherd.test.engines=" + only);
         return switch (name) {
             case "ttorrent" -> new TtorrentEngine();
             case "libtorrent" -> new LibtorrentEngine();
