@@ -8,22 +8,16 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicTest;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.Timeout;
 
 /**
  * The host side of this module's in-kernel tests ({@link InKernel}): runs them in one User-mode
  * Linux kernel through the test kit's {@link UserModeLinux} harness and reports each in-kernel
- * test as a test of this run (report: {@code target/uml/in-kernel-report.txt}). Tagged
- * {@value #TAG}: the pom runs it in a surefire execution of its own, without the module's reruns.
+ * test as a test of this run (report: {@code target/uml/in-kernel-report.txt}), once per build.
  * Needs the packages of {@code scripts/install-test-peers.sh}; without them it fails and says so.
  */
-@Tag(KernelHarnessTest.TAG)
 class KernelHarnessTest {
-    /** The tag of the kernel harness, for the pom's surefire executions. */
-    static final String TAG = "kernel-harness";
-
     @TestFactory
     @Timeout(value = 6, unit = TimeUnit.MINUTES)
     List<DynamicTest> inKernelTests() throws Exception {

@@ -20,9 +20,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The {@link TorrentEngine} on ttorrent 1.5 ({@code com.turn:ttorrent-core}). HTTP trackers only,
- * no DHT, no magnet links (no metadata exchange). ttorrent listens on ports 6881-6889 of the bind
- * address only, so at most nine sessions share one address; give each its own address (any
- * {@code 127.0.0.x} on loopback).
+ * no DHT, no magnet links (no metadata exchange). ttorrent listens on the first free port from
+ * 49152 to 65534 of the bind address only; give each session its own address (any
+ * {@code 127.0.0.x} on loopback) so that peers are told apart by address.
  */
 public final class TtorrentEngine implements TorrentEngine {
     private static final Logger LOG = LoggerFactory.getLogger(TtorrentEngine.class);
@@ -73,7 +73,7 @@ public final class TtorrentEngine implements TorrentEngine {
             if (options.maxUploadBytesPerSecond() > 0) {
                 torrent.setMaxUploadRate(options.maxUploadBytesPerSecond() / 1024.0);
             }
-            Client client = new Client(options.bindAddress(), torrent);
+            Client client = newClient(options.bindAddress(), torrent);
             Session s = new Session(metainfo, torrent, client, options, seeder);
             client.share(seeder || options.seedAfter() ? -1 : 0);
             s.startMonitor();
@@ -83,6 +83,11 @@ public final class TtorrentEngine implements TorrentEngine {
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** A ttorrent client for {@code torrent}, routed around its listener race (see {@link CowherdClient}). */
+    static Client newClient(java.net.InetAddress bind, CowherdSharedTorrent torrent) throws IOException {
+        return new CowherdClient(bind, torrent);
     }
 
     /** The {@link EmbeddedTracker}, the same for every engine. */

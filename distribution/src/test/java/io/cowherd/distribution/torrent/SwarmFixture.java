@@ -11,15 +11,22 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Random;
 
-/** Helpers for in-JVM swarms on loopback: one 127.0.0.x address per session (ttorrent uses ports 6881-6889 of its address). */
+/** Helpers for in-JVM swarms on loopback: one 127.0.0.x address per session (ttorrent listens on the first free port from 49152 of its address). */
 final class SwarmFixture {
     private static int nextHost = 10 + new Random().nextInt(100) * 2;
 
     private SwarmFixture() {
     }
 
-    /** The engine of that name: {@code ttorrent} or {@code libtorrent}. */
+    /**
+     * The engine of that name: {@code ttorrent} or {@code libtorrent}. The system property
+     * {@code cowherd.test.engines} (comma-separated names) skips tests of other engines: the fault
+     * soak ({@code benchmarks/soak/run-fault-soak.sh}) runs one engine at a time.
+     */
     static TorrentEngine engine(String name) {
+        String only = System.getProperty("cowherd.test.engines", "");
+        org.junit.jupiter.api.Assumptions.assumeTrue(only.isBlank() || java.util.List.of(only.split(",")).contains(name),
+                () -> "engine " + name + " not in cowherd.test.engines=" + only);
         return switch (name) {
             case "ttorrent" -> new TtorrentEngine();
             case "libtorrent" -> new LibtorrentEngine();
