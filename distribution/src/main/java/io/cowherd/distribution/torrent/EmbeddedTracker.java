@@ -37,8 +37,14 @@ public final class EmbeddedTracker implements TrackerHandle {
     static final int INTERVAL_SECONDS = 10;
     /** Most peers one answer holds, whatever a client's {@code numwant}. */
     static final int MAX_ANSWER = 200;
-    /** Literal addresses only: a host name in {@code ip=} would make the tracker resolve it. */
-    private static final Pattern LITERAL_IP = Pattern.compile("[0-9.]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*");
+    /**
+     * Literal addresses only: a dotted quad of octets, or anything with a colon (the JDK parses
+     * that as an IPv6 literal or refuses it). Anything else, "999.1.1.1" included, the JDK would
+     * look up in the DNS, which network input must never make the tracker do.
+     */
+    private static final Pattern LITERAL_IP = Pattern.compile(
+            "((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+                    + "|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*");
 
     private final HttpServer server;
     private final ExecutorService workers;

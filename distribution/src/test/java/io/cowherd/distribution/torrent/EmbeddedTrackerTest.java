@@ -79,13 +79,16 @@ class EmbeddedTrackerTest {
         assertEquals(7001, peers.get(0).dict().get("port").number());
         assertArrayEquals("-CW0001-000000000001".getBytes(StandardCharsets.US_ASCII), peers.get(0).dict().get("peer id").bytes());
 
-        // A host name in ip= is not resolved: the peer is recorded at the address it announced from.
+        // A host name in ip= is not resolved, nor is what only looks like an address: the peer is
+        // recorded at the address it announced from.
         get(t.announceUrl(), "/announce?info_hash=" + hash + "&peer_id=-CW0001-000000000003&port=7003&left=5&ip=example.com");
+        get(t.announceUrl(), "/announce?info_hash=" + hash + "&peer_id=-CW0001-000000000004&port=7004&left=5&ip=999.1.1.1");
         List<String> ips = get(t.announceUrl(), "/announce?info_hash=" + hash
                 + "&peer_id=-CW0001-000000000002&port=7002&left=5&ip=10.1.1.2&compact=0").dict().get("peers").list().stream()
                 .map(p -> new String(p.dict().get("ip").bytes(), StandardCharsets.US_ASCII)).toList();
-        assertEquals(List.of("10.1.1.1", "127.0.0.1"), ips, "nearest first, the named host at its own address");
+        assertEquals(List.of("10.1.1.1", "127.0.0.1", "127.0.0.1"), ips, "nearest first, the others at their own address");
         get(t.announceUrl(), "/announce?info_hash=" + hash + "&peer_id=-CW0001-000000000003&port=7003&event=stopped");
+        get(t.announceUrl(), "/announce?info_hash=" + hash + "&peer_id=-CW0001-000000000004&port=7004&event=stopped");
 
         Bencode.Value scrape = get(t.announceUrl(), "/scrape");
         Bencode.Value counts = scrape.dict().get("files").dict().values().iterator().next();
