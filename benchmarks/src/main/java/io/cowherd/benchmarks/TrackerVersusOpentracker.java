@@ -1,8 +1,7 @@
 package io.cowherd.benchmarks;
 
 import io.cowherd.distribution.torrent.Metainfo;
-import io.cowherd.distribution.torrent.TrackerHandle;
-import io.cowherd.distribution.torrent.TtorrentEngine;
+import io.cowherd.distribution.torrent.tracker.EmbeddedTracker;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -54,7 +53,7 @@ public final class TrackerVersusOpentracker {
 
         int ourPort = freePort();
         Result ours;
-        try (TrackerHandle t = new TtorrentEngine().startTracker(new InetSocketAddress("127.0.0.1", ourPort))) {
+        try (EmbeddedTracker t = EmbeddedTracker.start(new InetSocketAddress("127.0.0.1", ourPort))) {
             t.track(m);
             ours = load(ourPort, m, hosts, clients, seconds);
         }

@@ -17,7 +17,9 @@ final class ApiTerms {
             Map.entry("(Pool.flatten)", "(cowherd pool flatten)"),
             Map.entry("(Pool.promote)", "(cowherd pool promote)"),
             Map.entry("a safe rebase onto no backing", "rebase -b \"\""),
-            Map.entry("(LibtorrentEngine)", "(--engine libtorrent)"),
+            Map.entry("use the libtorrent engine", "use --engine libtorrent"),
+            Map.entry("use the ttorrent engine", "use --engine ttorrent"),
+            Map.entry("(SessionOptions.withDht)", "(--dht, --dht-bootstrap HOST:PORT)"),
             Map.entry("(CowBackend.capabilities)", "(see `cowherd backends`)"));
 
     private ApiTerms() {

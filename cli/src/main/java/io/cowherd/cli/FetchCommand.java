@@ -5,23 +5,24 @@ import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.Volume;
 import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.bundle.BundleManifest;
+import io.cowherd.distribution.torrent.MagnetLink;
+import io.cowherd.distribution.torrent.Progress;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.SessionOptions;
-import io.cowherd.distribution.torrent.TorrentSession;
-import io.cowherd.distribution.torrent.MagnetLink;
 import io.cowherd.distribution.torrent.TorrentEngine;
-import java.util.List;
+import io.cowherd.distribution.torrent.TorrentSession;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /** {@code cowherd fetch TORRENT --into DIR}: download a torrent, every piece verified. */
 @Command(name = "fetch", description = "Download a torrent (a cowherd bundle or any ordinary torrent) into a directory, every piece verified.")
@@ -35,7 +36,7 @@ final class FetchCommand implements Callable<Integer> {
     @Option(names = "--seed-after", description = "Keep seeding after the download completes, until stopped.")
     boolean seedAfter;
 
-    @Option(names = "--rate-limit", paramLabel = "RATE", description = "Download limit in bytes per second (e.g. 12M): for the whole host with libtorrent, per peer connection with ttorrent.")
+    @Option(names = "--rate-limit", paramLabel = "RATE", description = "Download limit in bytes per second (e.g. 12M) for the whole session (libtorrent engine; ttorrent refuses it).")
     String rateLimit;
 
     @Option(names = "--rate-limit-up", paramLabel = "RATE", description = "Upload limit in bytes per second (as --rate-limit).")
@@ -81,9 +82,9 @@ final class FetchCommand implements Callable<Integer> {
         Metainfo m = magnet == null ? Metainfo.read(Path.of(source)) : null;
         TorrentEngine engine = engineOptions.engine();
         List<java.net.URI> trackers = magnet != null ? magnet.trackers() : m.trackers();
-        SessionOptions o = SessionOptions.on(!trackers.isEmpty() || engineOptions.firstBootstrap() == null
+        SessionOptions o = engineOptions.apply(SessionOptions.on(!trackers.isEmpty() || engineOptions.firstBootstrap() == null
                         ? TorrentCli.bindAddress(bind, trackers.isEmpty() ? null : trackers.get(0))
-                        : TorrentCli.bindAddress(bind, engineOptions.firstBootstrap()))
+                        : TorrentCli.bindAddress(bind, engineOptions.firstBootstrap())))
                 .withRateLimits(rateLimit == null ? 0 : Sizes.parse(rateLimit), rateLimitUp == null ? 0 : Sizes.parse(rateLimitUp))
                 .withNoPeerTimeout(Duration.ofSeconds(noPeerTimeout))
                 .withSeedAfter(seedAfter)
@@ -105,9 +106,14 @@ final class FetchCommand implements Callable<Integer> {
         json.put("info-hash", m.infoHashHex());
         json.put("size", m.totalSize());
         json.put("pieces", m.pieceCount());
+        // an interrupted fetch run again: what it kept from disk, and what it had to download
+        Progress done = s.progress();
+        json.put("resumed-pieces", done.resumedPieces());
+        json.put("downloaded", done.downloaded());
         if (!output.json()) {
             out.println("fetched " + result.toAbsolutePath() + " (" + Sizes.human(m.totalSize()) + ", " + m.pieceCount()
-                    + " pieces verified)");
+                    + " pieces verified" + (done.resumedPieces() > 0 ? ", " + done.resumedPieces() + " of them resumed from disk" : "")
+                    + "; " + Sizes.human(done.downloaded()) + " downloaded)");
         }
         if (Files.isDirectory(result) && Files.exists(result.resolve(BundleManifest.FILE_NAME))) {
             Bundle b = Bundle.open(result);

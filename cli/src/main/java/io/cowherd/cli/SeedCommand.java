@@ -2,26 +2,26 @@ package io.cowherd.cli;
 
 import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.bundle.BundleManifest;
-import io.cowherd.distribution.torrent.HttpOrigin;
-import io.cowherd.distribution.torrent.InitialSeeder;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.SessionOptions;
 import io.cowherd.distribution.torrent.TorrentEngine;
 import io.cowherd.distribution.torrent.TorrentSession;
-import io.cowherd.distribution.torrent.TrackerHandle;
+import io.cowherd.distribution.torrent.origin.HttpOrigin;
+import io.cowherd.distribution.torrent.seeder.InitialSeeder;
+import io.cowherd.distribution.torrent.tracker.EmbeddedTracker;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /** {@code cowherd seed BUNDLE_DIR}: make the torrent of a bundle and share it until stopped. */
 @Command(name = "seed", description = "Make the torrent of a bundle (or any file or directory) and seed it until stopped.")
@@ -55,7 +55,7 @@ final class SeedCommand implements Callable<Integer> {
     @Option(names = "--bind", paramLabel = "ADDR", description = "Local address to listen on and announce (default: the one that reaches the tracker).")
     String bind;
 
-    @Option(names = "--rate-limit-up", paramLabel = "RATE", description = "Upload limit in bytes per second (e.g. 50M): for the whole host with libtorrent, per peer connection with ttorrent.")
+    @Option(names = "--rate-limit-up", paramLabel = "RATE", description = "Upload limit in bytes per second (e.g. 50M) for the whole session (libtorrent engine and --initial-seeding; ttorrent refuses it).")
     String rateUp;
 
     @Option(names = "--http-origin", paramLabel = "HOST:PORT", description = "Also serve the data over HTTP here (byte "
@@ -91,14 +91,14 @@ final class SeedCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--initial-seeding announces to a tracker (--tracker URL or --embedded-tracker "
                     + "HOST:PORT; no DHT) and serves no metadata to magnet links (no --magnet)");
         }
-        if (trackerChoice == null && !engine.trackerless()) {
+        if (trackerChoice == null && !engineOptions.dhtOn()) {
             throw new IllegalArgumentException("name a tracker (--tracker URL or --embedded-tracker HOST:PORT), or go "
                     + "trackerless with --dht (libtorrent engine)");
         }
-        TrackerHandle tracker = null;
+        EmbeddedTracker tracker = null;
         URI announce = trackerChoice == null ? null : trackerChoice.tracker;
         if (trackerChoice != null && trackerChoice.embedded != null) {
-            tracker = engine.startTracker(TorrentCli.hostPort(trackerChoice.embedded));
+            tracker = EmbeddedTracker.start(TorrentCli.hostPort(trackerChoice.embedded));
             announce = tracker.announceUrl();
         }
         Metainfo m = Metainfo.create(content, announce == null ? List.of() : List.of(announce),
@@ -108,8 +108,8 @@ final class SeedCommand implements Callable<Integer> {
         }
         Path torrent = torrentOut != null ? torrentOut
                 : content.toAbsolutePath().resolveSibling(content.getFileName() + ".torrent");
-        SessionOptions o = SessionOptions.on(announce != null || engineOptions.firstBootstrap() == null
-                        ? TorrentCli.bindAddress(bind, announce) : TorrentCli.bindAddress(bind, engineOptions.firstBootstrap()))
+        SessionOptions o = engineOptions.apply(SessionOptions.on(announce != null || engineOptions.firstBootstrap() == null
+                        ? TorrentCli.bindAddress(bind, announce) : TorrentCli.bindAddress(bind, engineOptions.firstBootstrap())))
                 .withRateLimits(0, rateUp == null ? 0 : Sizes.parse(rateUp));
         TorrentSession s = initialSeeding ? InitialSeeder.start(m, content.toAbsolutePath().getParent(), o)
                 : engine.seed(m, content.toAbsolutePath().getParent(), o);
@@ -139,7 +139,7 @@ final class SeedCommand implements Callable<Integer> {
             out.println("info-hash " + m.infoHashHex());
             out.println("engine " + (initialSeeding ? "initial seeding (cowherd)" : engine.name()));
             out.println("tracker " + (announce == null ? "none" : announce));
-            if (engine.trackerless()) {
+            if (engineOptions.dhtOn()) {
                 out.println("dht-node " + listen + " (fetch with --dht-bootstrap this)");
             }
             if (magnet) {

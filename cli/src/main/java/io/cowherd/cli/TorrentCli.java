@@ -1,8 +1,11 @@
 package io.cowherd.cli;
 
+import io.cowherd.distribution.torrent.EngineTuning;
 import io.cowherd.distribution.torrent.ProgressListener;
+import io.cowherd.distribution.torrent.SessionOptions;
+import io.cowherd.distribution.torrent.TorrentEngine;
+import io.cowherd.distribution.torrent.TorrentEngines;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -10,31 +13,18 @@ import java.net.URI;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
-import io.cowherd.UnsupportedFeatureException;
-import io.cowherd.distribution.torrent.LibtorrentEngine;
-import io.cowherd.distribution.torrent.TorrentEngine;
-import io.cowherd.distribution.torrent.TtorrentEngine;
 import picocli.CommandLine.Option;
 
 /** What the torrent commands share: the engine, addresses, the progress bar, waiting until stopped. */
 final class TorrentCli {
-    /**
-     * The engine {@code seed} and {@code fetch} use unless told otherwise. The benchmarks chose it
-     * (medians of 3): one pair on loopback, 1 GiB, libtorrent about 240 MB/s against about 130 for
-     * ttorrent; 256 MiB to 8 namespace hosts at 100 Mbit/s, libtorrent 33 s, ttorrent 32 s.
-     * libtorrent also brings magnet links, the DHT and the HTTP origin fallback; ttorrent is the
-     * pure-Java engine, for hosts where libtorrent's native library does not load.
-     */
-    static final String DEFAULT_ENGINE = "libtorrent";
-
     private TorrentCli() {
     }
 
     /** The engine options {@code seed} and {@code fetch} share. */
     static final class EngineOptions {
-        @Option(names = "--engine", paramLabel = "libtorrent|ttorrent", defaultValue = DEFAULT_ENGINE,
-                description = "BitTorrent engine: libtorrent (native), or ttorrent (pure Java; no DHT, magnet links "
-                        + "or HTTP origin).")
+        @Option(names = "--engine", paramLabel = "NAME", defaultValue = TorrentEngines.DEFAULT, completionCandidates = EngineNames.class,
+                description = "BitTorrent engine: libtorrent (default; native), or ttorrent (pure Java; no DHT, magnet links, "
+                        + "HTTP origin or rate limits).")
         String engine;
 
         @Option(names = "--dht", description = "Join the DHT (libtorrent engine): find peers without a tracker. Only the "
@@ -45,6 +35,10 @@ final class TorrentCli {
                 + "seed's (its peer address; the DHT uses the same port over UDP). Repeatable; implies --dht.")
         List<String> dhtBootstrap = new ArrayList<>();
 
+        @Option(names = "--tune", paramLabel = "FIELD=VALUE", description = "Engine tuning for experiments (default: the "
+                + "measured best; fields in docs/distribution.md), e.g. --tune requestPipeline=32. Repeatable.")
+        List<String> tune = new ArrayList<>();
+
         boolean dhtOn() {
             return dht || !dhtBootstrap.isEmpty();
         }
@@ -54,26 +48,36 @@ final class TorrentCli {
             return dhtBootstrap.isEmpty() ? null : hostPort(dhtBootstrap.get(0));
         }
 
-        private List<InetSocketAddress> bootstrapNodes() {
-            List<InetSocketAddress> nodes = new ArrayList<>();
-            for (String b : dhtBootstrap) {
-                nodes.add(hostPort(b));
-            }
-            return nodes;
+        TorrentEngine engine() {
+            return TorrentEngines.named(engine);
         }
 
-        TorrentEngine engine() {
-            switch (engine) {
-                case "ttorrent":
-                    if (dhtOn()) {
-                        throw new UnsupportedFeatureException("the ttorrent engine has no DHT; use --engine libtorrent");
-                    }
-                    return new TtorrentEngine();
-                case "libtorrent":
-                    return new LibtorrentEngine(dhtOn() ? bootstrapNodes() : null);
-                default:
-                    throw new IllegalArgumentException("unknown engine '" + engine + "'; choose libtorrent or ttorrent");
+        /** {@code o} with the DHT and tuning asked for. */
+        SessionOptions apply(SessionOptions o) {
+            EngineTuning t = EngineTuning.DEFAULT;
+            for (String kv : tune) {
+                int eq = kv.indexOf('=');
+                if (eq <= 0) {
+                    throw new IllegalArgumentException("--tune takes FIELD=VALUE, not '" + kv + "'");
+                }
+                t = t.with(kv.substring(0, eq), kv.substring(eq + 1));
             }
+            List<InetSocketAddress> nodes = null;
+            if (dhtOn()) {
+                nodes = new ArrayList<>();
+                for (String b : dhtBootstrap) {
+                    nodes.add(hostPort(b));
+                }
+            }
+            return o.withDht(nodes).withTuning(t);
+        }
+    }
+
+    /** The engines on the class path, for shell completion. */
+    static final class EngineNames implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return TorrentEngines.known().iterator();
         }
     }
 

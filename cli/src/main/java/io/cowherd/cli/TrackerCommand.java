@@ -1,16 +1,15 @@
 package io.cowherd.cli;
 
 import io.cowherd.distribution.torrent.Metainfo;
-import io.cowherd.distribution.torrent.TrackerHandle;
-import io.cowherd.distribution.torrent.EmbeddedTracker;
+import io.cowherd.distribution.torrent.tracker.EmbeddedTracker;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /** {@code cowherd tracker HOST:PORT [TORRENT...]}: a BitTorrent tracker for the torrents named. */
 @Command(name = "tracker", description = "Run a BitTorrent tracker (HTTP) for the torrents named, until stopped.")
@@ -27,7 +26,7 @@ final class TrackerCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        TrackerHandle t = EmbeddedTracker.start(TorrentCli.hostPort(address));
+        EmbeddedTracker t = EmbeddedTracker.start(TorrentCli.hostPort(address));
         for (Path p : torrents) {
             Metainfo m = Metainfo.read(p);
             t.track(m);

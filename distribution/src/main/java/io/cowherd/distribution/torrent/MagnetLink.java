@@ -4,11 +4,11 @@ import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
-import java.nio.file.Path;
 
 /**
  * A magnet link (BEP 9): {@code magnet:?xt=urn:btih:HASH[&dn=NAME][&tr=TRACKER]...}, the info

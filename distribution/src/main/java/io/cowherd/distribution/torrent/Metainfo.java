@@ -3,6 +3,7 @@ package io.cowherd.distribution.torrent;
 import io.cowherd.CorruptFileException;
 import io.cowherd.CowIOException;
 import io.cowherd.PolicyViolationException;
+import io.cowherd.distribution.internal.Bencode;
 import io.cowherd.distribution.internal.SafeNames;
 import java.io.IOException;
 import java.io.InputStream;
@@ -112,6 +113,11 @@ public final class Metainfo {
     /** SHA-1 of piece {@code i}. */
     public byte[] pieceHash(int i) {
         return java.util.Arrays.copyOfRange(pieces, i * 20, i * 20 + 20);
+    }
+
+    /** Whether {@code data} is piece {@code i}: its SHA-1 is the piece's hash. */
+    public boolean pieceMatches(int i, byte[] data) {
+        return java.util.Arrays.equals(sha1(data), 0, 20, pieces, i * 20, i * 20 + 20);
     }
 
     /** Size of piece {@code i}. */

@@ -1,11 +1,14 @@
 /**
- * Torrents: {@link io.cowherd.distribution.torrent.Metainfo} (created with a piece size chosen from
- * the size, parsed strictly), {@link io.cowherd.distribution.torrent.MagnetLink}, and the
- * {@link io.cowherd.distribution.torrent.TorrentEngine} that seeds, fetches and runs a tracker,
- * with two engines: {@link io.cowherd.distribution.torrent.LibtorrentEngine} (the default:
- * libtorrent through libtorrent4j; magnet links, DHT, web seeds as an HTTP origin, host-wide rate
- * limits) and {@link io.cowherd.distribution.torrent.TtorrentEngine} (pure Java, ttorrent 1.5).
- * {@link io.cowherd.distribution.torrent.InitialSeeder} is the first seed of a swarm that hands
- * each peer pieces no other peer has. The embedded tracker is ttorrent's.
+ * Torrents, engine-neutral: {@link io.cowherd.distribution.torrent.Metainfo} (created with a piece
+ * size chosen from the size, parsed strictly), {@link io.cowherd.distribution.torrent.MagnetLink},
+ * and the {@link io.cowherd.distribution.torrent.TorrentEngine} that seeds and fetches, found by
+ * name through {@link io.cowherd.distribution.torrent.TorrentEngines} ({@link java.util.ServiceLoader}),
+ * with the {@link io.cowherd.distribution.torrent.EngineFeature features} it declares and the
+ * {@link io.cowherd.distribution.torrent.SessionOptions} a session runs with.
+ *
+ * <p>The rest lives in packages of its own, none reaching into another: the engines
+ * ({@code .libtorrent}, the default, and {@code .ttorrent}, pure Java; each an optional Maven
+ * dependency), the initial seeder ({@code .seeder}), the embedded tracker ({@code .tracker}) and
+ * the HTTP origin ({@code .origin}).
  */
 package io.cowherd.distribution.torrent;

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cowherd.CorruptFileException;
 import io.cowherd.PolicyViolationException;
+import io.cowherd.distribution.internal.Bencode;
+import io.cowherd.distribution.torrent.ttorrent.TtorrentEngine;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;

@@ -10,11 +10,11 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * {@code @AfterEach} methods), newest first; one that fails to close does not keep the others
  * open. Register with {@code @RegisterExtension}.
  */
-final class OpenResources implements AfterEachCallback {
+public final class OpenResources implements AfterEachCallback {
     private final List<AutoCloseable> open = new ArrayList<>();
 
     /** Closes {@code resource} after the test; returns it. */
-    <T extends AutoCloseable> T keep(T resource) {
+    public <T extends AutoCloseable> T keep(T resource) {
         open.add(resource);
         return resource;
     }

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.cowherd.distribution.internal.Bencode;
+import io.cowherd.distribution.torrent.tracker.EmbeddedTracker;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.Socket;
@@ -23,12 +25,11 @@ import java.util.Random;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Against real peers (scripts/install-test-peers.sh installs them): aria2 fetches what cowherd
@@ -72,11 +73,11 @@ class PeerInteropTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "libtorrent"})
+    @MethodSource("io.cowherd.distribution.torrent.SwarmFixture#engines")
     void aria2FetchesWhatCowherdSeeds(String engineName) throws Exception {
         assumeTrue(has("aria2c"), "aria2c is not installed (scripts/install-test-peers.sh)");
         TorrentEngine engine = SwarmFixture.engine(engineName);
-        TrackerHandle tracker = engine.startTracker(SwarmFixture.trackerAddress());
+        EmbeddedTracker tracker = EmbeddedTracker.start(SwarmFixture.trackerAddress());
         open.keep(tracker);
         Path data = SwarmFixture.randomFile(tmp.resolve("seed/dir/disk.raw"), 6L << 20, 3);
         Files.writeString(tmp.resolve("seed/dir/domain.xml"), "<domain/>");
@@ -95,7 +96,7 @@ class PeerInteropTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "libtorrent"})
+    @MethodSource("io.cowherd.distribution.torrent.SwarmFixture#engines")
     void cowherdFetchesWhatAria2SeedsThroughOpentracker(String engineName) throws Exception {
         assumeTrue(has("aria2c") && has("opentracker"), "aria2c or opentracker is not installed (scripts/install-test-peers.sh)");
         TorrentEngine engine = SwarmFixture.engine(engineName);
@@ -117,7 +118,7 @@ class PeerInteropTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "libtorrent"})
+    @MethodSource("io.cowherd.distribution.torrent.SwarmFixture#engines")
     void cowherdFetchesASingleFileTorrentMadeByMktorrent(String engineName) throws Exception {
         assumeTrue(has("aria2c") && has("opentracker") && has("mktorrent"),
                 "aria2c, opentracker or mktorrent is not installed (scripts/install-test-peers.sh)");
@@ -133,7 +134,7 @@ class PeerInteropTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "libtorrent"})
+    @MethodSource("io.cowherd.distribution.torrent.SwarmFixture#engines")
     void cowherdFetchesAMultiFileTorrentMadeByMktorrent(String engineName) throws Exception {
         assumeTrue(has("aria2c") && has("opentracker") && has("mktorrent"),
                 "aria2c, opentracker or mktorrent is not installed (scripts/install-test-peers.sh)");

@@ -2,6 +2,7 @@ package io.cowherd.distribution.torrent;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cowherd.distribution.torrent.tracker.EmbeddedTracker;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
@@ -12,11 +13,11 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /** Swarms with faults: peers killed, a peer serving corrupt pieces, a seed restarted, a fetch resumed. */
 @Timeout(150)
@@ -30,13 +31,13 @@ class TorrentFaultTest {
     private TorrentEngine engine;
     @RegisterExtension
     final OpenResources open = new OpenResources();
-    private TrackerHandle tracker;
+    private EmbeddedTracker tracker;
     private Path data;
     private Metainfo m;
 
     private void start(String engineName) throws IOException {
         engine = SwarmFixture.engine(engineName);
-        tracker = engine.startTracker(SwarmFixture.trackerAddress());
+        tracker = EmbeddedTracker.start(SwarmFixture.trackerAddress());
         open.keep(tracker);
         data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), SIZE, 11);
         m = Metainfo.create(data, List.of(tracker.announceUrl()), 256 << 10, "test");
@@ -63,11 +64,11 @@ class TorrentFaultTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "libtorrent"})
+    @MethodSource("io.cowherd.distribution.torrent.SwarmFixture#engines")
     void twoOfEightPeersKilledMidTransferTheOthersFinish(String engineName) throws Exception {
         start(engineName);
         // a slow seed (2 MiB/s up) keeps the transfer going long enough to kill peers in the middle
-        open.keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 2L << 20)));
+        open.keep(engine.seed(m, data.getParent(), SwarmFixture.uploadLimited(engine, SessionOptions.on(SwarmFixture.host()), 2L << 20)));
         List<TorrentSession> peers = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
             peers.add(fetcher("host" + i));
@@ -83,7 +84,7 @@ class TorrentFaultTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "libtorrent"})
+    @MethodSource("io.cowherd.distribution.torrent.SwarmFixture#engines")
     void aPeerServingCorruptPiecesIsBannedAndTheFetchStillFinishes(String engineName) throws Exception {
         start(engineName);
         Path bad = tmp.resolve("bad/" + m.name());
@@ -97,7 +98,7 @@ class TorrentFaultTest {
         startLiar(bad.getParent());
         TorrentSession victim = fetcher("victim");
         // libtorrent bans a peer at its first bad piece when that peer alone sent the piece
-        int caught = engine instanceof LibtorrentEngine ? 1 : 2;
+        int caught = "libtorrent".equals(engine.name()) ? 1 : 2;
         waitFor(() -> victim.progress().hashFailures() >= caught, caught + " corrupt pieces were caught");
         assertTrue(victim.progress().piecesDone() < m.pieceCount(), "the corrupt copy alone does not complete the fetch");
         open.keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host())));
@@ -112,7 +113,7 @@ class TorrentFaultTest {
      * without checking ({@code --bt-seed-unverified}).
      */
     private void startLiar(Path badParent) throws IOException {
-        if (!(engine instanceof LibtorrentEngine)) {
+        if (!"libtorrent".equals(engine.name())) {
             open.keep(engine.seed(m, badParent, SessionOptions.on(SwarmFixture.host())));
             return;
         }
@@ -130,12 +131,12 @@ class TorrentFaultTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "libtorrent"})
+    @MethodSource("io.cowherd.distribution.torrent.SwarmFixture#engines")
     void aSeedRestartedMidTransferIsFoundAgain(String engineName) throws Exception {
         start(engineName);
         InetAddress seedHost = SwarmFixture.host();
         TorrentSession seed = open.keep(engine.seed(m, data.getParent(),
-                SessionOptions.on(seedHost).withRateLimits(0, 2L << 20)));
+                SwarmFixture.uploadLimited(engine, SessionOptions.on(seedHost), 2L << 20)));
         TorrentSession peer = fetcher("peer");
         waitFor(() -> peer.progress().piecesDone() >= 4, "the peer holds a few pieces");
         seed.close();
@@ -147,7 +148,7 @@ class TorrentFaultTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "libtorrent"})
+    @MethodSource("io.cowherd.distribution.torrent.SwarmFixture#engines")
     void aFetchResumesFromVerifiedPiecesOnDisk(String engineName) throws Exception {
         start(engineName);
         // an interrupted fetch left the first half right and the rest zero in the .part file

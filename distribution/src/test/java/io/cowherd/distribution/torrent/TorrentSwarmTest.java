@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cowherd.distribution.bundle.Bundle;
+import io.cowherd.distribution.torrent.tracker.EmbeddedTracker;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,11 +14,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /** Real peers of each engine in one JVM on loopback: one embedded tracker, one seed, several fetchers. */
 @Timeout(120)
@@ -30,11 +31,11 @@ class TorrentSwarmTest {
     private TorrentEngine engine;
     @RegisterExtension
     final OpenResources open = new OpenResources();
-    private TrackerHandle tracker;
+    private EmbeddedTracker tracker;
 
     private void start(String engineName) throws IOException {
         engine = SwarmFixture.engine(engineName);
-        tracker = engine.startTracker(SwarmFixture.trackerAddress());
+        tracker = EmbeddedTracker.start(SwarmFixture.trackerAddress());
         open.keep(tracker);
     }
 
@@ -70,7 +71,7 @@ class TorrentSwarmTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "libtorrent"})
+    @MethodSource("io.cowherd.distribution.torrent.SwarmFixture#engines")
     void oneSeedThreePeersAllByteIdenticalWithProgress(String engineName) throws Exception {
         start(engineName);
         Bundle b = bundle(12L << 20);
@@ -100,7 +101,7 @@ class TorrentSwarmTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"ttorrent", "libtorrent"})
+    @MethodSource("io.cowherd.distribution.torrent.SwarmFixture#engines")
     void noPeerWithTheDataFailsWithAClearError(String engineName) throws Exception {
         start(engineName);
         Bundle b = bundle(1L << 20);

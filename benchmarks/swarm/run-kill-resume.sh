@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# run-kill-resume.sh [ENGINES="libtorrent ttorrent"] [SIZE_MIB=64] [RATE=100mbit]
+# Crash and resume on the namespace testbed (testbed.sh: host 0 seeds, hosts 1-3 fetch, RATE each
+# way), with `kill -9` at a random point, for each engine (seed and fetches on that engine):
+#   fetch killed: one fetch is killed between 25 % and 60 % of its expected time, then the same
+#     `cowherd fetch` runs again. Checks: the result is byte-identical; the pieces verified on disk
+#     at the kill (count-pieces.py hashes them) are exactly the ones the second fetch kept
+#     ("resumed-pieces") and it downloaded no more than the rest (plus one piece in flight).
+#   seed killed: three fetches with --seed-after; the seed is killed between 25 % and 50 % of the
+#     transfer. Checks: the fetches keep gaining pieces from each other while no seed runs (counted
+#     on disk 5 s apart), then the seed restarts (the same `cowherd seed` command) and every host
+#     finishes byte-identical.
+# Prints one line per check and "kill-and-resume: N/N checks passed"; exit 1 on any failure.
+# Needs root, iproute2, python3 and cli/target/cowherd.jar (./mvnw -B -q -DskipTests package).
+# Env: WORK (default /tmp/cowherd-kill-resume), TB_PREFIX/TB_NET (default ckr / 10.77.0: apart from
+# the swarm benchmark's), SEED (random seed for the kill points; printed, so a run can be repeated).
+set -euo pipefail
+ENGINES=${1:-libtorrent ttorrent}; MIB=${2:-64}; RATE=${3:-100mbit}; N=3
+HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
+export TB_PREFIX=${TB_PREFIX:-ckr} TB_NET=${TB_NET:-10.77.0}
+TB=$HERE/testbed.sh; COWHERD=$ROOT/cli/cowherd; COUNT=$HERE/count-pieces.py
+WORK=${WORK:-/tmp/cowherd-kill-resume}
+SEED=${SEED:-$RANDOM}; RANDOM=$SEED
+[ -f "$ROOT/cli/target/cowherd.jar" ] || { echo "build first: ./mvnw -B -q -DskipTests package" >&2; exit 1; }
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
+  "$TB" down "$N" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+addr() { "$TB" addr "$1"; }
+now() { date +%s.%N; }
+# a random point in [LO, HI] percent of SECS, in seconds
+random_point() { echo "scale=2; $3 * ($1 + $RANDOM % ($2 - $1 + 1)) / 100" | bc; }
+pieces() { python3 "$COUNT" "$WORK/t.torrent" "$1" | cut -d' ' -f1; }
+wait_line() {  # wait_line FILE PATTERN [SECONDS=120]: 1 if the line did not come in time
+  local end=$(( $(date +%s) + ${3:-120} ))
+  until grep -q "$2" "$1" 2>/dev/null; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.1; done
+}
+PASS=0; FAIL=0
+check() {  # check CONDITION-EXIT-CODE MESSAGE
+  if [ "$1" = 0 ]; then PASS=$((PASS + 1)); echo "ok    $2"; else FAIL=$((FAIL + 1)); echo "FAIL  $2"; fi
+}
+
+"$TB" down "$N" >/dev/null 2>&1 || true
+"$TB" up "$N" "$RATE" >/dev/null
+rm -rf "$WORK"; mkdir -p "$WORK/seed/payload"
+head -c $((MIB << 20)) /dev/urandom > "$WORK/seed/payload/image.raw"
+SRC=$WORK/seed/payload/image.raw
+rate_bps=$(echo "$RATE" | sed -E 's/mbit$/*1000000/; s/gbit$/*1000000000/; s/kbit$/*1000/' | bc)
+SECS=$(echo "scale=2; $MIB * 8 * 1048576 / $rate_bps" | bc)  # one copy over one link
+echo "kill-and-resume: $MIB MiB at $RATE (one copy: $SECS s), engines: $ENGINES, random seed $SEED"
+
+start_seed() {  # start_seed ENGINE LOG
+  "$TB" exec 0 "$COWHERD" seed "$WORK/seed/payload" --engine "$1" --embedded-tracker "$(addr 0):6969" \
+      --bind "$(addr 0)" --torrent "$WORK/t.torrent" > "$2" 2>&1 & PIDS+=($!); SEED_PID=$!
+  wait_line "$2" '^seeding' || { echo "the seed did not start: $(tail -3 "$2")" >&2; exit 1; }
+}
+
+start_fetch() {  # start_fetch ENGINE HOST LOG [ARGS...]
+  local e=$1 i=$2 log=$3; shift 3
+  mkdir -p "$WORK/h$i"
+  "$TB" exec "$i" "$COWHERD" fetch "$WORK/t.torrent" --engine "$e" --into "$WORK/h$i" --bind "$(addr "$i")" \
+      --quiet "$@" > "$log" 2>&1 & PIDS+=($!); FETCH_PID=$!
+}
+
+fetch_killed() {  # fetch_killed ENGINE
+  local e=$1 log
+  rm -rf "$WORK"/h* "$WORK/t.torrent"
+  start_seed "$e" "$WORK/seed-$e.log"
+  local at; at=$(random_point 25 60 "$SECS")
+  start_fetch "$e" 1 "$WORK/fetch1-$e.log"
+  sleep "$at"; kill -9 "$FETCH_PID"; wait "$FETCH_PID" 2>/dev/null || true
+  local good total; read -r good total < <(python3 "$COUNT" "$WORK/t.torrent" "$WORK/h1")
+  local plen; plen=$(grep -o 'pieces of [0-9.]* [KMG]iB' "$WORK/seed-$e.log" | head -1)
+  log=$WORK/fetch2-$e.log
+  "$TB" exec 1 "$COWHERD" fetch "$WORK/t.torrent" --engine "$e" --into "$WORK/h1" --bind "$(addr 1)" \
+      --quiet --output=json > "$log" 2>"$log.err"
+  local resumed downloaded
+  resumed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["resumed-pieces"])' "$log")
+  downloaded=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["downloaded"])' "$log")
+  local piece=$(( (MIB << 20) / total ))
+  local rest=$(( (total - resumed) * piece ))
+  echo "      $e: fetch killed at ${at} s with $good of $total pieces verified on disk ($plen); the rerun kept $resumed" \
+       "and downloaded $((downloaded >> 10)) KiB for the other $((total - resumed)) pieces ($((rest >> 10)) KiB)"
+  [ "$good" -gt 0 ] && [ "$good" -lt "$total" ]; check $? "$e: the kill came mid-transfer (0 < $good < $total pieces)"
+  [ "$resumed" = "$good" ]; check $? "$e: the rerun kept every piece verified before the kill ($resumed = $good)"
+  [ "$downloaded" -le $((rest + piece)) ]; check $? "$e: pieces held were not fetched again ($downloaded <= $((rest + piece)) bytes)"
+  cmp -s "$SRC" "$WORK/h1/payload/image.raw"; check $? "$e: the resumed fetch is byte-identical"
+  kill "$SEED_PID" 2>/dev/null; wait "$SEED_PID" 2>/dev/null || true
+}
+
+seed_killed() {  # seed_killed ENGINE
+  local e=$1 i
+  rm -rf "$WORK"/h* "$WORK/t.torrent"
+  start_seed "$e" "$WORK/seed-$e.log"
+  local fetches=()
+  for i in $(seq 1 "$N"); do start_fetch "$e" "$i" "$WORK/sk$i-$e.log" --seed-after; fetches+=("$FETCH_PID"); done
+  # three hosts share the seed's uplink: a copy each takes N times as long from the seed alone
+  local at; at=$(random_point 25 50 "$(echo "$SECS * $N" | bc)")
+  sleep "$at"; kill -9 "$SEED_PID"; wait "$SEED_PID" 2>/dev/null || true
+  local before=() after=() gained=0 total
+  for i in $(seq 1 "$N"); do before+=("$(pieces "$WORK/h$i")"); done
+  sleep 5
+  for i in $(seq 1 "$N"); do after+=("$(pieces "$WORK/h$i")"); done
+  total=$(python3 "$COUNT" "$WORK/t.torrent" "$WORK/h1" | cut -d' ' -f2)
+  for i in 0 1 2; do [ "${after[$i]}" -gt "${before[$i]}" ] && gained=$((gained + 1)); done
+  echo "      $e: seed killed at ${at} s; pieces per host then ${before[*]}, 5 s later without a seed ${after[*]} (of $total)"
+  [ "$gained" -gt 0 ]; check $? "$e: with the seed gone the fetches gained pieces from each other ($gained of $N hosts)"
+  start_seed "$e" "$WORK/seed2-$e.log"
+  local t0; t0=$(now) late=0
+  for i in $(seq 1 "$N"); do
+    wait_line "$WORK/sk$i-$e.log" '^fetched' 180 || late=$((late + 1))
+  done
+  [ "$late" = 0 ]; check $? "$e: every host finished within 180 s of the seed's restart ($late did not)"
+  echo "      $e: every host done $(printf '%.1f' "$(echo "$(now) - $t0" | bc)") s after the seed restarted"
+  local same=0
+  for i in $(seq 1 "$N"); do cmp -s "$SRC" "$WORK/h$i/payload/image.raw" && same=$((same + 1)); done
+  [ "$same" = "$N" ]; check $? "$e: every host finished byte-identical after the restart ($same of $N)"
+  for p in "${fetches[@]}" "$SEED_PID"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+
+for e in $ENGINES; do
+  fetch_killed "$e"
+  seed_killed "$e"
+done
+echo "kill-and-resume: $PASS/$((PASS + FAIL)) checks passed (random seed $SEED)"
+[ "$FAIL" = 0 ]

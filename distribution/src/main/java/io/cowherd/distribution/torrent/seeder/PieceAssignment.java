@@ -1,0 +1,174 @@
+package io.cowherd.distribution.torrent.seeder;
+
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Which pieces an {@link InitialSeeder} offers to which peer: each piece to one peer only, as long
+ * as there are pieces no peer has been offered or holds, so that every byte leaves the seed once
+ * and the peers pass the pieces to each other.
+ *
+ * <p>A peer is offered (told "I have") a few pieces at a time and more as the previous ones leave;
+ * a fast peer so takes more of the seed's upload than a slow one, and no peer waits for a fixed
+ * share. Once every piece has been offered, the seed's upload would idle while the last pieces
+ * spread: a peer is then offered what it lacks, rarest first (a piece whose receiver went away
+ * before passing it on comes first), and a peer that has gained no piece for {@link #STALL_NANOS}
+ * (its other sources stalled) is offered everything it lacks.
+ *
+ * <p>Peers are keys of any type (the seeder uses its connections). Thread-safe.
+ */
+final class PieceAssignment {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PieceAssignment.class);
+    /** A peer that gained no piece for this long, with every piece offered once, is offered all it lacks. */
+    static final long STALL_NANOS = 2_000_000_000L;
+
+    private final int pieces;
+    /**
+     * Pieces offered to some peer at least once, or announced by one (a seed restarted, or hosts
+     * that already hold part of the data, should not send those again).
+     */
+    private final BitSet offeredOnce = new BitSet();
+    private final Map<Object, Peer> peers = new HashMap<>();
+
+    private static final class Peer {
+        /** What the peer announced (bitfield, HAVE). */
+        final BitSet has = new BitSet();
+        /** What the seed announced to the peer: the pieces it may request. */
+        final BitSet offered = new BitSet();
+        /** Offered and not yet sent in full, nor held. */
+        final BitSet pending = new BitSet();
+        /** Sent in full, not yet announced by the peer. */
+        final BitSet unconfirmed = new BitSet();
+        long lastGain;
+        boolean open;
+
+        Peer(long now) {
+            lastGain = now;
+        }
+    }
+
+    PieceAssignment(int pieces) {
+        this.pieces = pieces;
+    }
+
+    synchronized void connected(Object peer, long now) {
+        peers.putIfAbsent(peer, new Peer(now));
+    }
+
+    synchronized void disconnected(Object peer) {
+        peers.remove(peer);
+    }
+
+    /** The peer announced {@code piece} (a HAVE message). */
+    synchronized void has(Object peer, int piece, long now) {
+        Peer p = peers.get(peer);
+        if (p == null || piece < 0 || piece >= pieces || p.has.get(piece)) {
+            return;
+        }
+        p.has.set(piece);
+        offeredOnce.set(piece);
+        p.pending.clear(piece);
+        p.unconfirmed.clear(piece);
+        p.lastGain = now;
+    }
+
+    /** The peer announced these pieces (a bitfield message). */
+    synchronized void hasAll(Object peer, BitSet bits, long now) {
+        for (int i = bits.nextSetBit(0); i >= 0 && i < pieces; i = bits.nextSetBit(i + 1)) {
+            has(peer, i, now);
+        }
+    }
+
+    /** Every byte of {@code piece} has been sent to the peer. */
+    synchronized void sent(Object peer, int piece) {
+        Peer p = peers.get(peer);
+        if (p != null && p.pending.get(piece)) {
+            p.pending.clear(piece);
+            p.unconfirmed.set(piece);
+        }
+    }
+
+    /** Whether the peer may request {@code piece} (it was offered to it). */
+    synchronized boolean mayRequest(Object peer, int piece) {
+        Peer p = peers.get(peer);
+        return p != null && piece >= 0 && piece < pieces && p.offered.get(piece);
+    }
+
+    /** Pieces offered to the peer that it has not received in full yet. */
+    synchronized int pending(Object peer) {
+        Peer p = peers.get(peer);
+        return p == null ? 0 : p.pending.cardinality();
+    }
+
+    /** Whether every piece has been offered to some peer. */
+    synchronized boolean allOfferedOnce() {
+        return offeredOnce.cardinality() == pieces;
+    }
+
+    /**
+     * Picks new pieces to offer the peer so that it has {@code target} pending, and records them as
+     * offered; the caller announces them (HAVE). Empty when there is nothing to offer now.
+     */
+    synchronized BitSet offer(Object peer, int target, long now) {
+        BitSet out = new BitSet();
+        Peer p = peers.get(peer);
+        if (p == null || p.open) {
+            return out;
+        }
+        int need = target - p.pending.cardinality();
+        // fresh pieces first, in order: each leaves the seed once
+        for (int i = offeredOnce.nextClearBit(0); need > 0 && i < pieces; i = offeredOnce.nextClearBit(i + 1)) {
+            if (!p.has.get(i)) {
+                take(p, i, out);
+                need--;
+            }
+        }
+        if (offeredOnce.cardinality() == pieces) {
+            BitSet lacking = new BitSet();
+            lacking.set(0, pieces);
+            lacking.andNot(p.has);
+            lacking.andNot(p.offered);
+            if (now - p.lastGain > STALL_NANOS && p.has.cardinality() < pieces) {
+                // its other sources stalled: let it take whatever it lacks from here
+                for (int i = lacking.nextSetBit(0); i >= 0; i = lacking.nextSetBit(i + 1)) {
+                    take(p, i, out);
+                }
+                p.open = true;
+                LOG.debug("a peer gained no piece for {} ms: offering it all {} pieces it lacks", (now - p.lastGain) / 1_000_000,
+                        out.cardinality());
+                return out;
+            }
+            if (need > 0) {
+                // the seed's upload is free now: help the last pieces spread, rarest first (a piece
+                // no one holds or receives first: its receiver went away before passing it on)
+                int[] holders = holders(p);
+                lacking.stream().boxed().sorted(java.util.Comparator.comparingInt(i -> holders[i])).limit(need)
+                        .forEach(i -> take(p, i, out));
+            }
+        }
+        return out;
+    }
+
+    private void take(Peer p, int piece, BitSet out) {
+        p.offered.set(piece);
+        p.pending.set(piece);
+        offeredOnce.set(piece);
+        out.set(piece);
+    }
+
+    /** For each piece, how many other connected peers hold it or are receiving it from the seed. */
+    private int[] holders(Peer except) {
+        int[] n = new int[pieces];
+        for (Peer q : peers.values()) {
+            if (q != except) {
+                BitSet b = (BitSet) q.has.clone();
+                b.or(q.pending);
+                b.or(q.unconfirmed);
+                b.stream().filter(i -> i < pieces).forEach(i -> n[i]++);
+            }
+        }
+        return n;
+    }
+
+}

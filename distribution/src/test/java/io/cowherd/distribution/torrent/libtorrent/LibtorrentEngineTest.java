@@ -1,0 +1,79 @@
+package io.cowherd.distribution.torrent.libtorrent;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cowherd.distribution.torrent.Metainfo;
+import io.cowherd.distribution.torrent.OpenResources;
+import io.cowherd.distribution.torrent.SessionOptions;
+import io.cowherd.distribution.torrent.SwarmFixture;
+import io.cowherd.distribution.torrent.TorrentEngine;
+import io.cowherd.distribution.torrent.tracker.EmbeddedTracker;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What only the libtorrent engine does: stripes of pieces per fetch, and the trace the swarm
+ * benchmark analyses. Its features (magnet links, DHT, HTTP origin, session rate limits) are
+ * checked with every engine's by the contract kit ({@code EngineContractTest}).
+ */
+@Timeout(120)
+class LibtorrentEngineTest {
+    private static final Duration WAIT = Duration.ofSeconds(90);
+
+    @TempDir
+    Path tmp;
+
+    @RegisterExtension
+    final OpenResources open = new OpenResources();
+
+
+    @Test
+    void fetchesStartingTogetherTakeDisjointStripesAndTheTraceRecordsWhatTheSeedSent() throws Exception {
+        TorrentEngine engine = new LibtorrentEngine();
+        EmbeddedTracker tracker = open.keep(EmbeddedTracker.start(SwarmFixture.trackerAddress()));
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), 12L << 20, 8);
+        Metainfo m = Metainfo.create(data, List.of(tracker.announceUrl()), 64 << 10, "test");
+        tracker.track(m);
+        InetAddress seedHost = SwarmFixture.host();
+        String prefix = tmp.resolve("trace").toString();
+        System.setProperty(LibtorrentTrace.PROPERTY, prefix);
+        try {
+            open.keep(engine.seed(m, data.getParent(), SessionOptions.on(seedHost)));
+        } finally {
+            System.clearProperty(LibtorrentTrace.PROPERTY); // the seed alone writes a trace
+        }
+        List<LibtorrentSession> fetches = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            // slow enough that the three see each other long before they are done
+            fetches.add((LibtorrentSession) open.keep(engine.fetch(m, tmp.resolve("out" + i),
+                    SessionOptions.on(SwarmFixture.host()).withRateLimits(2L << 20, 0))));
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        Set<String> stripes = Set.of();
+        while (System.nanoTime() < deadline) {
+            stripes = fetches.stream().map(LibtorrentSession::stripe).collect(Collectors.toSet());
+            if (stripes.equals(Set.of("0/3", "1/3", "2/3"))) {
+                break;
+            }
+            Thread.sleep(100);
+        }
+        assertEquals(Set.of("0/3", "1/3", "2/3"), stripes, "three fetches, three different stripes");
+        for (int i = 0; i < 3; i++) {
+            fetches.get(i).awaitCompletion(WAIT);
+            assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("out" + i + "/golden.raw")));
+        }
+        List<String> trace = Files.readAllLines(Path.of(prefix + "." + seedHost.getHostAddress()));
+        assertTrue(trace.stream().anyMatch(l -> l.matches("\\d+\\.\\d{3} up \\d+ \\d+ 127\\.0\\.1\\.\\d+")), "block lines");
+    }
+}

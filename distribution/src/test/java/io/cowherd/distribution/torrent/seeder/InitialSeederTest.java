@@ -1,0 +1,215 @@
+package io.cowherd.distribution.torrent.seeder;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.cowherd.CowException;
+import io.cowherd.UnsupportedFeatureException;
+import io.cowherd.distribution.torrent.Metainfo;
+import io.cowherd.distribution.torrent.NoPeerException;
+import io.cowherd.distribution.torrent.OpenResources;
+import io.cowherd.distribution.torrent.SessionOptions;
+import io.cowherd.distribution.torrent.SwarmFixture;
+import io.cowherd.distribution.torrent.TorrentSession;
+import io.cowherd.distribution.torrent.libtorrent.LibtorrentEngine;
+import io.cowherd.distribution.torrent.tracker.EmbeddedTracker;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The initial seed against real peers on loopback: libtorrent fetches (each on an address of its
+ * own) and aria2; a fetch that goes away mid-transfer, data that changed on disk, and bytes that
+ * are no BitTorrent at all.
+ */
+@Timeout(180)
+class InitialSeederTest {
+    private static final Duration WAIT = Duration.ofSeconds(90);
+
+    @TempDir
+    Path tmp;
+
+    @RegisterExtension
+    final OpenResources open = new OpenResources();
+
+    private EmbeddedTracker tracker;
+
+    private Metainfo torrentOf(Path data, int pieceLength) throws Exception {
+        tracker = open.keep(EmbeddedTracker.start(SwarmFixture.trackerAddress()));
+        Metainfo m = Metainfo.create(data, List.of(tracker.announceUrl()), pieceLength, "test");
+        tracker.track(m);
+        return m;
+    }
+
+    private TorrentSession fetch(Metainfo m, String into) {
+        return open.keep(new LibtorrentEngine().fetch(m, tmp.resolve(into), SessionOptions.on(SwarmFixture.host())));
+    }
+
+    @Test
+    void fetchesGetEveryPieceAndTheSeedSendsEachAboutOnce() throws Exception {
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/disk.raw"), 24L << 20, 41);
+        Metainfo m = torrentOf(data, 128 << 10);
+        // slow enough that the fetches overlap, as hosts fetching one master at once do
+        InitialSeeder seed = open.keep(InitialSeeder.start(m, tmp.resolve("seed"),
+                SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 16L << 20)));
+        List<TorrentSession> fetches = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            fetches.add(fetch(m, "out" + i));
+        }
+        for (int i = 0; i < 4; i++) {
+            fetches.get(i).awaitCompletion(WAIT);
+            assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("out" + i + "/disk.raw")), "fetch " + i);
+        }
+        assertTrue(seed.everyPieceOffered());
+        long sent = seed.progress().uploaded();
+        // a seed that offers everything to everyone sends each piece to most of the four fetches
+        assertTrue(sent >= m.totalSize() && sent < m.totalSize() * 3 / 2,
+                "the seed sent " + sent + " bytes for " + m.totalSize());
+    }
+
+    @Test
+    void aria2FetchesFromTheInitialSeedTogetherWithLibtorrent() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/aria2c")), "aria2c is not installed (scripts/install-test-peers.sh)");
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/disk.raw"), 8L << 20, 43);
+        Metainfo m = torrentOf(data, 256 << 10);
+        Path torrent = tmp.resolve("disk.torrent");
+        m.save(torrent);
+        open.keep(InitialSeeder.start(m, tmp.resolve("seed"), SessionOptions.on(InetAddress.getLoopbackAddress())));
+        TorrentSession lt = fetch(m, "lt");
+        Path out = Files.createDirectories(tmp.resolve("aria"));
+        Process aria = new ProcessBuilder("aria2c", "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
+                "--enable-peer-exchange=false", "--listen-port=" + SwarmFixture.freePort(), "--bt-tracker-interval=1",
+                "--console-log-level=warn", "--summary-interval=0", "--file-allocation=none", "--bt-require-crypto=false",
+                "--disable-ipv6=true", "--seed-time=0", "--dir=" + out, torrent.toString())
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("aria2.log").toFile()).start();
+        try {
+            assertTrue(aria.waitFor(90, TimeUnit.SECONDS), "aria2 finished");
+            assertEquals(0, aria.exitValue(), Files.readString(tmp.resolve("aria2.log")));
+        } finally {
+            aria.destroy();
+        }
+        lt.awaitCompletion(WAIT);
+        assertTrue(SwarmFixture.sameBytes(data, out.resolve("disk.raw")));
+        assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("lt/disk.raw")));
+    }
+
+    @Test
+    void piecesOfAFetchThatWentAwayAreSentAgain() throws Exception {
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/disk.raw"), 16L << 20, 47);
+        Metainfo m = torrentOf(data, 128 << 10);
+        open.keep(InitialSeeder.start(m, tmp.resolve("seed"), SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 4L << 20)));
+        TorrentSession leaves = fetch(m, "leaves");
+        TorrentSession stays = fetch(m, "stays");
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (leaves.progress().piecesDone() < m.pieceCount() / 4 && System.nanoTime() < end) {
+            Thread.sleep(50);
+        }
+        assertTrue(leaves.progress().piecesDone() >= m.pieceCount() / 4, "the leaving fetch got a quarter first");
+        leaves.close(); // with pieces only it had, and pieces still on their way to it
+        stays.awaitCompletion(WAIT);
+        assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("stays/disk.raw")));
+    }
+
+    @Test
+    void aSeedRestartedMidTransferSendsOnlyWhatTheSwarmLacks() throws Exception {
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/disk.raw"), 16L << 20, 67);
+        Metainfo m = torrentOf(data, 128 << 10);
+        InetAddress seedHost = SwarmFixture.host();
+        SessionOptions seedOptions = SessionOptions.on(seedHost).withRateLimits(0, 4L << 20);
+        InitialSeeder first = InitialSeeder.start(m, tmp.resolve("seed"), seedOptions);
+        TorrentSession a = fetch(m, "a");
+        TorrentSession b = fetch(m, "b");
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (a.progress().piecesDone() + b.progress().piecesDone() < m.pieceCount() / 2 && System.nanoTime() < end) {
+            Thread.sleep(50);
+        }
+        first.close();
+        long before = first.progress().uploaded();
+        assertTrue(before < m.totalSize(), "stopped mid-transfer, after " + before + " bytes");
+        InitialSeeder second = open.keep(InitialSeeder.start(m, tmp.resolve("seed"), seedOptions));
+        a.awaitCompletion(WAIT);
+        b.awaitCompletion(WAIT);
+        assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("a/disk.raw")));
+        assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("b/disk.raw")));
+        long after = second.progress().uploaded();
+        assertTrue(before + after < m.totalSize() * 3 / 2, "the two seeds sent " + before + " + " + after + " bytes for "
+                + m.totalSize());
+    }
+
+    @Test
+    void dataThatChangedOnDiskIsNotServedAndTheSeedSaysWhich() throws Exception {
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/disk.raw"), 2L << 20, 53);
+        Metainfo m = torrentOf(data, 256 << 10);
+        InitialSeeder seed = open.keep(InitialSeeder.start(m, tmp.resolve("seed"), SessionOptions.on(SwarmFixture.host())));
+        try (FileChannel ch = FileChannel.open(data, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(new byte[] {42}), 5L * (256 << 10) + 7); // piece 5
+        }
+        TorrentSession f = open.keep(new LibtorrentEngine().fetch(m, tmp.resolve("out"),
+                SessionOptions.on(SwarmFixture.host()).withNoPeerTimeout(Duration.ofSeconds(5))));
+        assertThrows(NoPeerException.class, () -> f.awaitCompletion(WAIT));
+        CowException e = assertThrows(CowException.class, () -> seed.awaitCompletion(Duration.ZERO));
+        assertTrue(e.getMessage().contains("piece 5 (" + data + " at byte " + 5 * (256 << 10) + ")"), e.getMessage());
+        assertFalse(Files.exists(tmp.resolve("out/disk.raw")), "no file under its final name");
+        assertTrue(f.progress().piecesDone() < m.pieceCount());
+    }
+
+    @Test
+    void bytesThatAreNoBitTorrentAreDroppedAndTheSeedServesOn() throws Exception {
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/disk.raw"), 1L << 20, 59);
+        Metainfo m = torrentOf(data, 256 << 10);
+        InitialSeeder seed = open.keep(InitialSeeder.start(m, tmp.resolve("seed"), SessionOptions.on(SwarmFixture.host())));
+        // not a handshake
+        try (Socket s = new Socket(seed.listenAddress().getAddress(), seed.listenAddress().getPort())) {
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(new byte[68]);
+            assertEquals(-1, s.getInputStream().read(), "closed");
+        }
+        // a handshake, then a message claiming to be 2 GB long
+        try (Socket s = new Socket(seed.listenAddress().getAddress(), seed.listenAddress().getPort())) {
+            s.setSoTimeout(5000);
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            out.writeByte(19);
+            out.write("BitTorrent protocol".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            out.write(new byte[8]);
+            out.write(m.infoHash());
+            out.write(new byte[20]);
+            out.writeInt(Integer.MAX_VALUE);
+            out.flush();
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            in.readFully(new byte[68]); // its handshake
+            int r;
+            do {
+                r = in.read();
+            } while (r >= 0); // an unchoke, HAVEs, then the end
+        }
+        TorrentSession f = fetch(m, "out");
+        f.awaitCompletion(WAIT);
+        assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("out/disk.raw")));
+    }
+
+    @Test
+    void aTorrentWithoutAnHttpTrackerIsRefused() throws Exception {
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/disk.raw"), 1L << 20, 61);
+        Metainfo m = Metainfo.create(data, List.of(), 256 << 10, "test");
+        UnsupportedFeatureException e = assertThrows(UnsupportedFeatureException.class,
+                () -> InitialSeeder.start(m, tmp.resolve("seed"), SessionOptions.on(SwarmFixture.host())));
+        assertTrue(e.getMessage().contains("HTTP tracker"), e.getMessage());
+    }
+}
