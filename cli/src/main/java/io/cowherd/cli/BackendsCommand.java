@@ -4,9 +4,9 @@ import io.cowherd.Backends;
 import io.cowherd.CowBackend;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine;
 
 /** {@code cowherd backends}: the clone backends available and what each can do. */
 @Command(name = "backends", description = "List the clone backends available and their capabilities.")

@@ -3,16 +3,17 @@ package io.cowherd.cli;
 import io.cowherd.ImagePolicy;
 import io.cowherd.spi.CheckReport;
 import io.cowherd.spi.ImageFormat;
+import io.cowherd.spi.ImageFormats;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine;
 
 /** {@code cowherd check}: {@code qemu-img check}'s report and exit status (0 clean, 2 corrupt, 3 leaks). */
 @Command(name = "check", description = {"Check an image's metadata for corruptions and leaks.",

@@ -3,22 +3,22 @@ package io.cowherd.cli;
 import io.cowherd.Capability;
 import io.cowherd.Pool;
 import io.cowherd.Pools;
-import io.cowherd.Volume;
 import io.cowherd.VolumeExistsException;
 import io.cowherd.VolumeNames;
 import io.cowherd.spi.ImageFormats;
+import io.cowherd.Volume;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine;
 
 /**
  * {@code cowherd clone}: copy-on-write clones of a master, either named one by one or as

@@ -3,14 +3,16 @@ package io.cowherd.cli;
 import io.cowherd.ImagePolicy;
 import io.cowherd.Images;
 import io.cowherd.Volume;
+import io.cowherd.spi.ImageFormat;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine;
 
 /**
  * {@code cowherd commit}: writes an overlay's changes into its backing image, then empties the

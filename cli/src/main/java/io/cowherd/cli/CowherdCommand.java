@@ -2,9 +2,9 @@ package io.cowherd.cli;
 
 import java.io.PrintWriter;
 import java.util.List;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine;
 
 /** The {@code cowherd} command: copy-on-write VM disk clones, with qemu-img's conventions. */
 @Command(name = "cowherd", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,

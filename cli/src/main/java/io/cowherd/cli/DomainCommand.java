@@ -13,12 +13,12 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.libvirt.Connect;
 import org.libvirt.LibvirtException;
+import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine;
 
 /** {@code cowherd domain}: libvirt domains made from clones. */
 @Command(name = "domain", description = "Clone libvirt domains onto copy-on-write disks.",

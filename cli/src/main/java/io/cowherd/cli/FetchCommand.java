@@ -6,8 +6,8 @@ import io.cowherd.Volume;
 import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.bundle.BundleManifest;
 import io.cowherd.distribution.torrent.MagnetLink;
-import io.cowherd.distribution.torrent.Progress;
 import io.cowherd.distribution.torrent.Metainfo;
+import io.cowherd.distribution.torrent.Progress;
 import io.cowherd.distribution.torrent.SessionOptions;
 import io.cowherd.distribution.torrent.TorrentEngine;
 import io.cowherd.distribution.torrent.TorrentSession;
@@ -17,12 +17,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine;
 
 /** {@code cowherd fetch TORRENT --into DIR}: download a torrent, every piece verified. */
 @Command(name = "fetch", description = "Download a torrent (a cowherd bundle or any ordinary torrent) into a directory, every piece verified.")

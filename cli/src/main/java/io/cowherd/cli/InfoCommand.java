@@ -3,6 +3,7 @@ package io.cowherd.cli;
 import io.cowherd.ImagePolicy;
 import io.cowherd.VolumeInfo;
 import io.cowherd.spi.ImageFormat;
+import io.cowherd.spi.ImageFormats;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

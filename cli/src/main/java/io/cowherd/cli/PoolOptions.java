@@ -3,6 +3,7 @@ package io.cowherd.cli;
 import io.cowherd.Pool;
 import io.cowherd.Pools;
 import io.cowherd.Volume;
+import io.cowherd.spi.ImageFormats;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

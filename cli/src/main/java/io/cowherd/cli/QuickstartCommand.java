@@ -22,10 +22,10 @@ import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import org.libvirt.Connect;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine;
 
 /**
  * {@code cowherd quickstart}: the whole job on an embedded default, needing nothing but the

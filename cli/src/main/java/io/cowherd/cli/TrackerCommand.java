@@ -6,10 +6,10 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine;
 
 /** {@code cowherd tracker HOST:PORT [TORRENT...]}: a BitTorrent tracker for the torrents named. */
 @Command(name = "tracker", description = "Run a BitTorrent tracker (HTTP) for the torrents named, until stopped.")

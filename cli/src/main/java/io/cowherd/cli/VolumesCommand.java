@@ -5,11 +5,11 @@ import io.cowherd.Volume;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine;
 
 /** {@code cowherd volumes POOL}: the masters, clones and standalone volumes a pool records. */
 @Command(name = "volumes", description = "List the volumes an existing pool records (creates nothing).")
