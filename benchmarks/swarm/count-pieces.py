@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""count-pieces.py TORRENT DIR: how many of TORRENT's pieces lie verified under DIR.
+"""count-pieces.py TORRENT DIR [--bitmap]: how many of TORRENT's pieces lie verified under DIR.
 
 Reads each file of the torrent from DIR (or its NAME.part, where a fetch keeps data until every
 piece is verified; a missing file reads as nothing) and checks each piece's SHA-1. Prints
-"GOOD TOTAL". For the kill-and-resume check (run-kill-resume.sh): what an interrupted fetch left.
+"GOOD TOTAL", or with --bitmap one character per piece (1: verified, 0: not). For the kill-and-resume check (run-kill-resume.sh): what an interrupted fetch left.
 """
 import hashlib
 import os
@@ -63,17 +63,19 @@ def main():
             if f:
                 f.close()
 
-    good, piece, buf = 0, 0, bytearray()
+    bits, piece, buf = [], 0, bytearray()
     for data in chunks():
         buf += data
         while len(buf) >= plen and piece < total:
-            if hashlib.sha1(buf[:plen]).digest() == hashes[piece * 20:piece * 20 + 20]:
-                good += 1
+            bits.append(hashlib.sha1(buf[:plen]).digest() == hashes[piece * 20:piece * 20 + 20])
             del buf[:plen]
             piece += 1
-    if piece < total and hashlib.sha1(buf).digest() == hashes[piece * 20:piece * 20 + 20]:
-        good += 1
-    print(good, total)
+    if piece < total:
+        bits.append(hashlib.sha1(buf).digest() == hashes[piece * 20:piece * 20 + 20])
+    if '--bitmap' in sys.argv[3:]:
+        print(''.join('1' if b else '0' for b in bits))
+    else:
+        print(sum(bits), total)
 
 
 main()

@@ -51,6 +51,7 @@ import org.libtorrent4j.alerts.ListenFailedAlert;
 import org.libtorrent4j.alerts.ListenSucceededAlert;
 import org.libtorrent4j.alerts.PeerBanAlert;
 import org.libtorrent4j.alerts.SocketType;
+import org.libtorrent4j.alerts.StateChangedAlert;
 import org.libtorrent4j.alerts.TorrentErrorAlert;
 import org.libtorrent4j.swig.add_torrent_params;
 import org.libtorrent4j.swig.address;
@@ -100,8 +101,11 @@ final class LibtorrentSession implements TorrentSession {
     private volatile long finishingSince;
     private volatile boolean finished;
     private volatile boolean originsAdded;
-    /** Verified pieces found on disk when the check finished ({@link Progress#resumedPieces()}). */
-    private volatile int resumedPieces;
+    /** Pieces the check of the data on disk kept ({@link Progress#resumedPieces()}), and pieces received since. */
+    private final AtomicInteger piecesResumed = new AtomicInteger();
+    private final AtomicInteger piecesFetched = new AtomicInteger();
+    /** Whether the check of the data on disk is over (only the alert thread changes it). */
+    private volatile boolean checked;
     private volatile boolean closed;
     private final SessionWatch watch;
     /** This fetch's stripe of the pieces; only the monitor thread changes it. */
@@ -165,7 +169,7 @@ final class LibtorrentSession implements TorrentSession {
         // only the alerts handled here (libtorrent4j asks for all but the logs, block progress included)
         alert_category_t categories = org.libtorrent4j.swig.alert.error_notification
                 .or_(org.libtorrent4j.swig.alert.status_notification).or_(org.libtorrent4j.swig.alert.storage_notification)
-                .or_(org.libtorrent4j.swig.alert.peer_notification);
+                .or_(org.libtorrent4j.swig.alert.peer_notification).or_(org.libtorrent4j.swig.alert.piece_progress_notification);
         trace = LibtorrentTrace.open(options.bindAddress().getHostAddress());
         if (trace != null) {
             session.addListener(trace);
@@ -309,6 +313,10 @@ final class LibtorrentSession implements TorrentSession {
         }
     }
 
+    private static boolean checking(TorrentStatus.State s) {
+        return s == TorrentStatus.State.CHECKING_FILES || s == TorrentStatus.State.CHECKING_RESUME_DATA;
+    }
+
     /** libtorrent's events, on its alert thread: keep the work here short. */
     private final class Alerts implements AlertListener {
         @Override
@@ -316,7 +324,8 @@ final class LibtorrentSession implements TorrentSession {
             return new int[] {AlertType.LISTEN_SUCCEEDED.swig(), AlertType.LISTEN_FAILED.swig(), AlertType.HASH_FAILED.swig(),
                 AlertType.PEER_BAN.swig(), AlertType.FILE_RENAMED.swig(), AlertType.FILE_RENAME_FAILED.swig(),
                 AlertType.TORRENT_ERROR.swig(), AlertType.METADATA_RECEIVED.swig(), AlertType.URL_SEED.swig(),
-                AlertType.TORRENT_FINISHED.swig(), AlertType.TORRENT_CHECKED.swig()};
+                AlertType.TORRENT_FINISHED.swig(), AlertType.PIECE_FINISHED.swig(),
+                AlertType.STATE_CHANGED.swig()};
         }
 
         @Override
@@ -350,13 +359,15 @@ final class LibtorrentSession implements TorrentSession {
                         }
                     }
                     case TORRENT_FINISHED -> monitor.execute(LibtorrentSession.this::tick); // start the renames now
-                    case TORRENT_CHECKED -> {
-                        // what an interrupted fetch left on disk and the check kept: no peer is asked for it
-                        TorrentHandle h = handle;
-                        if (!seeder && h != null && h.isValid()) {
-                            resumedPieces = h.status().numPieces();
-                            if (resumedPieces > 0) {
-                                LOG.info("{}: {} verified pieces found on disk, kept", name(), resumedPieces);
+                    // libtorrent posts one for each piece its check of an interrupted fetch's data keeps, then
+                    // the state change out of checking, then one for each piece received: alerts come in order
+                    case PIECE_FINISHED -> (checked ? piecesFetched : piecesResumed).incrementAndGet();
+                    case STATE_CHANGED -> {
+                        StateChangedAlert c = (StateChangedAlert) a;
+                        if (checking(c.getPrevState()) && !checking(c.getState())) {
+                            checked = true;
+                            if (piecesResumed.get() > 0) {
+                                LOG.info("{}: {} verified pieces found on disk, kept", name(), piecesResumed.get());
                             }
                         }
                     }
@@ -601,14 +612,14 @@ final class LibtorrentSession implements TorrentSession {
         if (h == null || !h.isValid() || closed) {
             int done = seeder && m != null ? m.pieceCount() : 0;
             return new Progress(done, m == null ? 0 : m.pieceCount(), seeder && m != null ? m.totalSize() : 0,
-                    m == null ? 0 : m.totalSize(), 0, 0, 0, hashFailures.get(), resumedPieces);
+                    m == null ? 0 : m.totalSize(), 0, 0, 0, hashFailures.get(), 0);
         }
         TorrentStatus st = h.status();
         if (m == null) {
             return new Progress(0, 0, 0, 0, st.totalPayloadDownload(), st.totalPayloadUpload(), st.numPeers(), hashFailures.get(), 0);
         }
         return new Progress(st.numPieces(), m.pieceCount(), st.totalWantedDone(), m.totalSize(), st.totalPayloadDownload(),
-                st.totalPayloadUpload(), st.numPeers(), hashFailures.get(), resumedPieces);
+                st.totalPayloadUpload(), st.numPeers(), hashFailures.get(), seeder ? 0 : piecesResumed.get());
     }
 
     @Override
