@@ -2,6 +2,7 @@ package io.cowherd.cli;
 
 import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.bundle.BundleManifest;
+import io.cowherd.distribution.torrent.EmbeddedTracker;
 import io.cowherd.distribution.torrent.HttpOrigin;
 import io.cowherd.distribution.torrent.InitialSeeder;
 import io.cowherd.distribution.torrent.Metainfo;
@@ -39,6 +40,11 @@ final class SeedCommand implements Callable<Integer> {
 
     @ArgGroup(exclusive = true, multiplicity = "0..1")
     TrackerChoice trackerChoice;
+
+    @Option(names = "--tracker-locality", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "With --embedded-tracker: --tracker-locality (the default) answers announces with the nearest "
+                    + "peers first (longest common address prefix), --no-tracker-locality with random peers.")
+    boolean trackerLocality;
 
     @Mixin
     TorrentCli.EngineOptions engineOptions;
@@ -98,7 +104,8 @@ final class SeedCommand implements Callable<Integer> {
         TrackerHandle tracker = null;
         URI announce = trackerChoice == null ? null : trackerChoice.tracker;
         if (trackerChoice != null && trackerChoice.embedded != null) {
-            tracker = engine.startTracker(TorrentCli.hostPort(trackerChoice.embedded));
+            // Every engine's tracker is the EmbeddedTracker; started here to pass the locality choice.
+            tracker = EmbeddedTracker.start(TorrentCli.hostPort(trackerChoice.embedded), trackerLocality);
             announce = tracker.announceUrl();
         }
         Metainfo m = Metainfo.create(content, announce == null ? List.of() : List.of(announce),
