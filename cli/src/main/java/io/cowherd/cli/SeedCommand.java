@@ -40,6 +40,11 @@ final class SeedCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "0..1")
     TrackerChoice trackerChoice;
 
+    @Option(names = "--tracker-locality", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "With --embedded-tracker: --tracker-locality (the default) answers announces with the nearest "
+                    + "peers first (longest common address prefix), --no-tracker-locality with random peers.")
+    boolean trackerLocality;
+
     @Mixin
     TorrentCli.EngineOptions engineOptions;
 
@@ -98,7 +103,7 @@ final class SeedCommand implements Callable<Integer> {
         EmbeddedTracker tracker = null;
         URI announce = trackerChoice == null ? null : trackerChoice.tracker;
         if (trackerChoice != null && trackerChoice.embedded != null) {
-            tracker = EmbeddedTracker.start(TorrentCli.hostPort(trackerChoice.embedded));
+            tracker = EmbeddedTracker.start(TorrentCli.hostPort(trackerChoice.embedded), trackerLocality);
             announce = tracker.announceUrl();
         }
         Metainfo m = Metainfo.create(content, announce == null ? List.of() : List.of(announce),

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -20,13 +21,18 @@ final class TrackerCommand implements Callable<Integer> {
     @Parameters(index = "1..*", paramLabel = "TORRENT", description = "Torrents to track (this tracker tracks only the torrents it is given).")
     List<Path> torrents = List.of();
 
+    @Option(names = "--tracker-locality", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "--tracker-locality (the default) answers announces with the nearest peers first (longest "
+                    + "common address prefix), --no-tracker-locality with random peers.")
+    boolean trackerLocality;
+
     @Spec
     CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        EmbeddedTracker t = EmbeddedTracker.start(TorrentCli.hostPort(address));
+        EmbeddedTracker t = EmbeddedTracker.start(TorrentCli.hostPort(address), trackerLocality);
         for (Path p : torrents) {
             Metainfo m = Metainfo.read(p);
             t.track(m);

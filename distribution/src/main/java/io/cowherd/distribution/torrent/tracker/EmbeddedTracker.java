@@ -30,9 +30,9 @@ import org.slf4j.LoggerFactory;
  * The embedded tracker of every engine ({@code cowherd tracker}, {@code --embedded-tracker}): a
  * BitTorrent HTTP tracker (BEP 3, compact answers of BEP 23, {@code peers6} of BEP 7, scrape) on
  * the JDK's own HTTP server, that answers by locality ({@link TrackedSwarm}) and tracks only the
- * torrents it is told of: an unknown info hash gets a failure reason. No engine's internals: the
- * ttorrent tracker it replaces served about 1,500 announces a second at 5,000 hosts
- * (TrackerVersusOpentracker).
+ * torrents it is told of: an unknown info hash gets a failure reason; without locality it answers
+ * a random few peers. No engine's internals: the ttorrent tracker it replaces served about 1,500
+ * announces a second at 5,000 hosts (TrackerVersusOpentracker).
  */
 public final class EmbeddedTracker implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedTracker.class);
@@ -54,16 +54,24 @@ public final class EmbeddedTracker implements AutoCloseable {
     private final ScheduledExecutorService janitor;
     private final URI url;
     private final Map<String, TrackedSwarm> swarms = new ConcurrentHashMap<>();
+    private final boolean locality;
 
-    private EmbeddedTracker(HttpServer server, ExecutorService workers, ScheduledExecutorService janitor, URI url) {
+    private EmbeddedTracker(HttpServer server, ExecutorService workers, ScheduledExecutorService janitor, URI url,
+            boolean locality) {
         this.server = server;
         this.workers = workers;
         this.janitor = janitor;
         this.url = url;
+        this.locality = locality;
     }
 
-    /** Starts a tracker on {@code address} (port 0: any free port, which {@link #announceUrl()} names). */
+    /** Starts a tracker on {@code address} (port 0: any free port, which {@link #announceUrl()} names), answering by locality. */
     public static EmbeddedTracker start(InetSocketAddress address) {
+        return start(address, true);
+    }
+
+    /** Starts a tracker on {@code address}; {@code locality} false: answers are random peers, not the nearest. */
+    public static EmbeddedTracker start(InetSocketAddress address, boolean locality) {
         HttpServer server;
         try {
             server = HttpServer.create(address, 1024);
@@ -76,14 +84,14 @@ public final class EmbeddedTracker implements AutoCloseable {
         InetSocketAddress bound = server.getAddress();
         InetSocketAddress shown = new InetSocketAddress(address.getAddress(), bound.getPort());
         EmbeddedTracker t = new EmbeddedTracker(server, workers, janitor,
-                URI.create("http://" + Addresses.hostForUrl(shown) + ":" + bound.getPort() + "/announce"));
+                URI.create("http://" + Addresses.hostForUrl(shown) + ":" + bound.getPort() + "/announce"), locality);
         server.createContext("/announce", t::announce);
         server.createContext("/scrape", t::scrape);
         server.setExecutor(workers);
         server.start();
         janitor.scheduleWithFixedDelay(() -> t.swarms.values().forEach(s -> s.expire(System.nanoTime())),
                 INTERVAL_SECONDS, INTERVAL_SECONDS, TimeUnit.SECONDS);
-        LOG.info("tracker listening at {}", t.url);
+        LOG.info("tracker listening at {} ({})", t.url, locality ? "nearest peers first" : "random peers, no locality");
         return t;
     }
 
@@ -94,7 +102,7 @@ public final class EmbeddedTracker implements AutoCloseable {
 
     /** Lets the tracker track {@code metainfo}: it answers only for torrents it was told of. */
     public void track(Metainfo metainfo) {
-        swarms.putIfAbsent(key(metainfo.infoHash()), new TrackedSwarm());
+        swarms.putIfAbsent(key(metainfo.infoHash()), new TrackedSwarm(locality));
     }
 
     /** Stops the tracker. */

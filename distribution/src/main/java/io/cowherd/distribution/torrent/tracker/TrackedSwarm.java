@@ -14,7 +14,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * longest common address prefix (the same /24 before the same /16 before anyone), a proxy for
  * the same rack or site, so most of a host's traffic stays on its own switch; equally near peers
  * come in random order, so load spreads; never the requester itself, and only peers heard from
- * within {@link #FRESH_NANOS}.
+ * within {@link #FRESH_NANOS}. Without locality every fresh peer is equally near: a random few,
+ * as a plain tracker answers (for comparison, e.g. the two-rack swarm benchmark).
  */
 final class TrackedSwarm {
     /** Peers per answer unless the client asks for fewer (ttorrent's tracker gave 30 too). */
@@ -27,6 +28,11 @@ final class TrackedSwarm {
     }
 
     private final Map<String, Peer> peers = new ConcurrentHashMap<>();
+    private final boolean locality;
+
+    TrackedSwarm(boolean locality) {
+        this.locality = locality;
+    }
 
     /** Records an announce ({@code stopped}: the peer leaves). */
     void announce(byte[] peerId, byte[] ip, int port, boolean seed, boolean stopped, long now) {
@@ -68,7 +74,7 @@ final class TrackedSwarm {
         List<List<Peer>> byPrefix = new ArrayList<>(Collections.nCopies(from.length * 8 + 1, null));
         for (Peer p : peers.values()) {
             if (now - p.seenNanos() <= FRESH_NANOS && !Arrays.equals(p.peerId(), requesterId)) {
-                int bits = commonPrefixBits(from, p.ip());
+                int bits = locality ? commonPrefixBits(from, p.ip()) : 0;
                 List<Peer> bucket = byPrefix.get(bits);
                 if (bucket == null) {
                     bucket = new ArrayList<>();
