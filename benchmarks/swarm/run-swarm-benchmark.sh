@@ -11,7 +11,9 @@
 #   cowherd   cowherd seed (embedded tracker) on host 0, cowherd fetch --seed-after on every host,
 #             with the engine $ENGINE (libtorrent or ttorrent; default: the command's default)
 #   ttorrent, libtorrent       the same with that engine (KINDS="initial libtorrent ttorrent aria2 http" compares them in one run)
-#   aria2     aria2c seeding on host 0 with opentracker (no locality), aria2c on every host (DHT, LPD, PEX off)
+#   aria2     aria2c seeding on host 0 with opentracker (no locality), aria2c on every host (DHT, LPD, PEX off),
+#             at its own best: a sweep of piece sizes first (ARIA2_PIECES, default "128K 256K 1M 4M",
+#             one run each), then the other runs at the fastest; ARIA2_PIECES=SIZE skips the sweep
 #   http      python3 -m http.server on host 0, curl on every host at once
 # (PIECE=SIZE: cowherd's piece size instead of the one chosen from the size; SEED_ARGS, FETCH_ARGS:
 # more options for cowherd's seed and fetch commands, e.g. SEED_ARGS=--no-tracker-locality for any
@@ -72,19 +74,6 @@ rm -rf "$WORK"; mkdir -p "$WORK/seed/payload"
 head -c $((MIB << 20)) /dev/urandom > "$WORK/seed/payload/image.raw"
 SRC=$WORK/seed/payload/image.raw
 
-wait_all() {  # wait_all PATTERN: until every host directory holds a complete copy (size and no .part/.aria2)
-  local sz; sz=$(stat -c %s "$SRC")
-  while :; do
-    local done=0
-    for i in $(seq 1 "$N"); do
-      local f; f=$(printf "$1" "$i")
-      if [ -f "$f" ] && [ ! -e "$f.aria2" ] && [ "$(stat -c %s "$f")" = "$sz" ]; then done=$((done + 1)); fi
-    done
-    [ "$done" = "$N" ] && return 0
-    sleep 0.1
-  done
-}
-
 # The bytes that crossed the inter-rack link during a run, each way: WORK/inter.run holds "A_TO_B B_TO_A".
 # (run_* run in $(...), where bash drops set -e: a failure exits explicitly.)
 inter_start() { [ "$RACKS" = 2 ] || return 0; "$TB" inter > "$WORK/inter.0" || exit 1; }
@@ -94,6 +83,15 @@ inter_end() {
   now_bytes=$("$TB" inter) || exit 1
   read -r a0 b0 < "$WORK/inter.0"; read -r a1 b1 <<< "$now_bytes"
   echo "$((a1 - a0)) $((b1 - b0))" > "$WORK/inter.run"
+}
+
+wait_marks() {  # wait_marks PATTERN: until every host's marker file exists
+  while :; do
+    local done=0 i
+    for i in $(seq 1 "$N"); do [ -e "$(printf "$1" "$i")" ] && done=$((done + 1)); done
+    [ "$done" = "$N" ] && return 0
+    sleep 0.05
+  done
 }
 
 stop_pids() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); : > "$PIDFILE"; sleep 1; }
@@ -135,7 +133,7 @@ run_aria2() {
   rm -rf "$WORK"/h* "$WORK/a.torrent" "$WORK/mk.log"
   # the torrent (announce to opentracker on host 0) is made with cowherd's metainfo code, like any .torrent
   "$TB" exec 0 "$COWHERD" seed "$SRC" --tracker "http://$(addr 0):6970/announce" --bind "$(addr 0)" \
-      --torrent "$WORK/a.torrent" > "$WORK/mk.log" 2>&1 & local mk=$!
+      --torrent "$WORK/a.torrent" ${APIECE:+--piece-size "$APIECE"} > "$WORK/mk.log" 2>&1 & local mk=$!
   until grep -q '^info-hash' "$WORK/mk.log" 2>/dev/null; do sleep 0.1; done
   kill "$mk"; wait "$mk" 2>/dev/null || true
   grep '^info-hash' "$WORK/mk.log" | cut -d' ' -f2 > "$WORK/whitelist"
@@ -143,6 +141,9 @@ run_aria2() {
   "$TB" exec 0 opentracker -i "$(addr 0)" -p 6970 -P 6970 -f "$WORK/ot.conf" > "$WORK/ot.log" 2>&1 & track $!
   local common=(--enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false
       --console-log-level=warn --summary-interval=0 --file-allocation=none --bt-tracker-interval=1 --seed-ratio=0.0)
+  # aria2 says when a fetch is complete (every piece verified) through this hook; its .aria2 control
+  # file stays while it seeds, so the file alone does not tell (earlier runs waited a minute for it)
+  printf '#!/bin/sh\ntouch "$3.done"\n' > "$WORK/aria2-done.sh"; chmod +x "$WORK/aria2-done.sh"
   "$TB" exec 0 aria2c "${common[@]}" --seed-time=600 --bt-seed-unverified=true --dir="$(dirname "$SRC")" \
       --listen-port=6881 "$WORK/a.torrent" > "$WORK/aseed.log" 2>&1 & track $!
   sleep 2
@@ -150,10 +151,10 @@ run_aria2() {
   local t0; t0=$(now)
   for i in $(seq 1 "$N"); do
     mkdir -p "$WORK/h$i"
-    "$TB" exec "$i" aria2c "${common[@]}" --seed-time=600 --dir="$WORK/h$i" --listen-port=6881 "$WORK/a.torrent" \
-        > "$WORK/a$i.log" 2>&1 & track $!
+    "$TB" exec "$i" aria2c "${common[@]}" --seed-time=600 --dir="$WORK/h$i" --listen-port=6881 \
+        --on-bt-download-complete="$WORK/aria2-done.sh" "$WORK/a.torrent" > "$WORK/a$i.log" 2>&1 & track $!
   done
-  wait_all "$WORK/h%s/image.raw"
+  wait_marks "$WORK/h%s/image.raw.done"
   local t1; t1=$(now)
   inter_end
   for i in $(seq 1 "$N"); do cmp -s "$SRC" "$WORK/h$i/image.raw" || { echo "aria2 host $i: bytes differ" >&2; exit 1; }; done
@@ -193,20 +194,41 @@ echo "kinds: $KINDS (cowherd = engine ${ENGINE:-default}); $MIB MiB to $N hosts 
 bytes=$((MIB << 20))
 copies() { echo "$1 / $bytes" | bc -l; }
 declare -A RES AB BA TOT
+record() {  # record KIND RUN SECONDS [LABEL]: prints the run (with the inter-rack bytes in two racks) and keeps it
+  local kind=$1 r=$2 t=$3 label=${4:-$1}
+  if [ "$RACKS" = 2 ]; then
+    read -r a b < "$WORK/inter.run"
+    printf '%-15s run %d: %7.1f s  inter-rack copies A->B %.2f  B->A %.2f  total %.2f\n' "$label" "$r" "$t" \
+        "$(copies "$a")" "$(copies "$b")" "$(copies "$((a + b))")"
+    AB[$kind]+="$(copies "$a") "; BA[$kind]+="$(copies "$b") "; TOT[$kind]+="$(copies "$((a + b))") "
+  else
+    printf '%-15s run %d: %7.1f s\n' "$label" "$r" "$t"
+  fi
+  RES[$kind]+="$t "
+}
+# aria2 at its own best: one run per piece size of ARIA2_PIECES, then the other runs at the fastest
+# (the sweep's run at that size counts as the first)
+ARIA2_PIECES=${ARIA2_PIECES:-128K 256K 1M 4M}
+aria2_sweep() {
+  local p t best='' bestt=''
+  for p in $ARIA2_PIECES; do
+    t=$(APIECE=$p run_aria2)
+    printf '%-15s sweep: pieces of %-5s %7.1f s\n' aria2 "$p" "$t"
+    if [ -z "$bestt" ] || [ "$(echo "$t < $bestt" | bc)" = 1 ]; then best=$p; bestt=$t; cp "$WORK/inter.run" "$WORK/inter.best" 2>/dev/null || true; fi
+  done
+  echo "aria2 does best here with pieces of $best"
+  APIECE=$best
+  [ "$RACKS" = 2 ] && cp "$WORK/inter.best" "$WORK/inter.run"
+  record aria2 1 "$bestt"
+}
 for kind in $KINDS; do
   runs=$RUNS; [ "$kind" = http ] && runs=${HTTP_RUNS:-$RUNS}
   fn=run_$kind; [ "$kind" = cowherd ] && fn=run_cowherd_env
-  for r in $(seq 1 "$runs"); do
+  first=1
+  if [ "$kind" = aria2 ] && [ "$(wc -w <<<"$ARIA2_PIECES")" -gt 1 ]; then aria2_sweep; first=2; fi
+  for r in $(seq "$first" "$runs"); do
     t=$($fn)
-    if [ "$RACKS" = 2 ]; then
-      read -r a b < "$WORK/inter.run"
-      printf '%-15s run %d: %7.1f s  inter-rack copies A->B %.2f  B->A %.2f  total %.2f\n' "$kind" "$r" "$t" \
-          "$(copies "$a")" "$(copies "$b")" "$(copies "$((a + b))")"
-      AB[$kind]+="$(copies "$a") "; BA[$kind]+="$(copies "$b") "; TOT[$kind]+="$(copies "$((a + b))") "
-    else
-      printf '%-15s run %d: %7.1f s\n' "$kind" "$r" "$t"
-    fi
-    RES[$kind]+="$t "
+    record "$kind" "$r" "$t"
   done
 done
 bps() { echo "$1" | sed -E 's/mbit$/*1000000/; s/gbit$/*1000000000/; s/kbit$/*1000/' | bc; }
