@@ -614,7 +614,10 @@ final class LibtorrentSession implements TorrentSession {
             return new Progress(done, m == null ? 0 : m.pieceCount(), seeder && m != null ? m.totalSize() : 0,
                     m == null ? 0 : m.totalSize(), 0, 0, 0, hashFailures.get(), 0);
         }
-        TorrentStatus st = h.status();
+        // forced: libtorrent4j's status() hands out a copy up to 500 ms old, and a second thread
+        // asking within that time while the first copy is still being made got null (seen once in
+        // the 30-run fault soak: a NullPointerException out of progress())
+        TorrentStatus st = h.status(true);
         if (m == null) {
             return new Progress(0, 0, 0, 0, st.totalPayloadDownload(), st.totalPayloadUpload(), st.numPeers(), hashFailures.get(), 0);
         }
