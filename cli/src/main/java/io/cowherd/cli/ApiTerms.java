@@ -20,6 +20,7 @@ final class ApiTerms {
             Map.entry("use the libtorrent engine", "use --engine libtorrent"),
             Map.entry("use the ttorrent engine", "use --engine ttorrent"),
             Map.entry("(SessionOptions.withDht)", "(--dht, --dht-bootstrap HOST:PORT)"),
+            Map.entry("(Metainfo.create trackers)", "(cowherd seed --tracker or --embedded-tracker)"),
             Map.entry("(CowBackend.capabilities)", "(see `cowherd backends`)"));
 
     private ApiTerms() {

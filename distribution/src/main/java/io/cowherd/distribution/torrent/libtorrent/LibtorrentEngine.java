@@ -63,7 +63,7 @@ public final class LibtorrentEngine implements TorrentEngine {
         TorrentEngines.requireFeatures(this, options, true);
         if (metainfo.trackers().isEmpty() && options.dhtBootstrapNodes() == null && options.origins().isEmpty()) {
             throw new UnsupportedFeatureException("torrent " + metainfo.name() + " names no tracker and the session runs "
-                    + "without DHT; add a tracker (`cowherd seed --tracker`) or turn the DHT on (SessionOptions.withDht)");
+                    + "without DHT; name a tracker when the torrent is made (Metainfo.create trackers) or turn the DHT on (SessionOptions.withDht)");
         }
         prepare(parent);
         LOG.info("fetching {} ({} bytes, {} pieces) into {} with {}", metainfo.name(), metainfo.totalSize(),

@@ -64,7 +64,7 @@ public final class TtorrentEngine implements TorrentEngine {
         TorrentEngines.requireFeatures(this, options, true);
         if (metainfo.trackers().isEmpty()) {
             throw new UnsupportedFeatureException("torrent " + metainfo.name() + " names no tracker and the "
-                    + name() + " engine has no DHT; add a tracker (`cowherd seed --tracker`)");
+                    + name() + " engine has no DHT; name a tracker when the torrent is made (Metainfo.create trackers)");
         }
         List<Path> files = metainfo.resolveIn(parent);
         boolean fresh = true;
