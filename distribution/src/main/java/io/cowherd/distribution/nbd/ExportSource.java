@@ -22,4 +22,14 @@ public interface ExportSource {
      *         message should name what was missing
      */
     void read(long offset, ByteBuffer dst) throws IOException;
+
+    /**
+     * Whether a read may wait for data still to come. If not (a complete file), the server reads
+     * on the connection's own thread and spares a hand-off to a worker per request.
+     *
+     * @return true unless every read returns as soon as the disk allows; true by default
+     */
+    default boolean readsMayWait() {
+        return true;
+    }
 }

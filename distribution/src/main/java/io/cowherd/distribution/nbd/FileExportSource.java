@@ -58,6 +58,12 @@ public final class FileExportSource implements ExportSource, AutoCloseable {
         }
     }
 
+    /** @return false: the file is complete */
+    @Override
+    public boolean readsMayWait() {
+        return false;
+    }
+
     @Override
     public void close() throws IOException {
         channel.close();

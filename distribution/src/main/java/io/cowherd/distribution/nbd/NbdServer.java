@@ -43,6 +43,7 @@ public final class NbdServer implements AutoCloseable {
     private final Semaphore clientSlots;
     private final Set<Wire> connections = ConcurrentHashMap.newKeySet();
     private final ExecutorService workers;
+    private final BufferPool buffers = new BufferPool(64);
     private final AtomicLong clientCount = new AtomicLong();
     private final Thread acceptor;
     private volatile boolean closed;
@@ -183,7 +184,7 @@ public final class NbdServer implements AutoCloseable {
             if (export != null) {
                 LOG.debug("client {} reads export '{}' (structured replies: {})", client, export.name(),
                         haggling.structuredReplies());
-                new Transmission(wire, export, limits, workers, client, haggling.structuredReplies()).serve();
+                new Transmission(wire, export, limits, workers, buffers, client, haggling.structuredReplies()).serve();
             }
         } catch (NbdProtocolException e) {
             LOG.warn("NBD socket {}: dropping client: {}", socket, e.getMessage());

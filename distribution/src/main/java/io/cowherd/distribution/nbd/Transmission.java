@@ -29,9 +29,12 @@ final class Transmission {
     private final int budget;
     private final Semaphore inFlightBytes;
     private final boolean structured;
+    private final BufferPool buffers;
 
-    Transmission(Wire wire, NbdExport export, NbdLimits limits, Executor workers, String client, boolean structured) {
+    Transmission(Wire wire, NbdExport export, NbdLimits limits, Executor workers, BufferPool buffers, String client,
+            boolean structured) {
         this.structured = structured;
+        this.buffers = buffers;
         this.wire = wire;
         this.export = export;
         this.maxPayload = limits.maxPayload();
@@ -96,8 +99,8 @@ final class Transmission {
     private void read(long cookie, long offset, int length) throws InterruptedException {
         inFlightBytes.acquire(length);
         Runnable job = () -> {
+            ByteBuffer data = buffers.take(length);
             try {
-                ByteBuffer data = ByteBuffer.allocate(length);
                 String failure = null;
                 try {
                     export.source().read(offset, data);
@@ -121,9 +124,14 @@ final class Transmission {
                     wire.close();
                 }
             } finally {
+                buffers.give(data);
                 inFlightBytes.release(length);
             }
         };
+        if (!export.source().readsMayWait()) {
+            job.run(); // nothing to wait for: a hand-off would only cost
+            return;
+        }
         try {
             workers.execute(job);
         } catch (RejectedExecutionException e) {
