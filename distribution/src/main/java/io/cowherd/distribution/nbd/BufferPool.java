@@ -2,18 +2,22 @@ package io.cowherd.distribution.nbd;
 
 import java.nio.ByteBuffer;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Direct buffers for read replies, reused: a direct buffer goes from the file to the socket with
  * no copy through the JDK's temporary buffers, and reuse spares allocating one per request.
- * Requests larger than a pooled buffer get a heap buffer of their own.
+ * Requests larger than a pooled buffer, and requests made while every pooled buffer is out (many
+ * reads waiting for their pieces), get a heap buffer of their own: direct memory stays bounded.
  */
 final class BufferPool {
     static final int BUFFER_SIZE = 1 << 20;
     private final ArrayBlockingQueue<ByteBuffer> free;
+    private final AtomicInteger unallocated;
 
     BufferPool(int buffers) {
         free = new ArrayBlockingQueue<>(buffers);
+        unallocated = new AtomicInteger(buffers);
     }
 
     ByteBuffer take(int length) {
@@ -22,6 +26,9 @@ final class BufferPool {
         }
         ByteBuffer b = free.poll();
         if (b == null) {
+            if (unallocated.getAndUpdate(n -> Math.max(0, n - 1)) == 0) {
+                return ByteBuffer.allocate(length);
+            }
             b = ByteBuffer.allocateDirect(BUFFER_SIZE);
         }
         return b.clear().limit(length);
@@ -29,7 +36,7 @@ final class BufferPool {
 
     void give(ByteBuffer b) {
         if (b.isDirect()) {
-            free.offer(b); // dropped if the pool is full: the GC frees it
+            free.offer(b); // always fits: no more direct buffers exist than the queue holds
         }
     }
 }
