@@ -13,6 +13,7 @@
 #   opentracker                a real external tracker (Debian's tracks whitelisted info hashes only)
 #   mktorrent                  torrents made by another tool (single- and multi-file) that cowherd must fetch
 #   iproute2, bc               network namespaces and tc for the namespace swarm (benchmarks/swarm), its arithmetic
+#   libnbd-bin                 nbdinfo and nbdcopy, libnbd's NBD clients, read the NBD exports we serve
 #   asciidoctor                turns the man pages cowherd writes (AsciiDoc) into man(1) pages, as install-cowherd.sh does
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -31,4 +32,4 @@ $apt install -y -q --no-install-recommends \
   libvhdi-utils fuse3 \
   libvirt0 libvirt-clients libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 \
   user-mode-linux kmod lvm2 thin-provisioning-tools gcc libc6-dev \
-  aria2 opentracker mktorrent iproute2 bc asciidoctor
+  aria2 opentracker mktorrent iproute2 bc asciidoctor libnbd-bin
