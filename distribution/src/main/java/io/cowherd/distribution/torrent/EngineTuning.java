@@ -42,7 +42,7 @@ public record EngineTuning(int sendBufferBytes, int maxOutRequests, int requestQ
                 || diskThreads < 1 || hashingThreads < 1 || requestPipeline < 1) {
             throw new IllegalArgumentException("engine tuning out of range: " + describe(new Object[] {sendBufferBytes,
                     maxOutRequests, requestQueueSeconds, unchokeSlots, diskThreads, hashingThreads, mmapDisk, pieceStripes,
-                    requestPipeline}) + " (sendBufferBytes >= 1024, unchokeSlots >= -1, the rest >= 1)");
+                    requestPipeline, peerExchange}) + " (sendBufferBytes >= 1024, unchokeSlots >= -1, the rest >= 1)");
         }
     }
 
