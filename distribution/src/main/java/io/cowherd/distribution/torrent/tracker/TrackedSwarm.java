@@ -33,8 +33,8 @@ final class TrackedSwarm {
      */
     static final int FAR_PEERS = 2;
 
-    /** One peer as it last announced. */
-    record Peer(byte[] peerId, byte[] ip, int port, boolean seed, long seenNanos) {
+    /** One peer as it last announced; {@code idHash}: its id hashed with the swarm's salt, for {@link #farFew}. */
+    record Peer(byte[] peerId, byte[] ip, int port, boolean seed, long seenNanos, long idHash) {
     }
 
     private final Map<String, Peer> peers = new ConcurrentHashMap<>();
@@ -52,7 +52,7 @@ final class TrackedSwarm {
         if (stopped) {
             peers.remove(key);
         } else {
-            peers.put(key, new Peer(peerId, ip, port, seed, now));
+            peers.put(key, new Peer(peerId, ip, port, seed, now, hash(salt, peerId)));
         }
     }
 
@@ -122,7 +122,8 @@ final class TrackedSwarm {
      * The {@code k} of {@code far} with the lowest rank, a hash of the asker's and the peer's ids:
      * any far peer may be chosen (a seed alone in its subnet included, so someone always reaches
      * it), and the same asker gets the same ones announce after announce while they stay (random
-     * ones would add up, a few new each announce, to every far peer in a minute). O(n) for small k.
+     * ones would add up, a few new each announce, to every far peer in a minute). O(n) for small k,
+     * a multiplication or two per far peer (each peer's id is hashed when it announces).
      */
     private List<Peer> farFew(byte[] requesterId, List<Peer> far, int k) {
         if (k <= 0) {
@@ -133,7 +134,8 @@ final class TrackedSwarm {
         long[] rank = new long[k];
         int n = 0;
         for (Peer p : far) {
-            long r = hash(asker, p.peerId());
+            // rotated: A's rank of B is not B's of A, so askers do not just pick each other
+            long r = mix(asker ^ Long.rotateLeft(p.idHash(), 29));
             if (n < k || Long.compareUnsigned(r, rank[n - 1]) < 0) {
                 int i = n < k ? n++ : n - 1;
                 for (; i > 0 && Long.compareUnsigned(r, rank[i - 1]) < 0; i--) {
