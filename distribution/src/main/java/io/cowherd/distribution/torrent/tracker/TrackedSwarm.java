@@ -12,11 +12,11 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * The peers of one torrent on the {@link EmbeddedTracker}, and the answer to an announce. With
  * locality the answer is rack-aware: every peer in the asker's rack ({@link Locality#sameRack}: the
- * same /24, or /64 for IPv6), longest common prefix first, and only {@link #FAR_PEERS} others, so a
- * host's traffic stays on its own switch and the racks still reach each other. Without locality
- * every fresh peer is equally near: a random few, as a plain tracker answers (for comparison, e.g.
- * the two-rack swarm benchmark). Never the requester itself, and only peers heard from within
- * {@link #FRESH_NANOS}.
+ * same /24, or /64 for IPv6), longest common prefix first; and only if the asker is one of its
+ * rack's {@link #GATEWAYS} gateways, {@link #FAR_PEERS} peers of other racks. So a host's traffic
+ * stays on its own switch, and a few connections join the racks. Without locality every fresh peer
+ * is equally near: a random few, as a plain tracker answers (for comparison, e.g. the two-rack swarm
+ * benchmark). Never the requester itself, and only peers heard from within {@link #FRESH_NANOS}.
  */
 final class TrackedSwarm {
     /** Peers per answer unless the client asks for fewer (ttorrent's tracker gave 30 too). */
@@ -24,14 +24,21 @@ final class TrackedSwarm {
     /** A peer not heard from for this long is left out of answers, then forgotten. */
     static final long FRESH_NANOS = 30_000_000_000L;
     /**
-     * Peers outside the asker's rack in a locality answer. Few, because a fetch connects to every
-     * peer it is told of and asks each for pieces, so every far peer draws traffic across the
-     * racks' link (with all of them, as when the answer held up to 200 peers, 24 hosts in two racks
-     * moved 10 copies of the data across it, not the 1-2 needed). Not one: two keep a rack joined to
-     * the rest when one of them leaves or stalls, and a rack of k hosts so has about 4k links to
-     * other racks (its own picks and theirs), plenty to carry each piece across once.
+     * Peers outside the asker's rack in a gateway's answer. A fetch connects to every peer it is
+     * told of and asks each for pieces, so each connection between racks carries its share of the
+     * traffic: with the 200 nearest (everyone, below 200 hosts), 24 hosts in two racks moved 10
+     * copies of the data between them; with two far peers for every host, 6.5-7.5. Two, not one, so
+     * that a gateway still reaches another rack when one of them leaves or stalls.
      */
     static final int FAR_PEERS = 2;
+    /**
+     * Hosts per rack told of far peers: the rack's fresh peers with the lowest id hashes, the same
+     * ones announce after announce (one that goes quiet is replaced within {@link #FRESH_NANOS}).
+     * With other racks' gateways picking hosts of this rack too, a rack has some 2 x 2 x 2 links to
+     * the rest, enough to carry each piece across about once at a host's rate (two gateways, not one,
+     * so a slow one does not starve its rack); a host alone in its /24 is its rack's gateway.
+     */
+    static final int GATEWAYS = 2;
 
     /** One peer as it last announced; {@code idHash}: its id hashed with the swarm's salt, for {@link #farFew}. */
     record Peer(byte[] peerId, byte[] ip, int port, boolean seed, long seenNanos, long idHash) {
@@ -80,14 +87,16 @@ final class TrackedSwarm {
     /**
      * Up to {@code want} fresh peers other than {@code requesterId} for an asker at {@code from}, in
      * one pass. With locality: the peers of the asker's rack, by buckets of prefix length from the
-     * longest down, at random within the last one it takes from, and up to {@link #FAR_PEERS} (at
-     * most half of {@code want}) of the others, chosen by {@link #farFew}. Without: {@code want} at
-     * random.
+     * longest down, at random within the last one it takes from, and, if the asker is a gateway (fewer
+     * than {@link #GATEWAYS} of its rack's peers hash lower), up to {@link #FAR_PEERS} (at most half
+     * of {@code want}) of the others, chosen by {@link #farFew}. Without: {@code want} at random.
      */
     List<Peer> nearest(byte[] requesterId, byte[] from, int want, long now) {
         int rackBits = Locality.rackBits(from.length);
         List<List<Peer>> byPrefix = new ArrayList<>(Collections.nCopies(from.length * 8 + 1, null));
         int near = 0;
+        long askerHash = hash(salt, requesterId);
+        int lowerInRack = 0;
         List<Peer> far = new ArrayList<>();
         for (Peer p : peers.values()) {
             if (now - p.seenNanos() <= FRESH_NANOS && !Arrays.equals(p.peerId(), requesterId)) {
@@ -103,10 +112,13 @@ final class TrackedSwarm {
                 }
                 bucket.add(p);
                 near++;
+                if (Long.compareUnsigned(p.idHash(), askerHash) < 0) {
+                    lowerInRack++;
+                }
             }
         }
-        // room for the far few even when the rack alone would fill the answer: they join the racks
-        int farSlots = Math.min(far.size(), Math.min(FAR_PEERS, Math.max(want / 2, want - near)));
+        // a gateway gets room for the far few even when the rack alone would fill the answer
+        int farSlots = lowerInRack >= GATEWAYS ? 0 : Math.min(far.size(), Math.min(FAR_PEERS, Math.max(want / 2, want - near)));
         List<Peer> answer = new ArrayList<>(want);
         for (int bits = byPrefix.size() - 1; bits >= 0 && answer.size() < want - farSlots; bits--) {
             List<Peer> bucket = byPrefix.get(bits);
@@ -114,28 +126,27 @@ final class TrackedSwarm {
                 answer.addAll(randomFew(bucket, Math.min(bucket.size(), want - farSlots - answer.size())));
             }
         }
-        answer.addAll(farFew(requesterId, far, farSlots));
+        answer.addAll(farFew(askerHash, far, farSlots));
         return answer;
     }
 
     /**
-     * The {@code k} of {@code far} with the lowest rank, a hash of the asker's and the peer's ids:
-     * any far peer may be chosen (a seed alone in its subnet included, so someone always reaches
-     * it), and the same asker gets the same ones announce after announce while they stay (random
-     * ones would add up, a few new each announce, to every far peer in a minute). O(n) for small k,
-     * a multiplication or two per far peer (each peer's id is hashed when it announces).
+     * The {@code k} of {@code far} with the lowest rank: seeds first (a seed alone in another subnet,
+     * such as an initial seed, which never connects out itself, is so always reached), then by a hash
+     * of the asker's and the peer's ids, so the same asker gets the same ones announce after announce
+     * while they stay (random ones would add up, a few new each announce, to every far peer in a
+     * minute). O(n) for small k, a multiplication or two per far peer (ids are hashed on announce).
      */
-    private List<Peer> farFew(byte[] requesterId, List<Peer> far, int k) {
+    private static List<Peer> farFew(long asker, List<Peer> far, int k) {
         if (k <= 0) {
             return List.of();
         }
-        long asker = hash(salt, requesterId);
         Peer[] best = new Peer[k];
         long[] rank = new long[k];
         int n = 0;
         for (Peer p : far) {
             // rotated: A's rank of B is not B's of A, so askers do not just pick each other
-            long r = mix(asker ^ Long.rotateLeft(p.idHash(), 29));
+            long r = (p.seed() ? 0 : Long.MIN_VALUE) | mix(asker ^ Long.rotateLeft(p.idHash(), 29)) >>> 1;
             if (n < k || Long.compareUnsigned(r, rank[n - 1]) < 0) {
                 int i = n < k ? n++ : n - 1;
                 for (; i > 0 && Long.compareUnsigned(r, rank[i - 1]) < 0; i--) {
