@@ -24,7 +24,7 @@ final class TrackedSwarm {
     /** A peer not heard from for this long is left out of answers, then forgotten. */
     static final long FRESH_NANOS = 30_000_000_000L;
     /**
-     * Peers outside the asker's rack in a gateway's answer. A fetch connects to every peer it is
+     * Gateways of other racks in a gateway's answer. A fetch connects to every peer it is
      * told of and asks each for pieces, so each connection between racks carries its share of the
      * traffic: with the 200 nearest (everyone, below 200 hosts), 24 hosts in two racks moved 10
      * copies of the data between them; with two far peers for every host, 6.5-7.5. Two, not one, so
@@ -34,9 +34,9 @@ final class TrackedSwarm {
     /**
      * Hosts per rack told of far peers: the rack's fresh peers with the lowest id hashes, the same
      * ones announce after announce (one that goes quiet is replaced within {@link #FRESH_NANOS}).
-     * With other racks' gateways picking hosts of this rack too, a rack has some 2 x 2 x 2 links to
-     * the rest, enough to carry each piece across about once at a host's rate (two gateways, not one,
-     * so a slow one does not starve its rack); a host alone in its /24 is its rack's gateway.
+     * Gateways meet gateways only, so a rack has at most 2 x 2 x 2 links to the rest, on two of its
+     * hosts, together fast enough to carry each piece across once at the seed's rate (two, not one, so
+     * a slow gateway does not starve its rack); a host alone in its /24 is its rack's gateway.
      */
     static final int GATEWAYS = 2;
 
@@ -126,8 +126,38 @@ final class TrackedSwarm {
                 answer.addAll(randomFew(bucket, Math.min(bucket.size(), want - farSlots - answer.size())));
             }
         }
-        answer.addAll(farFew(askerHash, far, farSlots));
+        answer.addAll(farFew(askerHash, farSlots > 0 ? gateways(far) : List.of(), farSlots));
         return answer;
+    }
+
+    /**
+     * The gateways among {@code far}: of each rack, the {@link #GATEWAYS} peers with the lowest id
+     * hashes, as each of them finds itself. Gateways meet gateways only: each far connection makes
+     * its rack-side host draw much of what its rack lacks across the link (its far peer is often the
+     * only one holding a piece), so the fewer hosts of a rack have one, the fewer copies cross.
+     */
+    private static List<Peer> gateways(List<Peer> far) {
+        Map<java.nio.ByteBuffer, Peer[]> byRack = new java.util.HashMap<>();
+        for (Peer p : far) {
+            byte[] rack = Arrays.copyOf(p.ip(), Locality.rackBits(p.ip().length) / 8);
+            Peer[] lowest = byRack.computeIfAbsent(java.nio.ByteBuffer.wrap(rack), k -> new Peer[GATEWAYS]);
+            for (int i = 0; i < GATEWAYS; i++) {
+                if (lowest[i] == null || Long.compareUnsigned(p.idHash(), lowest[i].idHash()) < 0) {
+                    System.arraycopy(lowest, i, lowest, i + 1, GATEWAYS - i - 1);
+                    lowest[i] = p;
+                    break;
+                }
+            }
+        }
+        List<Peer> out = new ArrayList<>();
+        for (Peer[] lowest : byRack.values()) {
+            for (Peer p : lowest) {
+                if (p != null) {
+                    out.add(p);
+                }
+            }
+        }
+        return out;
     }
 
     /**

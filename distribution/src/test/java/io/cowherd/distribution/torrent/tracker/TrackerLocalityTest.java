@@ -102,6 +102,8 @@ class TrackerLocalityTest {
                 swarm.announce(peerId(host), ip(host), 6881, host == 0, false, now);
             }
             int[] gateways = new int[3];
+            Set<String> gatewayIds = new HashSet<>();
+            Set<String> farPicks = new HashSet<>();
             for (int host = 0; host <= 24; host++) {
                 List<TrackedSwarm.Peer> answer = swarm.nearest(peerId(host), ip(host), 200, now);
                 int rack = host % 2 + 1;
@@ -109,7 +111,12 @@ class TrackerLocalityTest {
                 if (locality) {
                     assertEquals(rack == 1 ? 12 : 11, own, "host " + host + ": every other host of its rack");
                     assertTrue(answer.size() == own || answer.size() == own + TrackedSwarm.FAR_PEERS, answer.toString());
-                    gateways[rack] += answer.size() > own ? 1 : 0;
+                    if (answer.size() > own) {
+                        gateways[rack]++;
+                        gatewayIds.add(new String(peerId(host), StandardCharsets.ISO_8859_1));
+                        answer.stream().filter(p -> p.ip()[2] != rack)
+                                .forEach(p -> farPicks.add(new String(p.peerId(), StandardCharsets.ISO_8859_1)));
+                    }
                 } else {
                     assertEquals(24, answer.size(), "without locality: every other peer");
                 }
@@ -117,6 +124,7 @@ class TrackerLocalityTest {
             if (locality) {
                 assertEquals(TrackedSwarm.GATEWAYS, gateways[1], "rack A's gateways");
                 assertEquals(TrackedSwarm.GATEWAYS, gateways[2], "rack B's gateways");
+                assertEquals(gatewayIds, farPicks, "gateways are told of the other rack's gateways, of no other host");
             }
         }
     }
