@@ -42,7 +42,8 @@ final class SeedCommand implements Callable<Integer> {
 
     @Option(names = "--tracker-locality", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "With --embedded-tracker: --tracker-locality (the default) answers announces rack-aware (the "
-                    + "peers of the asker's /24, /64 for IPv6, and two others), --no-tracker-locality with random peers.")
+                    + "peers of the asker's /24, /64 for IPv6; two hosts per rack also get two others), --no-tracker-locality "
+                    + "with random peers.")
     boolean trackerLocality;
 
     @Mixin

@@ -23,7 +23,7 @@ final class TrackerCommand implements Callable<Integer> {
 
     @Option(names = "--tracker-locality", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "--tracker-locality (the default) answers announces rack-aware (the peers of the asker's /24, "
-                    + "/64 for IPv6, and two others), --no-tracker-locality with random peers.")
+                    + "/64 for IPv6; two hosts per rack also get two others), --no-tracker-locality with random peers.")
     boolean trackerLocality;
 
     @Spec

@@ -13,7 +13,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * The peers of one torrent on the {@link EmbeddedTracker}, and the answer to an announce. With
  * locality the answer is rack-aware: every peer in the asker's rack ({@link Locality#sameRack}: the
  * same /24, or /64 for IPv6), longest common prefix first; and only if the asker is one of its
- * rack's {@link #GATEWAYS} gateways, {@link #FAR_PEERS} peers of other racks. So a host's traffic
+ * rack's {@link #GATEWAYS} gateways, {@link #FAR_PEERS} gateways of other racks. So a host's traffic
  * stays on its own switch, and a few connections join the racks. Without locality every fresh peer
  * is equally near: a random few, as a plain tracker answers (for comparison, e.g. the two-rack swarm
  * benchmark). Never the requester itself, and only peers heard from within {@link #FRESH_NANOS}.
@@ -35,8 +35,10 @@ final class TrackedSwarm {
      * Hosts per rack told of far peers: the rack's fresh peers with the lowest id hashes, the same
      * ones announce after announce (one that goes quiet is replaced within {@link #FRESH_NANOS}).
      * Gateways meet gateways only, so a rack has at most 2 x 2 x 2 links to the rest, on two of its
-     * hosts, together fast enough to carry each piece across once at the seed's rate (two, not one, so
-     * a slow gateway does not starve its rack); a host alone in its /24 is its rack's gateway.
+     * hosts, together as fast as the seed (two, not one, so a slow gateway does not starve its rack,
+     * nor a gone one for {@link #FRESH_NANOS}); a host alone in its /24 is its rack's gateway. Each
+     * gateway still draws about one copy across (24 hosts in two racks: 3.5-3.9 copies crossed in
+     * all); fewer would need the gateways to split the pieces between them.
      */
     static final int GATEWAYS = 2;
 
