@@ -41,8 +41,9 @@ final class SeedCommand implements Callable<Integer> {
     TrackerChoice trackerChoice;
 
     @Option(names = "--tracker-locality", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "With --embedded-tracker: --tracker-locality (the default) answers announces with the nearest "
-                    + "peers first (longest common address prefix), --no-tracker-locality with random peers.")
+            description = "With --embedded-tracker: --tracker-locality (the default) answers announces rack-aware (the "
+                    + "peers of the asker's /24, /64 for IPv6; two hosts per rack also get two others), --no-tracker-locality "
+                    + "with random peers.")
     boolean trackerLocality;
 
     @Mixin

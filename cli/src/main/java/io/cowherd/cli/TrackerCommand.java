@@ -22,8 +22,8 @@ final class TrackerCommand implements Callable<Integer> {
     List<Path> torrents = List.of();
 
     @Option(names = "--tracker-locality", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "--tracker-locality (the default) answers announces with the nearest peers first (longest "
-                    + "common address prefix), --no-tracker-locality with random peers.")
+            description = "--tracker-locality (the default) answers announces rack-aware (the peers of the asker's /24, "
+                    + "/64 for IPv6; two hosts per rack also get two others), --no-tracker-locality with random peers.")
     boolean trackerLocality;
 
     @Spec

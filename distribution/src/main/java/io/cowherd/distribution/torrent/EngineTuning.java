@@ -25,12 +25,16 @@ import java.util.stream.Collectors;
  * @param pieceStripes libtorrent: each fetch prefers its own stripe of pieces among equally rare ones,
  *     so that fetches hold different pieces to trade sooner
  * @param requestPipeline ttorrent: blocks of 16 KiB requested ahead from one peer
+ * @param peerExchange libtorrent: peer exchange (ut_pex, BEP 11) with connected peers. Off, a fetch
+ *     meets only the peers its trackers (and DHT) name, so a rack-aware tracker's answer is what it
+ *     gets: with it on, each peer of another rack passes on its whole list of connected peers
  */
 public record EngineTuning(int sendBufferBytes, int maxOutRequests, int requestQueueSeconds, int unchokeSlots,
-        int diskThreads, int hashingThreads, boolean mmapDisk, boolean pieceStripes, int requestPipeline) {
+        int diskThreads, int hashingThreads, boolean mmapDisk, boolean pieceStripes, int requestPipeline,
+        boolean peerExchange) {
 
     /** The measured best. */
-    public static final EngineTuning DEFAULT = new EngineTuning(128 << 10, 1500, 1, -1, 4, 2, false, true, 64);
+    public static final EngineTuning DEFAULT = new EngineTuning(128 << 10, 1500, 1, -1, 4, 2, false, true, 64, true);
 
     /** Checks the fields. */
     public EngineTuning {
@@ -38,7 +42,7 @@ public record EngineTuning(int sendBufferBytes, int maxOutRequests, int requestQ
                 || diskThreads < 1 || hashingThreads < 1 || requestPipeline < 1) {
             throw new IllegalArgumentException("engine tuning out of range: " + describe(new Object[] {sendBufferBytes,
                     maxOutRequests, requestQueueSeconds, unchokeSlots, diskThreads, hashingThreads, mmapDisk, pieceStripes,
-                    requestPipeline}) + " (sendBufferBytes >= 1024, unchokeSlots >= -1, the rest >= 1)");
+                    requestPipeline, peerExchange}) + " (sendBufferBytes >= 1024, unchokeSlots >= -1, the rest >= 1)");
         }
     }
 

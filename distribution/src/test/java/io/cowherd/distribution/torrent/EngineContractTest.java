@@ -211,6 +211,7 @@ class EngineContractTest {
         EngineTuning t = EngineTuning.DEFAULT.with("requestPipeline", "32").with("pieceStripes", "false");
         assertEquals(32, t.requestPipeline());
         assertEquals(false, t.pieceStripes());
+        assertEquals(false, t.with("peerExchange", "false").peerExchange());
         assertEquals(EngineTuning.DEFAULT.sendBufferBytes(), t.sendBufferBytes());
         assertTrue(assertThrows(IllegalArgumentException.class, () -> t.with("pipeline", "3")).getMessage()
                 .contains("requestPipeline"), "names the fields");

@@ -300,6 +300,9 @@ final class LibtorrentSession implements TorrentSession {
             // metadata first, checked by cowherd before anything is written (see #metadataArrived)
             flags = flags.or_(TorrentFlags.UPLOAD_MODE);
         }
+        if (!options.tuning().peerExchange()) {
+            flags = flags.or_(TorrentFlags.DISABLE_PEX);
+        }
         atp.setSave_path(parent.toAbsolutePath().toString());
         atp.setFlags(flags);
         error_code ec = new error_code();

@@ -4,6 +4,7 @@ import io.cowherd.CowException;
 import io.cowherd.CowIOException;
 import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.distribution.internal.Addresses;
+import io.cowherd.distribution.internal.Locality;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.Progress;
 import io.cowherd.distribution.torrent.SessionOptions;
@@ -52,7 +53,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>How: this speaks the peer wire protocol (BEP 3) as a seed only. It announces to each peer only
  * the pieces {@link PieceAssignment} gives it (a few at a time, more as they leave), serves requests
- * for those, and never downloads. Peers learn the rest from each other. Each piece is hashed before
+ * for those, and never downloads. Peers learn the rest from each other. New pieces go to peers in the
+ * seed's rack first (see {@link PieceAssignment}), so in several racks each crosses between them
+ * about once. Each piece is hashed before
  * it is first served: data that changed on disk is not served, and the session fails. Peers find it
  * through the torrent's HTTP trackers, which it announces to itself ({@link TrackerAnnouncer}); it
  * has no DHT and no metadata exchange (magnet links need another peer that has the metadata).
@@ -290,7 +293,7 @@ public final class InitialSeeder implements TorrentSession {
                 try {
                     handshake(in);
                     socket.setSoTimeout(180_000); // then a keep-alive every two minutes at least
-                    assignment.connected(this, System.nanoTime());
+                    assignment.connected(this, near(), System.nanoTime());
                     writeMessage(1, new byte[0]); // unchoke: every peer may ask at once
                     offerLocked(System.nanoTime());
                     out.flush();
@@ -326,6 +329,14 @@ public final class InitialSeeder implements TorrentSession {
                 assignment.disconnected(this);
                 connections.remove(this);
             }
+        }
+
+        /**
+         * Whether the peer is in the seed's rack, by the tracker's rule: the address it reached (the
+         * bind address, or the one a wildcard bind answered on) against the peer's.
+         */
+        private boolean near() {
+            return Locality.sameRack(socket.getLocalAddress(), socket.getInetAddress());
         }
 
         private void handshake(DataInputStream in) throws IOException {
@@ -417,7 +428,7 @@ public final class InitialSeeder implements TorrentSession {
             sent.set(begin >> 10, (begin + length + 1023) >> 10);
             if (sent.cardinality() >= (metainfo.pieceSize(piece) + 1023) >> 10) {
                 sentOfPiece.remove(piece);
-                assignment.sent(this, piece);
+                assignment.sent(this, piece, System.nanoTime());
                 sentInFull(piece);
                 offerLocked(System.nanoTime());
             }

@@ -16,6 +16,13 @@ import java.util.Map;
  * before passing it on comes first), and a peer that has gained no piece for {@link #STALL_NANOS}
  * (its other sources stalled) is offered everything it lacks.
  *
+ * <p>Racks: a peer is near (in the seed's rack, {@link io.cowherd.distribution.internal.Locality})
+ * or far. New pieces go to far peers only while no near peer can take them (none is connected, or
+ * every one has its pieces or has drawn none from the seed for {@link #STALL_NANOS}): the seed feeds
+ * its own rack, whose hosts pass each piece on, and it crosses to another rack about once instead
+ * of the seed sending half of them there first and its own rack then needing them back across the
+ * link. With every peer equally near (one rack, or all in other subnets) nothing changes.
+ *
  * <p>Peers are keys of any type (the seeder uses its connections). Thread-safe.
  */
 final class PieceAssignment {
@@ -40,11 +47,17 @@ final class PieceAssignment {
         final BitSet pending = new BitSet();
         /** Sent in full, not yet announced by the peer. */
         final BitSet unconfirmed = new BitSet();
+        /** In the seed's rack. */
+        final boolean near;
         long lastGain;
+        /** When it connected or last received a piece in full from the seed. */
+        long lastDrawn;
         boolean open;
 
-        Peer(long now) {
+        Peer(boolean near, long now) {
+            this.near = near;
             lastGain = now;
+            lastDrawn = now;
         }
     }
 
@@ -52,8 +65,14 @@ final class PieceAssignment {
         this.pieces = pieces;
     }
 
+    /** A peer connected; as near as every other peer that connected so (one rack). */
     synchronized void connected(Object peer, long now) {
-        peers.putIfAbsent(peer, new Peer(now));
+        connected(peer, true, now);
+    }
+
+    /** A peer connected, {@code near}: in the seed's rack. */
+    synchronized void connected(Object peer, boolean near, long now) {
+        peers.putIfAbsent(peer, new Peer(near, now));
     }
 
     synchronized void disconnected(Object peer) {
@@ -80,9 +99,12 @@ final class PieceAssignment {
         }
     }
 
-    /** Every byte of {@code piece} has been sent to the peer. */
-    synchronized void sent(Object peer, int piece) {
+    /** Every byte of {@code piece} has been sent to the peer, at {@code now}. */
+    synchronized void sent(Object peer, int piece, long now) {
         Peer p = peers.get(peer);
+        if (p != null) {
+            p.lastDrawn = now;
+        }
         if (p != null && p.pending.get(piece)) {
             p.pending.clear(piece);
             p.unconfirmed.set(piece);
@@ -117,8 +139,9 @@ final class PieceAssignment {
             return out;
         }
         int need = target - p.pending.cardinality();
-        // fresh pieces first, in order: each leaves the seed once
-        for (int i = offeredOnce.nextClearBit(0); need > 0 && i < pieces; i = offeredOnce.nextClearBit(i + 1)) {
+        // fresh pieces first, in order: each leaves the seed once; to a far peer only when no near one takes them
+        boolean fresh = p.near || !nearPeerTakes(now);
+        for (int i = offeredOnce.nextClearBit(0); fresh && need > 0 && i < pieces; i = offeredOnce.nextClearBit(i + 1)) {
             if (!p.has.get(i)) {
                 take(p, i, out);
                 need--;
@@ -148,6 +171,20 @@ final class PieceAssignment {
             }
         }
         return out;
+    }
+
+    /**
+     * Whether a near peer can take new pieces: it lacks some (a new piece is one nobody holds) and
+     * has drawn a piece from the seed within {@link #STALL_NANOS} or connected within it (one
+     * that stopped asking must not keep the others' pieces from them).
+     */
+    private boolean nearPeerTakes(long now) {
+        for (Peer q : peers.values()) {
+            if (q.near && q.has.cardinality() < pieces && now - q.lastDrawn <= STALL_NANOS) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void take(Peer p, int piece, BitSet out) {

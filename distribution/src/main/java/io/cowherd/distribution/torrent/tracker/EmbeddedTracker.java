@@ -29,9 +29,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The embedded tracker of every engine ({@code cowherd tracker}, {@code --embedded-tracker}): a
  * BitTorrent HTTP tracker (BEP 3, compact answers of BEP 23, {@code peers6} of BEP 7, scrape) on
- * the JDK's own HTTP server, that answers by locality ({@link TrackedSwarm}) and tracks only the
- * torrents it is told of: an unknown info hash gets a failure reason; without locality it answers
- * a random few peers. No engine's internals: the ttorrent tracker it replaces served about 1,500
+ * the JDK's own HTTP server, that answers by locality ({@link TrackedSwarm}: the asker's rack and
+ * only a few peers of other racks) and tracks only the torrents it is told of: an unknown info hash
+ * gets a failure reason; without locality it answers a random few peers. No engine's internals: the ttorrent tracker it replaces served about 1,500
  * announces a second at 5,000 hosts (TrackerVersusOpentracker).
  */
 public final class EmbeddedTracker implements AutoCloseable {
@@ -65,12 +65,15 @@ public final class EmbeddedTracker implements AutoCloseable {
         this.locality = locality;
     }
 
-    /** Starts a tracker on {@code address} (port 0: any free port, which {@link #announceUrl()} names), answering by locality. */
+    /**
+     * Starts a tracker on {@code address} (port 0: any free port, which {@link #announceUrl()} names),
+     * answering by locality (rack-aware).
+     */
     public static EmbeddedTracker start(InetSocketAddress address) {
         return start(address, true);
     }
 
-    /** Starts a tracker on {@code address}; {@code locality} false: answers are random peers, not the nearest. */
+    /** Starts a tracker on {@code address}; {@code locality} false: answers are random peers, not rack-aware. */
     public static EmbeddedTracker start(InetSocketAddress address, boolean locality) {
         HttpServer server;
         try {
@@ -91,7 +94,7 @@ public final class EmbeddedTracker implements AutoCloseable {
         server.start();
         janitor.scheduleWithFixedDelay(() -> t.swarms.values().forEach(s -> s.expire(System.nanoTime())),
                 INTERVAL_SECONDS, INTERVAL_SECONDS, TimeUnit.SECONDS);
-        LOG.info("tracker listening at {} ({})", t.url, locality ? "nearest peers first" : "random peers, no locality");
+        LOG.info("tracker listening at {} ({})", t.url, locality ? "rack-aware: the asker's rack, a few others" : "random peers, no locality");
         return t;
     }
 

@@ -204,6 +204,108 @@ class InitialSeederTest {
         assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("out/disk.raw")));
     }
 
+    /**
+     * Two racks on loopback (all of 127/8 is local): the seed and a peer in 127.0.1.0/24, another
+     * peer in 127.0.2.0/24. While the near peer draws pieces (one of 16 KiB every 60 ms at the
+     * seed's 256 KiB/s), the far one is offered none, though it asks as long; once the near peer
+     * left, the far one is offered new pieces within the seed's next offers (every 250 ms).
+     */
+    @Test
+    void newPiecesGoToThePeersOfTheSeedsRackFirst() throws Exception {
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/disk.raw"), 4L << 20, 67);
+        Metainfo m = torrentOf(data, 16 << 10);
+        InetAddress seedHost = SwarmFixture.host();
+        InitialSeeder seed = open.keep(InitialSeeder.start(m, tmp.resolve("seed"), SessionOptions.on(seedHost)
+                .withRateLimits(0, 256 << 10)));
+        InetAddress farHost = InetAddress.getByName("127.0.2." + (seedHost.getAddress()[3] & 0xff));
+        Socket near = open.keep(wirePeer(seed, SwarmFixture.host(), m));
+        Thread drawing = new Thread(() -> drawEveryOfferedPiece(near, m), "near-peer");
+        drawing.setDaemon(true);
+        drawing.start();
+        try (Socket far = wirePeer(seed, farHost, m)) {
+            DataInputStream in = new DataInputStream(far.getInputStream());
+            far.setSoTimeout(100);
+            long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500);
+            List<Integer> haves = new ArrayList<>();
+            while (System.nanoTime() < end) {
+                int id = readMessageOrTimeout(in);
+                if (id == 4) {
+                    haves.add(id);
+                }
+            }
+            assertTrue(drawing.isAlive(), "the near peer still draws");
+            assertEquals(List.of(), haves, "the far peer was offered pieces while the near one took them");
+            near.close();
+            far.setSoTimeout(5000);
+            int id;
+            do {
+                id = readMessageOrTimeout(in);
+            } while (id != 4 && id != -2);
+            assertEquals(4, id, "no piece offered to the far peer after the near one left");
+        }
+    }
+
+    /** A peer at {@code from} that has shaken hands with {@code seed} (the seed's handshake read). */
+    private static Socket wirePeer(InitialSeeder seed, InetAddress from, Metainfo m) throws Exception {
+        Socket s = new Socket();
+        s.bind(new java.net.InetSocketAddress(from, 0));
+        s.connect(seed.listenAddress(), 5000);
+        s.setSoTimeout(5000);
+        DataOutputStream out = new DataOutputStream(s.getOutputStream());
+        out.writeByte(19);
+        out.write("BitTorrent protocol".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        out.write(new byte[8]);
+        out.write(m.infoHash());
+        out.write(new byte[20]);
+        out.flush();
+        new DataInputStream(s.getInputStream()).readFully(new byte[68]);
+        return s;
+    }
+
+    /** Requests each piece the seed offers (HAVE) in one block, until the socket closes. */
+    private static void drawEveryOfferedPiece(Socket s, Metainfo m) {
+        try {
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            while (true) {
+                int length = in.readInt();
+                if (length == 0) {
+                    continue;
+                }
+                int id = in.readUnsignedByte();
+                byte[] payload = new byte[length - 1];
+                in.readFully(payload);
+                if (id == 4) {
+                    int piece = ByteBuffer.wrap(payload).getInt();
+                    out.writeInt(13);
+                    out.writeByte(6);
+                    out.writeInt(piece);
+                    out.writeInt(0);
+                    out.writeInt((int) m.pieceSize(piece));
+                    out.flush();
+                }
+            }
+        } catch (java.io.IOException e) {
+            // closed: done
+        }
+    }
+
+    /** The next message's id (its payload skipped); -1 for a keep-alive, -2 when none came in the socket's timeout. */
+    private static int readMessageOrTimeout(DataInputStream in) throws java.io.IOException {
+        int length;
+        try {
+            length = in.readInt();
+        } catch (java.net.SocketTimeoutException e) {
+            return -2;
+        }
+        if (length == 0) {
+            return -1;
+        }
+        int id = in.readUnsignedByte();
+        in.readFully(new byte[length - 1]);
+        return id;
+    }
+
     @Test
     void aTorrentWithoutAnHttpTrackerIsRefused() throws Exception {
         Path data = SwarmFixture.randomFile(tmp.resolve("seed/disk.raw"), 1L << 20, 61);

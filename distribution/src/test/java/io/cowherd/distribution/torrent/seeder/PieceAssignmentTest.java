@@ -14,7 +14,7 @@ class PieceAssignmentTest {
     /** Marks every pending piece of {@code peer} sent and confirmed (the peer announced it). */
     private static void receiveAll(PieceAssignment a, Object peer, BitSet offered, long now) {
         for (int i = offered.nextSetBit(0); i >= 0; i = offered.nextSetBit(i + 1)) {
-            a.sent(peer, i);
+            a.sent(peer, i, now);
             a.has(peer, i, now);
         }
     }
@@ -68,7 +68,7 @@ class PieceAssignmentTest {
         BitSet toStays = a.offer("stays", 3, T0);
         receiveAll(a, "stays", toStays, T0);
         assertTrue(a.allOfferedOnce());
-        a.sent("gone", toGone.nextSetBit(0)); // sent, never announced: lost with its receiver too
+        a.sent("gone", toGone.nextSetBit(0), T0); // sent, never announced: lost with its receiver too
         a.disconnected("gone");
         BitSet again = a.offer("stays", 3, T0);
         assertEquals(toGone, again, "the three pieces no connected peer holds");
@@ -105,5 +105,65 @@ class PieceAssignmentTest {
         assertFalse(all.isEmpty());
         assertFalse(a.mayRequest("b", 8), "no piece past the end");
         assertFalse(a.mayRequest("nobody", 0), "nothing for a peer that is not connected");
+    }
+
+    /**
+     * Two racks: while the near peer draws pieces, the far one is offered no new piece, however
+     * often it asks; each piece so leaves the seed into its own rack once. Once all are out, the far
+     * peer gets what it lacks, rarest first, as any peer does then.
+     */
+    @Test
+    void newPiecesGoToTheSeedsRackWhileItTakesThem() {
+        PieceAssignment a = new PieceAssignment(40);
+        a.connected("near", true, T0);
+        a.connected("far", false, T0);
+        long now = T0;
+        BitSet toNear = new BitSet();
+        for (int round = 0; round < 100 && !a.allOfferedOnce(); round++) {
+            now += 100_000_000L; // a piece every 100 ms: the near peer keeps drawing
+            assertTrue(a.offer("far", 4, now).isEmpty(), "a new piece offered to the far peer in round " + round);
+            BitSet o = a.offer("near", 4, now);
+            toNear.or(o);
+            receiveAll(a, "near", o, now);
+        }
+        assertEquals(40, toNear.cardinality(), "every piece went to the seed's rack");
+        assertEquals(4, a.offer("far", 4, now).cardinality(), "then the far peer gets what it lacks");
+    }
+
+    /** A far peer gets new pieces when no near peer takes them: none connected, or one that stopped drawing. */
+    @Test
+    void farPeersGetNewPiecesWhenNoNearPeerTakesThem() {
+        PieceAssignment a = new PieceAssignment(40);
+        a.connected("far", false, T0);
+        BitSet toFar = a.offer("far", 2, T0);
+        assertEquals(2, toFar.cardinality(), "no near peer: as before");
+        a.connected("near", true, T0);
+        BitSet toNear = a.offer("near", 2, T0);
+        assertEquals(2, toNear.cardinality());
+        receiveAll(a, "far", toFar, T0); // draws its two: it could take more
+        assertTrue(a.offer("far", 4, T0 + PieceAssignment.STALL_NANOS).isEmpty(), "the near peer just connected");
+        BitSet o = a.offer("far", 4, T0 + PieceAssignment.STALL_NANOS + 1);
+        assertEquals(4, o.cardinality(), "the near peer drew nothing for the stall time: " + o);
+        assertFalse(o.intersects(toNear), "still one peer per new piece");
+        a.disconnected("near");
+        assertEquals(2, a.offer("far", 6, T0 + PieceAssignment.STALL_NANOS + 2).cardinality(), "the near peer left");
+    }
+
+    /**
+     * One rack: peers all near and peers all far (every one in another subnet than the seed) get
+     * the very same offers as the peers of the other tests.
+     */
+    @Test
+    void peersEquallyNearGetTheSameOffersAsBefore() {
+        for (boolean near : new boolean[] {true, false}) {
+            PieceAssignment a = new PieceAssignment(12);
+            a.connected("a", near, T0);
+            a.connected("b", near, T0);
+            assertEquals(BitSet.valueOf(new long[] {0b11}), a.offer("a", 2, T0), "near " + near);
+            assertEquals(BitSet.valueOf(new long[] {0b1100}), a.offer("b", 2, T0 + 5 * PieceAssignment.STALL_NANOS),
+                    "near " + near + ", the other peer drawing nothing for long");
+            receiveAll(a, "a", BitSet.valueOf(new long[] {0b11}), T0);
+            assertEquals(BitSet.valueOf(new long[] {0b110000}), a.offer("a", 2, T0), "near " + near);
+        }
     }
 }
