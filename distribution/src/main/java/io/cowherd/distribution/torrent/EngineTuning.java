@@ -38,11 +38,18 @@ public record EngineTuning(int sendBufferBytes, int maxOutRequests, int requestQ
 
     /** Checks the fields. */
     public EngineTuning {
-        if (sendBufferBytes < 1024 || maxOutRequests < 1 || requestQueueSeconds < 1 || unchokeSlots < -1
-                || diskThreads < 1 || hashingThreads < 1 || requestPipeline < 1) {
-            throw new IllegalArgumentException("engine tuning out of range: " + describe(new Object[] {sendBufferBytes,
-                    maxOutRequests, requestQueueSeconds, unchokeSlots, diskThreads, hashingThreads, mmapDisk, pieceStripes,
-                    requestPipeline, peerExchange}) + " (sendBufferBytes >= 1024, unchokeSlots >= -1, the rest >= 1)");
+        atLeast("sendBufferBytes", sendBufferBytes, 1024);
+        atLeast("maxOutRequests", maxOutRequests, 1);
+        atLeast("requestQueueSeconds", requestQueueSeconds, 1);
+        atLeast("unchokeSlots", unchokeSlots, -1);
+        atLeast("diskThreads", diskThreads, 1);
+        atLeast("hashingThreads", hashingThreads, 1);
+        atLeast("requestPipeline", requestPipeline, 1);
+    }
+
+    private static void atLeast(String field, int value, int least) {
+        if (value < least) {
+            throw new IllegalArgumentException("engine tuning " + field + " is at least " + least + ", not " + value);
         }
     }
 
@@ -89,14 +96,5 @@ public record EngineTuning(int sendBufferBytes, int maxOutRequests, int requestQ
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("engine tuning " + name + " is an integer, not '" + value + "'");
         }
-    }
-
-    private static String describe(Object[] values) {
-        RecordComponent[] fields = EngineTuning.class.getRecordComponents();
-        StringBuilder b = new StringBuilder();
-        for (int i = 0; i < fields.length; i++) {
-            b.append(i == 0 ? "" : ", ").append(fields[i].getName()).append('=').append(values[i]);
-        }
-        return b.toString();
     }
 }
