@@ -145,6 +145,15 @@ public final class NbdServer implements AutoCloseable {
      * @return the URI QEMU and libnbd tools take for it
      */
     public String uri(String export) {
+        return uri(socket, export);
+    }
+
+    /**
+     * @param socket a server's socket
+     * @param export an export's name
+     * @return the URI QEMU and libnbd tools take for that export
+     */
+    public static String uri(Path socket, String export) {
         return "nbd+unix:///" + export + "?socket=" + socket;
     }
 

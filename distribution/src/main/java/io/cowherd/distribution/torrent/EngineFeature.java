@@ -19,5 +19,11 @@ public enum EngineFeature {
     /** Rate limits on the session as a whole, as an operator means them ({@link SessionOptions#withRateLimits}). */
     SESSION_RATE_LIMITS,
     /** Rate limits on each peer connection ({@link SessionOptions#withPeerRateLimits}): a session with n peers may move n times the limit. */
-    PEER_RATE_LIMITS
+    PEER_RATE_LIMITS,
+    /**
+     * Serving reads of a fetch in progress: {@link TorrentSession#havePiece}, {@link TorrentSession#fetchFirst}
+     * and {@link TorrentSession#awaitPiece}, so that a reader (an NBD export of the master) gets the
+     * pieces it waits for before the swarm's own order (libtorrent's piece deadlines).
+     */
+    STREAMING
 }

@@ -99,6 +99,17 @@ public final class TorrentEngines {
         }
     }
 
+    /** The engines that can run here and declare {@code feature}, sorted ("none" if there is none). */
+    static String withFeature(EngineFeature feature) {
+        List<String> with = new ArrayList<>();
+        for (String n : available()) {
+            if (named(n).features().contains(feature)) {
+                with.add(n);
+            }
+        }
+        return with.isEmpty() ? "none" : String.join(", ", with);
+    }
+
     private static TreeMap<String, TorrentEngineProvider> providers() {
         TreeMap<String, TorrentEngineProvider> byName = new TreeMap<>();
         for (TorrentEngineProvider p : ServiceLoader.load(TorrentEngineProvider.class, TorrentEngines.class.getClassLoader())) {

@@ -24,6 +24,42 @@ public interface TorrentSession extends AutoCloseable {
      */
     void awaitCompletion(Duration timeout) throws java.util.concurrent.TimeoutException, InterruptedException;
 
+    /**
+     * Whether piece {@code piece} is held, verified and written, so that a reader of the files
+     * finds it there.
+     *
+     * @throws io.cowherd.UnsupportedFeatureException unless the engine declares {@link EngineFeature#STREAMING}
+     */
+    default boolean havePiece(int piece) {
+        throw notStreaming();
+    }
+
+    /**
+     * Asks for {@code pieces} before every other piece, the first of them first: a reader is
+     * waiting for them. Pieces already held are ignored; the rest of the torrent keeps coming in
+     * the swarm's own order.
+     *
+     * @throws io.cowherd.UnsupportedFeatureException unless the engine declares {@link EngineFeature#STREAMING}
+     */
+    default void fetchFirst(java.util.List<Integer> pieces) {
+        throw notStreaming();
+    }
+
+    /**
+     * Waits until {@link #havePiece havePiece(piece)}, at most {@code timeout}.
+     *
+     * @return whether the piece is held now
+     * @throws io.cowherd.UnsupportedFeatureException unless the engine declares {@link EngineFeature#STREAMING}
+     */
+    default boolean awaitPiece(int piece, Duration timeout) throws InterruptedException {
+        throw notStreaming();
+    }
+
+    private static io.cowherd.UnsupportedFeatureException notStreaming() {
+        return new io.cowherd.UnsupportedFeatureException("this engine's sessions cannot serve reads of a fetch in progress ("
+                + EngineFeature.STREAMING + "); engines that can: " + TorrentEngines.withFeature(EngineFeature.STREAMING));
+    }
+
     /** Stops sharing; the data stays. */
     @Override
     void close();

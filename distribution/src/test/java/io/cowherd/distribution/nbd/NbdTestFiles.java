@@ -9,7 +9,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 /** Source files and external tools for the NBD tests. */
-final class NbdTestFiles {
+public final class NbdTestFiles {
     private NbdTestFiles() {
     }
 
@@ -46,10 +46,10 @@ final class NbdTestFiles {
     }
 
     /** Exit code and output (stdout and stderr) of a tool. */
-    record Run(int exit, String output) {
+    public record Run(int exit, String output) {
     }
 
-    static Run run(String... command) throws IOException, InterruptedException {
+    public static Run run(String... command) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(List.of(command)).redirectErrorStream(true).start();
         byte[] out = p.getInputStream().readAllBytes();
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
@@ -59,7 +59,7 @@ final class NbdTestFiles {
         return new Run(p.exitValue(), new String(out, java.nio.charset.StandardCharsets.UTF_8));
     }
 
-    static boolean has(String tool) {
+    public static boolean has(String tool) {
         for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
             if (java.nio.file.Files.isExecutable(Path.of(dir, tool))) {
                 return true;

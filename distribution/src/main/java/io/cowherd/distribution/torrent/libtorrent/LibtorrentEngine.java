@@ -23,8 +23,9 @@ import org.slf4j.LoggerFactory;
  * {@code org.libtorrent4j}'s JNI binding): twice the others' rate for one pair, as fast as ttorrent
  * in a swarm of hosts (see the README's benchmarks), with magnet
  * links, the mainline DHT (only with the bootstrap nodes given here, never the public routers),
- * HTTP web seeds as the origin fallback, session-wide rate limits and block-level bans of peers
- * that send bad data (its smart-ban plugin). Local service discovery, UPnP, NAT-PMP and uTP are
+ * HTTP web seeds as the origin fallback, session-wide rate limits, streaming (piece deadlines put
+ * what a reader waits for first) and block-level bans of peers that send bad data (its smart-ban
+ * plugin). Local service discovery, UPnP, NAT-PMP and uTP are
  * off: peers speak TCP on the bind address only.
  *
  * <p>As the other engines do, a seed trusts its data (libtorrent's seed mode: each piece is
@@ -45,7 +46,7 @@ public final class LibtorrentEngine implements TorrentEngine {
         return "libtorrent";
     }
 
-    /** Magnet links, the DHT, HTTP origins, session-wide rate limits; no per-connection limits (libtorrent has none). */
+    /** Magnet links, the DHT, HTTP origins, session-wide rate limits, streaming; no per-connection limits (libtorrent has none). */
     @Override
     public Set<EngineFeature> features() {
         return FEATURES;

@@ -1,0 +1,164 @@
+package io.cowherd.distribution.stream;
+
+import io.cowherd.distribution.bundle.BundleFile;
+import io.cowherd.distribution.bundle.BundleIntegrityException;
+import io.cowherd.distribution.bundle.BundleManifest;
+import io.cowherd.distribution.nbd.NbdExport;
+import io.cowherd.distribution.nbd.NbdServer;
+import io.cowherd.distribution.torrent.EngineFeature;
+import io.cowherd.distribution.torrent.Metainfo;
+import io.cowherd.distribution.torrent.TorrentSession;
+import io.cowherd.CowIOException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A master that can be read while it is still arriving: the images of a torrent being fetched,
+ * exported read-only over NBD on a Unix socket. For a cowherd bundle these are its disks (the
+ * manifest is fetched first, through the same path); for any other torrent, each of its files.
+ * QEMU reaches an export as {@code nbd+unix:///EXPORT?socket=PATH}, e.g. as the backing file of
+ * a clone's overlay.
+ *
+ * <p>A read waits for the pieces it needs (asked for ahead of the swarm's own order, see
+ * {@link TorrentSession#fetchFirst}) and returns only bytes whose piece hash matched; if they do not
+ * arrive within the read timeout, the read fails with an I/O error naming the piece.
+ *
+ * <pre>{@code
+ * TorrentSession fetch = TorrentEngines.named("libtorrent").fetch(metainfo, dir, options);
+ * try (MasterStream stream = MasterStream.serve(fetch, dir, socket, MasterStream.DEFAULT_READ_TIMEOUT)) {
+ *     String backing = stream.disks().get(0).uri();   // qemu-img create -b BACKING -F qcow2 ...
+ *     fetch.awaitCompletion(Duration.ofHours(1));
+ * }
+ * }</pre>
+ */
+public final class MasterStream implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(MasterStream.class);
+    /** How long a read waits for a piece unless told otherwise: the fetch's default no-peer timeout. */
+    public static final Duration DEFAULT_READ_TIMEOUT = Duration.ofSeconds(60);
+
+    private final FetchedFiles files;
+    private final NbdServer server;
+    private final List<StreamedDisk> disks;
+
+    private MasterStream(FetchedFiles files, NbdServer server, List<StreamedDisk> disks) {
+        this.files = files;
+        this.server = server;
+        this.disks = List.copyOf(disks);
+    }
+
+    /**
+     * Exports the images of the torrent {@code fetch} is fetching into {@code parent}, on
+     * {@code socket}. For a bundle this first waits for its manifest (at most {@code readTimeout}).
+     *
+     * @param fetch a fetch whose metadata is known, on an engine that declares {@link EngineFeature#STREAMING}
+     * @param parent the directory the fetch writes into (as given to the engine)
+     * @param socket the Unix socket to listen on
+     * @param readTimeout how long a read waits for a piece before it fails
+     * @throws io.cowherd.UnsupportedFeatureException if the engine cannot stream
+     * @throws BundleIntegrityException if the bundle's manifest disagrees with its torrent
+     * @throws io.cowherd.CowIOException if the manifest did not arrive in time
+     */
+    public static MasterStream serve(TorrentSession fetch, Path parent, Path socket, Duration readTimeout) {
+        Objects.requireNonNull(readTimeout, "readTimeout");
+        Metainfo m = fetch.metainfo();
+        if (m == null) {
+            throw new IllegalStateException("the fetch's metadata has not arrived yet; serve it once metainfo() is known");
+        }
+        fetch.havePiece(0); // refuses here, before anything listens, on an engine that cannot stream
+        FetchedFiles files = new FetchedFiles(m, parent);
+        try {
+            List<NbdExport> exports = new ArrayList<>();
+            List<StreamedDisk> disks = new ArrayList<>();
+            Metainfo.FileEntry manifestEntry = manifestEntry(m);
+            if (manifestEntry != null) {
+                BundleManifest manifest = readManifest(fetch, files, manifestEntry, parent, readTimeout);
+                for (BundleFile disk : manifest.disks()) {
+                    Metainfo.FileEntry f = entry(m, disk.name());
+                    if (f == null || f.length() != disk.size()) {
+                        throw new BundleIntegrityException(parent.resolve(m.name()).resolve(disk.name()), "size",
+                                "the manifest says " + disk.size() + " bytes, the torrent "
+                                        + (f == null ? "has no such file" : "says " + f.length()));
+                    }
+                    exports.add(export(disk.name(), "disk of bundle " + m.name() + " (" + disk.format() + ", streaming)",
+                            fetch, files, f, readTimeout));
+                    disks.add(new StreamedDisk(disk.name(), NbdServer.uri(socket, disk.name()), disk.format(), f.length(),
+                            disk.virtualSize()));
+                }
+            } else {
+                for (Metainfo.FileEntry f : m.files()) {
+                    if (f.length() > 0) {
+                        String name = String.join("/", f.path());
+                        exports.add(export(name, "file of torrent " + m.name() + " (streaming)", fetch, files, f, readTimeout));
+                        disks.add(new StreamedDisk(name, NbdServer.uri(socket, name), null, f.length(), -1));
+                    }
+                }
+            }
+            NbdServer server = NbdServer.start(socket, exports);
+            LOG.info("streaming {} on {}: {}", m.name(), socket, disks.stream().map(StreamedDisk::export).toList());
+            return new MasterStream(files, server, disks);
+        } catch (RuntimeException e) {
+            files.close();
+            throw e;
+        }
+    }
+
+    private static NbdExport export(String name, String description, TorrentSession fetch, FetchedFiles files,
+            Metainfo.FileEntry f, Duration timeout) {
+        return new NbdExport(name, description, new StreamedFileSource(name, fetch, files, f.offset(), f.length(), timeout));
+    }
+
+    /** The bundle manifest's entry: a file of that name at the top of a multi-file torrent; null if there is none. */
+    private static Metainfo.FileEntry manifestEntry(Metainfo m) {
+        return m.isMultiFile() ? entry(m, BundleManifest.FILE_NAME) : null;
+    }
+
+    private static Metainfo.FileEntry entry(Metainfo m, String topLevelName) {
+        for (Metainfo.FileEntry f : m.files()) {
+            if (f.path().size() == 1 && f.path().get(0).equals(topLevelName)) {
+                return f;
+            }
+        }
+        return null;
+    }
+
+    /** The manifest, read through the streaming path: its pieces first, verified. */
+    private static BundleManifest readManifest(TorrentSession fetch, FetchedFiles files, Metainfo.FileEntry f, Path parent,
+            Duration timeout) {
+        Path where = parent.resolve(fetch.metainfo().name()).resolve(BundleManifest.FILE_NAME);
+        if (f.length() > BundleManifest.MAX_BYTES) {
+            throw new BundleIntegrityException(where, "size", f.length() + " bytes, over the " + BundleManifest.MAX_BYTES
+                    + " a manifest may have");
+        }
+        ByteBuffer bytes = ByteBuffer.allocate((int) f.length());
+        try {
+            new StreamedFileSource(BundleManifest.FILE_NAME, fetch, files, f.offset(), f.length(), timeout).read(0, bytes);
+        } catch (IOException e) {
+            throw CowIOException.wrap(where, "fetching the manifest first", e);
+        }
+        return BundleManifest.parse(bytes.array(), where);
+    }
+
+    /** The images exported, in the bundle's order. */
+    public List<StreamedDisk> disks() {
+        return disks;
+    }
+
+    /** The socket the exports are served on. */
+    public Path socket() {
+        return server.socket();
+    }
+
+    /** Stops serving (clients are disconnected) and releases the files. */
+    @Override
+    public void close() {
+        server.close();
+        files.close();
+    }
+}

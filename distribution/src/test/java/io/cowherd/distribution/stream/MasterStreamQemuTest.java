@@ -1,0 +1,166 @@
+package io.cowherd.distribution.stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.cowherd.UnsupportedFeatureException;
+import io.cowherd.distribution.bundle.Bundle;
+import io.cowherd.distribution.nbd.NbdTestFiles;
+import io.cowherd.distribution.nbd.NbdTestFiles.Run;
+import io.cowherd.distribution.torrent.Metainfo;
+import io.cowherd.distribution.torrent.OpenResources;
+import io.cowherd.distribution.torrent.SessionOptions;
+import io.cowherd.distribution.torrent.SwarmFixture;
+import io.cowherd.distribution.torrent.TorrentEngine;
+import io.cowherd.distribution.torrent.TorrentEngines;
+import io.cowherd.distribution.torrent.TorrentSession;
+import io.cowherd.distribution.torrent.tracker.EmbeddedTracker;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A master read while it arrives, by the real peers: QEMU's NBD client ({@code qemu-io},
+ * {@code qemu-img}, a qcow2 overlay whose backing file is the export) and {@code nbdinfo}, against
+ * a libtorrent fetch from a seed that sends at 2 MiB/s.
+ */
+@Timeout(180)
+class MasterStreamQemuTest {
+    private static final Duration WAIT = Duration.ofSeconds(120);
+
+    @TempDir
+    Path tmp;
+
+    @RegisterExtension
+    final OpenResources open = new OpenResources();
+
+    private EmbeddedTracker tracker;
+    private final TorrentEngine engine = TorrentEngines.named("libtorrent");
+
+    @BeforeEach
+    void tools() throws Exception {
+        for (String tool : List.of("qemu-img", "qemu-io", "nbdinfo")) {
+            assumeTrue(NbdTestFiles.has(tool), tool + " is not installed (scripts/install-test-peers.sh)");
+        }
+        tracker = open.keep(EmbeddedTracker.start(SwarmFixture.trackerAddress()));
+    }
+
+    private static Run run(String... command) throws Exception {
+        return NbdTestFiles.run(command);
+    }
+
+    private static void ok(Run r) {
+        assertEquals(0, r.exit(), r.output());
+    }
+
+    /** A bundle: a 64 MiB qcow2 disk holding 24 MiB of patterns (0x11 at 0, 0x22 at 20M, 0x33 at 56M), and domain XML. */
+    private Path bundle() throws Exception {
+        Path disk = tmp.resolve("src/disk.qcow2");
+        Files.createDirectories(disk.getParent());
+        ok(run("qemu-img", "create", "-q", "-f", "qcow2", disk.toString(), "64M"));
+        ok(run("qemu-io", "-f", "qcow2", disk.toString(), "-c", "write -q -P 0x11 0 8M", "-c", "write -q -P 0x22 20M 8M",
+                "-c", "write -q -P 0x33 56M 8M"));
+        Path xml = Files.writeString(tmp.resolve("src/domain.xml"), "<domain type='kvm'><name>golden</name></domain>");
+        return Bundle.builder().disk(disk, "qcow2").domainXml(xml).create(tmp.resolve("seed/golden")).directory();
+    }
+
+    private TorrentSession seedAndFetch(Metainfo m, Path seedParent) {
+        tracker.track(m);
+        open.keep(engine.seed(m, seedParent, SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 2L << 20)));
+        return open.keep(engine.fetch(m, tmp.resolve("out"), SessionOptions.on(SwarmFixture.host())));
+    }
+
+    @Test
+    void qemuReadsAndClonesTheStreamingDiskBeforeTheFetchEndsAndAllOfItAfter() throws Exception {
+        Path golden = bundle();
+        Metainfo m = Metainfo.create(golden, List.of(tracker.announceUrl()), 256 << 10, "test");
+        TorrentSession fetch = seedAndFetch(m, golden.getParent());
+        MasterStream stream = open.keep(MasterStream.serve(fetch, tmp.resolve("out"), tmp.resolve("golden.sock"),
+                MasterStream.DEFAULT_READ_TIMEOUT));
+        assertEquals(1, stream.disks().size(), "the bundle's one disk is exported, not its manifest or XML");
+        StreamedDisk disk = stream.disks().get(0);
+        assertEquals("disk.qcow2", disk.export());
+        assertEquals("qcow2", disk.format());
+        assertEquals(64L << 20, disk.virtualSize());
+        assertEquals(Files.size(golden.resolve("disk.qcow2")), disk.size());
+
+        Run list = run("nbdinfo", "--list", "nbd+unix:///?socket=" + stream.socket());
+        ok(list);
+        assertTrue(list.output().contains("disk.qcow2") && list.output().contains("disk of bundle golden (qcow2, streaming)"),
+                list.output());
+
+        // the end of the disk first: qemu-io checks every byte against the pattern
+        ok(run("qemu-io", "-r", "-f", "qcow2", disk.uri(), "-c", "read -q -P 0x33 60M 4M"));
+        assertFalse(fetch.progress().complete(), "read before the fetch ended: " + fetch.progress());
+
+        // a clone: a qcow2 overlay backed by the export reads through it and writes into itself
+        Path clone = tmp.resolve("clone.qcow2");
+        ok(run("qemu-img", "create", "-q", "-f", "qcow2", "-b", disk.uri(), "-F", "qcow2", clone.toString()));
+        ok(run("qemu-io", "-f", "qcow2", clone.toString(), "-c", "read -q -P 0x22 20M 1M", "-c", "write -q -P 0x55 0 64k",
+                "-c", "read -q -P 0x55 0 64k", "-c", "read -q -P 0x11 64k 1M"));
+        assertFalse(fetch.progress().complete(), "the clone read before the fetch ended: " + fetch.progress());
+
+        // every byte, waiting for what has not arrived yet, then again from the finished files
+        ok(run("qemu-img", "compare", "-q", "-f", "qcow2", "-F", "qcow2", disk.uri(), golden.resolve("disk.qcow2").toString()));
+        fetch.awaitCompletion(WAIT);
+        ok(run("qemu-img", "compare", "-q", "-f", "qcow2", "-F", "qcow2", disk.uri(), golden.resolve("disk.qcow2").toString()));
+        Bundle.open(tmp.resolve("out/golden")).verify();
+        ok(run("qemu-io", "-r", "-f", "qcow2", clone.toString(), "-c", "read -q -P 0x55 0 64k", "-c", "read -q -P 0x33 56M 8M"));
+    }
+
+    @Test
+    void aReadOfAPieceNoSourceHasFailsWithAnIoErrorAfterTheTimeoutAndVerifiedRangesStillRead() throws Exception {
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), 16L << 20, 12);
+        Metainfo m = Metainfo.create(data, List.of(tracker.announceUrl()), 256 << 10, "test");
+        tracker.track(m);
+        TorrentSession seed = engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 1L << 20));
+        TorrentSession fetch = open.keep(engine.fetch(m, tmp.resolve("out"), SessionOptions.on(SwarmFixture.host())));
+        MasterStream stream = open.keep(MasterStream.serve(fetch, tmp.resolve("out"), tmp.resolve("raw.sock"), Duration.ofSeconds(3)));
+        StreamedDisk disk = stream.disks().get(0);
+        assertEquals("golden.raw", disk.export(), "a torrent that is not a bundle: its file");
+        assertEquals(null, disk.format());
+        ok(run("qemu-io", "-r", "-f", "raw", disk.uri(), "-c", "read -q 0 256k"));
+        seed.close(); // the only source
+        int missing = -1;
+        for (int p = m.pieceCount() - 1; p >= 0 && missing < 0; p--) {
+            if (!fetch.havePiece(p)) {
+                missing = p;
+            }
+        }
+        assertTrue(missing >= 0, "the fetch lacks a piece: " + fetch.progress());
+        long t0 = System.nanoTime();
+        Run r = run("qemu-io", "-r", "-f", "raw", disk.uri(), "-c", "read " + (long) missing * m.pieceLength() + " 4k");
+        double secs = (System.nanoTime() - t0) / 1e9;
+        assertTrue(r.output().contains("Input/output error"), r.output());
+        assertTrue(secs >= 2.9, "the read waited for the piece first: " + secs + " s");
+        // the export serves on: what arrived still reads byte for byte
+        Path copy = tmp.resolve("first.raw");
+        ok(run("qemu-img", "dd", "-f", "raw", "-O", "raw", "if=" + disk.uri(), "of=" + copy, "bs=256k", "count=1"));
+        byte[] expected = java.util.Arrays.copyOf(Files.readAllBytes(data), 256 << 10);
+        assertTrue(java.util.Arrays.equals(expected, Files.readAllBytes(copy)), "the first piece as the seed had it");
+    }
+
+    @Test
+    void anEngineThatCannotStreamIsRefusedBeforeAnythingListens() throws Exception {
+        TorrentEngine ttorrent = TorrentEngines.named("ttorrent");
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), 1L << 20, 13);
+        Metainfo m = Metainfo.create(data, List.of(tracker.announceUrl()), 256 << 10, "test");
+        tracker.track(m);
+        TorrentSession fetch = open.keep(ttorrent.fetch(m, tmp.resolve("out"), SessionOptions.on(SwarmFixture.host())));
+        UnsupportedFeatureException e = assertThrows(UnsupportedFeatureException.class,
+                () -> MasterStream.serve(fetch, tmp.resolve("out"), tmp.resolve("t.sock"), Duration.ofSeconds(3)));
+        assertTrue(e.getMessage().contains("STREAMING") && e.getMessage().contains("libtorrent"), e.getMessage());
+        assertFalse(Files.exists(tmp.resolve("t.sock")), "no socket was created");
+        assertNotEquals(null, fetch.metainfo());
+    }
+}
