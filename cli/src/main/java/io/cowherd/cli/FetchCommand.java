@@ -5,11 +5,16 @@ import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.Volume;
 import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.bundle.BundleManifest;
+import io.cowherd.distribution.stream.MasterStream;
+import io.cowherd.distribution.stream.StreamedDisk;
+import io.cowherd.distribution.torrent.EngineFeature;
 import io.cowherd.distribution.torrent.MagnetLink;
+import io.cowherd.distribution.torrent.NoPeerException;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.Progress;
 import io.cowherd.distribution.torrent.SessionOptions;
 import io.cowherd.distribution.torrent.TorrentEngine;
+import io.cowherd.distribution.torrent.TorrentEngines;
 import io.cowherd.distribution.torrent.TorrentSession;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -63,6 +68,19 @@ final class FetchCommand implements Callable<Integer> {
             + "verified piece before the origins are used (0: from the start).")
     int originAfter;
 
+    @Option(names = "--serve", description = "While fetching, export the bundle's disks (every file of another torrent) "
+            + "read-only over NBD on a Unix socket: a read of what has not arrived fetches it first and waits for it "
+            + "(libtorrent engine). After the download, keeps serving and seeding until stopped.")
+    boolean serve;
+
+    @Option(names = "--socket", paramLabel = "PATH", description = "The NBD socket of --serve (default: DIR/NAME.sock, "
+            + "next to the fetched torrent).")
+    Path socket;
+
+    @Option(names = "--read-timeout", defaultValue = "60", paramLabel = "SECONDS", description = "With --serve: how long a "
+            + "read waits for a piece no peer has sent yet before it fails with an I/O error.")
+    long readTimeout;
+
     @Mixin
     PoolOptions poolOptions;
 
@@ -92,10 +110,23 @@ final class FetchCommand implements Callable<Integer> {
         if (!Quiet.asked(spec)) {
             o = o.withListener(TorrentCli.progressBar(spec, "fetch"));
         }
+        if (serve) {
+            TorrentEngines.require(engine, EngineFeature.STREAMING, "serve a fetch in progress (--serve)");
+            o = o.withSeedAfter(true);
+        } else if (socket != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--socket needs --serve");
+        }
         TorrentSession s = magnet != null ? engine.fetch(magnet, into, o) : engine.fetch(m, into, o);
+        MasterStream stream = null;
         try {
+            if (serve) {
+                stream = serve(s, out);
+            }
             s.awaitCompletion(Duration.ofDays(365));
         } catch (RuntimeException | java.util.concurrent.TimeoutException e) {
+            if (stream != null) {
+                stream.close();
+            }
             s.close();
             throw e;
         }
@@ -137,21 +168,57 @@ final class FetchCommand implements Callable<Integer> {
             throw new UnsupportedFeatureException(result + " is not a cowherd bundle; only bundles import into a pool");
         }
         if (output.json()) {
-            json.put("seeding", seedAfter ? s.listenAddress().getAddress().getHostAddress() + ":"
+            json.put("seeding", seedAfter || serve ? s.listenAddress().getAddress().getHostAddress() + ":"
                     + s.listenAddress().getPort() : null);
             Json.print(out, json);
         }
         out.flush();
-        if (seedAfter) {
+        if (seedAfter || serve) {
             if (!output.json()) {
-                out.println("seeding " + m.name() + " at " + s.listenAddress().getAddress().getHostAddress() + ":"
+                out.println((serve ? "serving and " : "") + "seeding " + m.name() + " at " + s.listenAddress().getAddress().getHostAddress() + ":"
                         + s.listenAddress().getPort() + "; stop with Ctrl-C");
             }
             out.flush();
-            TorrentCli.waitUntilStopped(s);
+            TorrentCli.waitUntilStopped(stream, s);
         } else {
             s.close();
         }
         return ExitCodes.OK;
+    }
+
+    /**
+     * Starts the NBD export of the fetch (once a magnet link's metadata is here) and says where it
+     * is: one line per export, or a first JSON document.
+     */
+    private MasterStream serve(TorrentSession s, PrintWriter out) throws InterruptedException {
+        long until = System.nanoTime() + Duration.ofSeconds(noPeerTimeout).toNanos();
+        while (s.metainfo() == null) {
+            if (System.nanoTime() > until) {
+                throw new NoPeerException("no peer sent the magnet link's metadata in " + noPeerTimeout + " s; nothing to serve");
+            }
+            Thread.sleep(50);
+        }
+        Path where = socket != null ? socket : into.resolve(s.metainfo().name() + ".sock");
+        MasterStream stream = MasterStream.serve(s, into, where, Duration.ofSeconds(readTimeout));
+        if (output.json()) {
+            java.util.Map<String, Object> json = new java.util.LinkedHashMap<>();
+            json.put("serving", stream.socket().toAbsolutePath().toString());
+            json.put("exports", stream.disks().stream().map(d -> {
+                java.util.Map<String, Object> e = new java.util.LinkedHashMap<>();
+                e.put("export", d.export());
+                e.put("uri", d.uri());
+                e.put("format", d.format());
+                e.put("size", d.size());
+                e.put("virtual-size", d.virtualSize() < 0 ? null : d.virtualSize());
+                return e;
+            }).toList());
+            Json.print(out, json);
+        } else {
+            for (StreamedDisk d : stream.disks()) {
+                out.println("serving " + d.export() + (d.format() != null ? " (" + d.format() + ")" : "") + " at " + d.uri());
+            }
+        }
+        out.flush();
+        return stream;
     }
 }

@@ -156,6 +156,46 @@ class DistributionCliTest {
         assertFalse(f.err().contains("%"), "--quiet: no progress: " + f.err());
     }
 
+    /**
+     * {@code fetch --serve}: the bundle's disk is exported while it arrives (the seed sends 1 MiB/s),
+     * QEMU reads all of it byte for byte through the socket the first JSON document names; an engine
+     * that cannot stream is refused before anything is created, and {@code --socket} alone is a usage error (exit 1).
+     */
+    @Test
+    void fetchServeExportsTheDiskWhileItArrives() throws Exception {
+        Path b = bundle();
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        Path torrent = dir.resolve("s.torrent");
+        startSeed("}", "seed", b.toString(), "--embedded-tracker", "127.0.0.1:" + port, "--bind", "127.0.2.7", "--torrent",
+                torrent.toString(), "--rate-limit-up", "1M", "--output=json", "--quiet");
+        assertTrue(Files.exists(torrent));
+
+        CliTest.Run refused = CliTest.cowherd("fetch", torrent.toString(), "--into", dir.resolve("tin").toString(), "--bind",
+                "127.0.2.8", "--serve", "--engine", "ttorrent");
+        assertEquals(5, refused.exit(), refused.err());
+        assertTrue(refused.err().contains("STREAMING") && refused.err().contains("--serve"), refused.err());
+        assertFalse(Files.exists(dir.resolve("tin")), "a refused fetch creates nothing");
+        assertEquals(ExitCodes.USAGE, CliTest.cowherd("fetch", torrent.toString(), "--into", dir.resolve("tin").toString(), "--socket",
+                dir.resolve("x.sock").toString()).exit(), "--socket without --serve");
+        assertFalse(Files.exists(dir.resolve("tin")));
+
+        String served = startSeed("}", "fetch", torrent.toString(), "--into", dir.resolve("in").toString(), "--bind", "127.0.2.9",
+                "--serve", "--output=json", "--quiet");
+        var doc = new com.fasterxml.jackson.databind.ObjectMapper().readTree(served);
+        assertEquals(dir.resolve("in/golden.sock").toAbsolutePath().toString(), doc.get("serving").asText());
+        var export = doc.get("exports").get(0);
+        assertEquals("golden.raw", export.get("export").asText());
+        assertEquals("raw", export.get("format").asText());
+        assertEquals(3L << 20, export.get("virtual-size").asLong());
+        assertFalse(Files.exists(dir.resolve("in/golden/golden.raw")), "served before the download completed");
+        String compare = CliTest.sh(dir, "qemu-img", "compare", "-f", "raw", "-F", "raw", export.get("uri").asText(),
+                b.resolve("golden.raw").toString());
+        assertTrue(compare.contains("Images are identical"), compare);
+    }
+
     @Test
     void seedPrintsAMagnetLinkThatFetchTakes() throws Exception {
         Path b = bundle();
