@@ -130,6 +130,14 @@ public final class NbdServer implements AutoCloseable {
         throw new NbdServerException("NBD socket " + socket + " is in use by another server");
     }
 
+    /**
+     * @return the clients connected now; a client that left counts until its connection's thread
+     *     has seen it go
+     */
+    public int clients() {
+        return limits.maxClients() - clientSlots.availablePermits();
+    }
+
     /** @return the socket path clients connect to */
     public Path socket() {
         return socket;

@@ -129,6 +129,9 @@ class MasterStreamQemuTest {
         StreamedDisk disk = stream.disks().get(0);
         assertEquals("golden.raw", disk.export(), "a torrent that is not a bundle: its file");
         assertEquals(null, disk.format());
+        // the first piece before the seed goes (the 3 s timeout is for what follows, not for finding the seed)
+        fetch.fetchFirst(List.of(0));
+        assertTrue(fetch.awaitPiece(0, WAIT));
         ok(run("qemu-io", "-r", "-f", "raw", disk.uri(), "-c", "read -q 0 256k"));
         seed.close(); // the only source
         int missing = -1;
