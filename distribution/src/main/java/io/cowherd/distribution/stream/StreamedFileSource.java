@@ -87,9 +87,14 @@ final class StreamedFileSource implements ExportSource {
         if (!missing.isEmpty()) {
             session.fetchFirst(missing);
         }
-        long deadline = System.nanoTime() + timeout.toNanos();
+        long began = System.nanoTime();
+        long deadline = began + timeout.toNanos();
         for (int p = first; p <= last; p++) {
             awaitPiece(p, deadline, offset, length);
+        }
+        if (!missing.isEmpty() && LOG.isDebugEnabled()) {
+            LOG.debug("export {}: read of {} bytes at {} waited {} ms for pieces {}", name, length, offset,
+                    (System.nanoTime() - began) / 1_000_000, missing);
         }
         if (verifiedCount() == lastPiece - firstPiece + 1) {
             allVerified = true;
