@@ -35,7 +35,7 @@ final class StreamedFileSource implements ExportSource {
     private final long size;
     private final Duration timeout;
     private final BitSet verified;
-    private volatile boolean allVerified;
+    private final java.util.concurrent.atomic.AtomicBoolean allVerified = new java.util.concurrent.atomic.AtomicBoolean();
     private final int firstPiece;
     private final int lastPiece;
 
@@ -70,7 +70,7 @@ final class StreamedFileSource implements ExportSource {
             return;
         }
         long from = start + offset;
-        if (!allVerified) {
+        if (!allVerified.get()) {
             awaitRange(pieceAt(from), pieceAt(from + length - 1), offset, length);
         }
         files.read(from, dst);
@@ -96,8 +96,7 @@ final class StreamedFileSource implements ExportSource {
             LOG.debug("export {}: read of {} bytes at {} waited {} ms for pieces {}", name, length, offset,
                     (System.nanoTime() - began) / 1_000_000, missing);
         }
-        if (verifiedCount() == lastPiece - firstPiece + 1) {
-            allVerified = true;
+        if (verifiedCount() == lastPiece - firstPiece + 1 && allVerified.compareAndSet(false, true)) {
             LOG.info("export {}: every piece is here and verified", name);
         }
     }
