@@ -15,6 +15,10 @@
 #   iproute2, bc               network namespaces and tc for the namespace swarm (benchmarks/swarm), its arithmetic
 #   libnbd-bin                 nbdinfo and nbdcopy, libnbd's NBD clients, read the NBD exports we serve
 #   asciidoctor                turns the man pages cowherd writes (AsciiDoc) into man(1) pages, as install-cowherd.sh does
+#   linux-image-amd64, busybox-static (downloaded and unpacked into /var/cache/cowherd/guest, not installed)
+#                              a guest for the streaming boot test: Debian's kernel, its virtio modules and a
+#                              static busybox, from which the test builds an initramfs; the machine's own
+#                              /boot stays as it is
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # A freshly booted machine runs its daily apt jobs: wait for their locks (up to 10 minutes) instead
@@ -33,3 +37,21 @@ $apt install -y -q --no-install-recommends \
   libvirt0 libvirt-clients libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 \
   user-mode-linux kmod lvm2 thin-provisioning-tools gcc libc6-dev \
   aria2 opentracker mktorrent iproute2 bc asciidoctor libnbd-bin
+
+guest=/var/cache/cowherd/guest
+if [ ! -f "$guest/vmlinuz" ]; then
+  kernel=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image/ {print $2; exit}')
+  tmp=$(mktemp -d)
+  chmod 777 "$tmp"  # apt's sandbox user (_apt) writes the downloads
+  (cd "$tmp" && $apt download -q "$kernel" busybox-static)
+  rm -rf "$guest.new"
+  mkdir -p "$tmp/x" "$guest.new"
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/x"; done
+  cp "$tmp"/x/boot/vmlinuz-* "$guest.new/vmlinuz"
+  cp "$tmp/x/bin/busybox" "$guest.new/busybox"
+  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+    find "$tmp"/x/lib/modules -name "$m.ko" -exec cp {} "$guest.new/" \;
+  done
+  rm -rf "$tmp" "$guest"
+  mv "$guest.new" "$guest"
+fi

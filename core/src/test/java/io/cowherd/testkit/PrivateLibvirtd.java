@@ -43,6 +43,8 @@ public final class PrivateLibvirtd implements AutoCloseable {
         // the namespace /dev/kvm (if any) is hidden, so it probes once, for TCG, and leaves the host's alone.
         String script = String.join(" && ",
                 "cp -a /etc/libvirt/. " + d.resolve("etc"),
+                // QEMU's output goes to a file: the host's virtlogd is out of this namespace's /run/libvirt
+                "echo 'stdio_handler = \"file\"' >> " + d.resolve("etc/qemu.conf"),
                 "mount --bind " + d.resolve("etc") + " /etc/libvirt",
                 "mount --bind " + d.resolve("run") + " /run/libvirt",
                 "mount --bind " + d.resolve("lib") + " /var/lib/libvirt",

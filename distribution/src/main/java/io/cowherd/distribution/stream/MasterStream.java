@@ -11,7 +11,9 @@ import io.cowherd.distribution.torrent.TorrentSession;
 import io.cowherd.CowIOException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -101,6 +103,7 @@ public final class MasterStream implements AutoCloseable {
                 }
             }
             NbdServer server = NbdServer.start(socket, exports);
+            openToOtherUsers(socket);
             LOG.info("streaming {} on {}: {}", m.name(), socket, disks.stream().map(StreamedDisk::export).toList());
             return new MasterStream(files, server, disks);
         } catch (RuntimeException e) {
@@ -143,6 +146,24 @@ public final class MasterStream implements AutoCloseable {
             throw CowIOException.wrap(where, "fetching the manifest first", e);
         }
         return BundleManifest.parse(bytes.array(), where);
+    }
+
+    /**
+     * libvirt's QEMU runs as a user of its own ({@code libvirt-qemu} on Debian) and connects to the
+     * socket, which takes write permission on it. The bytes served are the torrent's, which any peer
+     * of the swarm may fetch anyway; the directories above the socket still decide who reaches it.
+     */
+    private static void openToOtherUsers(Path socket) {
+        try {
+            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-rw-rw-"));
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.warn("could not open NBD socket {} to other users (libvirt's QEMU may not connect): {}", socket, e.toString());
+        }
+    }
+
+    /** The NBD clients connected now (a clone's QEMU is one); 0 once every clone has moved to the local master. */
+    public int clients() {
+        return server.clients();
     }
 
     /** The images exported, in the bundle's order. */

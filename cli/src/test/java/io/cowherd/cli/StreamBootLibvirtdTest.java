@@ -1,0 +1,261 @@
+package io.cowherd.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cowherd.distribution.bundle.Bundle;
+import io.cowherd.distribution.stream.MasterStream;
+import io.cowherd.distribution.stream.StreamedDisk;
+import io.cowherd.distribution.torrent.Metainfo;
+import io.cowherd.distribution.torrent.SessionOptions;
+import io.cowherd.distribution.torrent.TorrentEngine;
+import io.cowherd.distribution.torrent.TorrentEngines;
+import io.cowherd.distribution.torrent.TorrentSession;
+import io.cowherd.distribution.torrent.tracker.EmbeddedTracker;
+import io.cowherd.domain.LiveDiskMove;
+import io.cowherd.testkit.PrivateLibvirtd;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.commons.compress.archivers.cpio.CpioArchiveEntry;
+import org.apache.commons.compress.archivers.cpio.CpioArchiveOutputStream;
+import org.apache.commons.compress.archivers.cpio.CpioConstants;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.libvirt.Connect;
+import org.libvirt.Domain;
+
+/**
+ * A guest boots from a clone of a master that is still streaming from a seed, then moves to the
+ * local master while it runs. A real libvirtd (private, {@link PrivateLibvirtd}) and QEMU (TCG):
+ * Debian's kernel with a busybox initramfs (from {@code scripts/install-test-peers.sh}) whose init
+ * reads the disk and prints checksums on the serial console, once at boot and then every 2 s. The
+ * disk is a qcow2 clone (with a write of its own) backed by the NBD export of a 48 MiB master that
+ * a seed sends at 1 MiB/s. After the download the clone moves to the local master (shallow copy and
+ * pivot); the guest keeps running and reading the same bytes, and goes on after the export closed.
+ */
+@Timeout(400)
+class StreamBootLibvirtdTest {
+    private static final Path GUEST = Path.of("/var/cache/cowherd/guest");
+    private static final List<String> MODULES = List.of("virtio_ring", "virtio", "virtio_pci_legacy_dev",
+            "virtio_pci_modern_dev", "virtio_pci", "virtio_blk");
+    private static final int MIB = 1 << 20;
+    private static final int DISK_MIB = 48;
+    private static final Pattern LINE = Pattern.compile("COWHERD-(BOOTED|ALIVE) (\\d+) head=([0-9a-f]{32}) tail=([0-9a-f]{32})");
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aGuestBootsFromAStreamingMasterAndMovesToTheLocalCopyWhileItRuns() throws Exception {
+        assertTrue(Files.isRegularFile(GUEST.resolve("vmlinuz")), GUEST + " has no guest kernel: run scripts/install-test-peers.sh");
+        // libvirt's QEMU runs as libvirt-qemu: everything it opens must be reachable beyond root
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path initrd = initramfs();
+        Path console = Files.createDirectories(dir.resolve("console")).resolve("ttyS0.log");
+        Files.setPosixFilePermissions(console.getParent(), PosixFilePermissions.fromString("rwxrwxrwx"));
+
+        byte[] master = new byte[DISK_MIB * MIB];
+        new Random(5).nextBytes(master);
+        Path disk = Files.write(Files.createDirectories(dir.resolve("src")).resolve("disk.raw"), master);
+        Path golden = Bundle.builder().disk(disk, "raw").create(dir.resolve("seed/golden")).directory();
+
+        try (EmbeddedTracker tracker = EmbeddedTracker.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), freePort()));
+                PrivateLibvirtd daemon = PrivateLibvirtd.start(dir.resolve("libvirtd"))) {
+            Metainfo m = Metainfo.create(golden, List.of(tracker.announceUrl()), 256 << 10, "test");
+            tracker.track(m);
+            TorrentEngine engine = TorrentEngines.named("libtorrent");
+            InetAddress seedAt = InetAddress.getByName("127.0.4.1");
+            try (TorrentSession seed = engine.seed(m, golden.getParent(), SessionOptions.on(seedAt).withRateLimits(0, MIB));
+                    TorrentSession fetch = engine.fetch(m, dir.resolve("in"), SessionOptions.on(InetAddress.getByName("127.0.4.2"))
+                            .withSeedAfter(true));
+                    MasterStream stream = MasterStream.serve(fetch, dir.resolve("in"), dir.resolve("golden.sock"),
+                            MasterStream.DEFAULT_READ_TIMEOUT)) {
+                StreamedDisk export = stream.disks().get(0);
+                // the clone: a qcow2 overlay on the export, with a write of its own at the start
+                Path clone = dir.resolve("clone.qcow2");
+                CliTest.sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", export.uri(), "-F", "raw", clone.toString());
+                CliTest.sh(dir, "qemu-io", "-f", "qcow2", clone.toString(), "-c", "write -q -P 0x5a 0 64k");
+                byte[] head = java.util.Arrays.copyOf(master, MIB);
+                java.util.Arrays.fill(head, 0, 64 << 10, (byte) 0x5a);
+                String headSum = md5(head, 0, MIB);
+                String tailSum = md5(master, (DISK_MIB - 4) * MIB, 4 * MIB);
+
+                Connect conn = new Connect(daemon.uri());
+                Domain dom = null;
+                try {
+                    dom = conn.domainDefineXML(domainXml(initrd, clone, export, dir.resolve("golden.sock"), console));
+                    dom.create();
+                    Matcher booted = awaitLine(console, "BOOTED", 0, Duration.ofSeconds(200));
+                    assertFalse(fetch.progress().complete(), "the guest booted before its master arrived: " + fetch.progress());
+                    assertEquals(headSum, booted.group(3), () -> "the guest read the clone's write and the master's bytes after it; console:\n"
+                            + consoleTail(console));
+                    assertEquals(tailSum, booted.group(4), () -> "the guest read the end of the master through the stream; console:\n"
+                            + consoleTail(console));
+                    assertTrue(stream.clients() > 0, "QEMU reads through the export");
+
+                    fetch.awaitCompletion(Duration.ofSeconds(300));
+                    Path local = dir.resolve("in/golden/disk.raw");
+                    Path localTop = dir.resolve("clone-local.qcow2");
+                    CliTest.sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", local.toString(), "-F", "raw", localTop.toString());
+                    int before = lastAlive(console);
+                    LiveDiskMove.shallowCopyAndPivot(dom, "vda", localTop, Duration.ofSeconds(120));
+                    assertEquals(1, dom.isActive(), "the guest kept running");
+                    String live = dom.getXMLDesc(0);
+                    assertTrue(live.contains("<source file='" + localTop + "'") && live.contains(local.toString()), live);
+                    assertFalse(live.contains("protocol='nbd'"), "no NBD left in the chain: " + live);
+                    String persistent = dom.getXMLDesc(2);
+                    assertTrue(persistent.contains("<source file='" + localTop + "'"), persistent);
+                    long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                    while (stream.clients() > 0 && System.nanoTime() < until) {
+                        Thread.sleep(100);
+                    }
+                    assertEquals(0, stream.clients(), "QEMU left the export after the pivot");
+                    stream.close();
+                    Matcher after = awaitLine(console, "ALIVE", before + 1, Duration.ofSeconds(60));
+                    assertEquals(headSum, after.group(3), "the clone's own write moved with it");
+                    assertEquals(tailSum, after.group(4), "the local master reads the same bytes");
+                } finally {
+                    if (dom != null) {
+                        if (dom.isActive() == 1) {
+                            dom.destroy();
+                        }
+                        dom.undefine();
+                    }
+                    conn.close();
+                }
+            }
+        }
+    }
+
+    private static String domainXml(Path initrd, Path clone, StreamedDisk export, Path socket, Path console) {
+        return """
+                <domain type='qemu'><name>stream-boot</name><memory unit='MiB'>512</memory><vcpu>1</vcpu>
+                  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s</kernel><initrd>%s</initrd>
+                    <cmdline>console=ttyS0 panic=-1</cmdline></os>
+                  <on_reboot>destroy</on_reboot>
+                  <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
+                    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>
+                      <backingStore type='network'><format type='raw'/>
+                        <source protocol='nbd' name='%s'><host transport='unix' socket='%s'/></source>
+                        <backingStore/></backingStore>
+                      <target dev='vda' bus='virtio'/></disk>
+                    <serial type='file'><source path='%s'/><target port='0'/></serial>
+                  </devices></domain>""".formatted(GUEST.resolve("vmlinuz"), initrd, clone, export.export(), socket, console);
+    }
+
+    /**
+     * An initramfs: busybox, the virtio modules, and an init that prints the MD5 of the disk's first
+     * MiB and last 4 MiB, read from the device each time (caches dropped), at boot and every 2 s.
+     */
+    private Path initramfs() throws IOException {
+        String init = """
+                #!/bin/busybox sh
+                /bin/busybox --install -s /bin
+                mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
+                for m in %s; do insmod /lib/$m.ko; done
+                i=0; while [ ! -b /dev/vda ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+                sums() {
+                  echo 3 > /proc/sys/vm/drop_caches
+                  echo "head=$(dd if=/dev/vda bs=1M count=1 2>/dev/null | md5sum | cut -c1-32) tail=$(dd if=/dev/vda bs=1M skip=%d count=4 2>/dev/null | md5sum | cut -c1-32)"
+                }
+                echo "COWHERD-BOOTED 0 $(sums)" > /dev/ttyS0
+                n=0; while true; do sleep 2; n=$((n+1)); echo "COWHERD-ALIVE $n $(sums)" > /dev/ttyS0; done
+                """.formatted(String.join(" ", MODULES), DISK_MIB - 4);
+        Path out = dir.resolve("initrd.cpio");
+        try (OutputStream os = Files.newOutputStream(out); CpioArchiveOutputStream cpio = new CpioArchiveOutputStream(os)) {
+            for (String d : List.of("bin", "lib", "proc", "sys", "dev")) {
+                CpioArchiveEntry e = new CpioArchiveEntry(CpioConstants.FORMAT_NEW, d);
+                e.setMode(CpioConstants.C_ISDIR | 0755);
+                e.setNumberOfLinks(2);
+                cpio.putArchiveEntry(e);
+                cpio.closeArchiveEntry();
+            }
+            add(cpio, "init", init.getBytes(StandardCharsets.UTF_8), 0755);
+            add(cpio, "bin/busybox", Files.readAllBytes(GUEST.resolve("busybox")), 0755);
+            for (String m : MODULES) {
+                add(cpio, "lib/" + m + ".ko", Files.readAllBytes(GUEST.resolve(m + ".ko")), 0644);
+            }
+        }
+        return out;
+    }
+
+    private static void add(CpioArchiveOutputStream cpio, String name, byte[] data, int mode) throws IOException {
+        CpioArchiveEntry e = new CpioArchiveEntry(CpioConstants.FORMAT_NEW, name, data.length);
+        e.setMode(CpioConstants.C_ISREG | mode);
+        e.setNumberOfLinks(1);
+        cpio.putArchiveEntry(e);
+        cpio.write(data);
+        cpio.closeArchiveEntry();
+    }
+
+    /** Waits for a console line of {@code kind} numbered at least {@code atLeast}. */
+    private static Matcher awaitLine(Path console, String kind, int atLeast, Duration timeout) throws Exception {
+        long until = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < until) {
+            if (Files.exists(console)) {
+                Matcher found = null;
+                Matcher mt = LINE.matcher(Files.readString(console, StandardCharsets.ISO_8859_1));
+                while (mt.find()) {
+                    if (mt.group(1).equals(kind) && Integer.parseInt(mt.group(2)) >= atLeast) {
+                        found = mt;
+                        break;
+                    }
+                }
+                if (found != null) {
+                    return found;
+                }
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("no COWHERD-" + kind + " line numbered " + atLeast + " or more on the console in " + timeout.toSeconds()
+                + " s:\n" + (Files.exists(console) ? tail(Files.readString(console, StandardCharsets.ISO_8859_1)) : "(no console file)"));
+    }
+
+    private static int lastAlive(Path console) throws IOException {
+        int n = 0;
+        Matcher mt = LINE.matcher(Files.readString(console, StandardCharsets.ISO_8859_1));
+        while (mt.find()) {
+            n = Math.max(n, Integer.parseInt(mt.group(2)));
+        }
+        return n;
+    }
+
+    private static String consoleTail(Path console) {
+        try {
+            return tail(Files.readString(console, StandardCharsets.ISO_8859_1));
+        } catch (IOException e) {
+            return "(console unreadable: " + e + ")";
+        }
+    }
+
+    private static String tail(String s) {
+        return s.length() > 3000 ? s.substring(s.length() - 3000) : s;
+    }
+
+    private static String md5(byte[] b, int off, int len) throws Exception {
+        MessageDigest md = MessageDigest.getInstance("MD5");
+        md.update(b, off, len);
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    private static int freePort() throws IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+}
