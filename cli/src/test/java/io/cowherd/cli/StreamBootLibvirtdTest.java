@@ -13,7 +13,7 @@ import io.cowherd.distribution.torrent.TorrentEngine;
 import io.cowherd.distribution.torrent.TorrentEngines;
 import io.cowherd.distribution.torrent.TorrentSession;
 import io.cowherd.distribution.torrent.tracker.EmbeddedTracker;
-import io.cowherd.domain.LiveDiskMove;
+import io.cowherd.domain.LocalMasterSwitch;
 import io.cowherd.testkit.PrivateLibvirtd;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -45,8 +45,9 @@ import org.libvirt.Domain;
  * Debian's kernel with a busybox initramfs (from {@code scripts/install-test-peers.sh}) whose init
  * reads the disk and prints checksums on the serial console, once at boot and then every 2 s. The
  * disk is a qcow2 clone (with a write of its own) backed by the NBD export of a 48 MiB master that
- * a seed sends at 1 MiB/s. After the download the clone moves to the local master (shallow copy and
- * pivot); the guest keeps running and reading the same bytes, and goes on after the export closed.
+ * a seed sends at 1 MiB/s. After the download {@link LocalMasterSwitch} moves the clones to the local
+ * master: the running one live (shallow copy and pivot; the guest keeps running and reading the same
+ * bytes, and goes on after the export closed), a second, stopped one by a rebase of its image.
  */
 @Timeout(400)
 class StreamBootLibvirtdTest {
@@ -95,10 +96,18 @@ class StreamBootLibvirtdTest {
                 String headSum = md5(head, 0, MIB);
                 String tailSum = md5(master, (DISK_MIB - 4) * MIB, 4 * MIB);
 
+                // a second clone, defined and never started
+                Path stoppedClone = dir.resolve("stopped.qcow2");
+                CliTest.sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", export.uri(), "-F", "raw", stoppedClone.toString());
+
                 Connect conn = new Connect(daemon.uri());
                 Domain dom = null;
+                Domain stopped = null;
                 try {
-                    dom = conn.domainDefineXML(domainXml(initrd, clone, export, dir.resolve("golden.sock"), console));
+                    Path socket = dir.resolve("golden.sock");
+                    dom = conn.domainDefineXML(domainXml("stream-boot", initrd, clone, export, socket, console));
+                    stopped = conn.domainDefineXML(domainXml("stream-stopped", initrd, stoppedClone, export, socket,
+                            console.resolveSibling("stopped.log")));
                     dom.create();
                     Matcher booted = awaitLine(console, "BOOTED", 0, Duration.ofSeconds(200));
                     assertFalse(fetch.progress().complete(), "the guest booted before its master arrived: " + fetch.progress());
@@ -110,16 +119,22 @@ class StreamBootLibvirtdTest {
 
                     fetch.awaitCompletion(Duration.ofSeconds(300));
                     Path local = dir.resolve("in/golden/disk.raw");
-                    Path localTop = dir.resolve("clone-local.qcow2");
-                    CliTest.sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", local.toString(), "-F", "raw", localTop.toString());
                     int before = lastAlive(console);
-                    LiveDiskMove.shallowCopyAndPivot(dom, "vda", localTop, Duration.ofSeconds(120));
+                    List<LocalMasterSwitch.Moved> moved = LocalMasterSwitch.moveAll(conn, socket, export.export(), local, "raw",
+                            Duration.ofSeconds(120));
+                    Path localTop = dir.resolve("clone.local.qcow2");
+                    assertEquals(List.of(new LocalMasterSwitch.Moved("stream-boot", "vda", localTop, true),
+                            new LocalMasterSwitch.Moved("stream-stopped", "vda", stoppedClone, false)), moved);
                     assertEquals(1, dom.isActive(), "the guest kept running");
                     String live = dom.getXMLDesc(0);
                     assertTrue(live.contains("<source file='" + localTop + "'") && live.contains(local.toString()), live);
                     assertFalse(live.contains("protocol='nbd'"), "no NBD left in the chain: " + live);
-                    String persistent = dom.getXMLDesc(2);
-                    assertTrue(persistent.contains("<source file='" + localTop + "'"), persistent);
+                    assertTrue(dom.getXMLDesc(2).contains("<source file='" + localTop + "'"), dom.getXMLDesc(2));
+                    assertFalse(Files.exists(clone), "the old top image, copied, is gone");
+                    String stoppedDef = stopped.getXMLDesc(2);
+                    assertFalse(stoppedDef.contains("protocol='nbd'"), stoppedDef);
+                    String info = CliTest.sh(dir, "qemu-img", "info", "-U", stoppedClone.toString());
+                    assertTrue(info.contains(local.toString()) && !info.contains("nbd"), "rebased onto the local master: " + info);
                     long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
                     while (stream.clients() > 0 && System.nanoTime() < until) {
                         Thread.sleep(100);
@@ -130,11 +145,13 @@ class StreamBootLibvirtdTest {
                     assertEquals(headSum, after.group(3), "the clone's own write moved with it");
                     assertEquals(tailSum, after.group(4), "the local master reads the same bytes");
                 } finally {
-                    if (dom != null) {
-                        if (dom.isActive() == 1) {
-                            dom.destroy();
+                    for (Domain d : new Domain[] {dom, stopped}) {
+                        if (d != null) {
+                            if (d.isActive() == 1) {
+                                d.destroy();
+                            }
+                            d.undefine();
                         }
-                        dom.undefine();
                     }
                     conn.close();
                 }
@@ -142,9 +159,9 @@ class StreamBootLibvirtdTest {
         }
     }
 
-    private static String domainXml(Path initrd, Path clone, StreamedDisk export, Path socket, Path console) {
+    private static String domainXml(String name, Path initrd, Path clone, StreamedDisk export, Path socket, Path console) {
         return """
-                <domain type='qemu'><name>stream-boot</name><memory unit='MiB'>512</memory><vcpu>1</vcpu>
+                <domain type='qemu'><name>%s</name><memory unit='MiB'>512</memory><vcpu>1</vcpu>
                   <os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s</kernel><initrd>%s</initrd>
                     <cmdline>console=ttyS0 panic=-1</cmdline></os>
                   <on_reboot>destroy</on_reboot>
@@ -155,7 +172,7 @@ class StreamBootLibvirtdTest {
                         <backingStore/></backingStore>
                       <target dev='vda' bus='virtio'/></disk>
                     <serial type='file'><source path='%s'/><target port='0'/></serial>
-                  </devices></domain>""".formatted(GUEST.resolve("vmlinuz"), initrd, clone, export.export(), socket, console);
+                  </devices></domain>""".formatted(name, GUEST.resolve("vmlinuz"), initrd, clone, export.export(), socket, console);
     }
 
     /**

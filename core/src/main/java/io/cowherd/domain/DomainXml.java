@@ -603,6 +603,29 @@ public final class DomainXml {
         }
     }
 
+    /**
+     * The {@code <target dev>} of every disk whose image backs directly onto the NBD export
+     * {@code export} served on the Unix socket {@code socket}: its first {@code <backingStore>} is
+     * {@code type='network'} with {@code <source protocol='nbd' name=EXPORT>} and
+     * {@code <host transport='unix' socket=SOCKET>}. A running domain's XML states its whole
+     * chain; a defined one only what its definition gave.
+     */
+    public List<String> disksBackedByNbd(java.nio.file.Path socket, String export) {
+        List<String> out = new ArrayList<>();
+        for (Element disk : devices("disk")) {
+            Optional<Element> b = child(disk, "backingStore");
+            Optional<Element> src = b.flatMap(e -> child(e, "source"));
+            boolean match = b.isPresent() && "network".equals(b.get().getAttribute("type")) && src.isPresent()
+                    && "nbd".equals(src.get().getAttribute("protocol")) && export.equals(src.get().getAttribute("name"))
+                    && child(src.get(), "host").filter(h -> "unix".equals(h.getAttribute("transport"))
+                            && socket.toString().equals(h.getAttribute("socket"))).isPresent();
+            if (match) {
+                child(disk, "target").map(t -> t.getAttribute("dev")).filter(d -> !d.isEmpty()).ifPresent(out::add);
+            }
+        }
+        return out;
+    }
+
     /** Sets {@code <driver name>} of the disk whose {@code <target dev>} is {@code targetDev}. */
     public void setDiskDriverName(String targetDev, String driverName) {
         Element disk = diskElement(targetDev);

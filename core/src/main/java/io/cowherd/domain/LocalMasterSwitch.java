@@ -1,0 +1,126 @@
+package io.cowherd.domain;
+
+import io.cowherd.CopyProgress;
+import io.cowherd.CowException;
+import io.cowherd.CowIOException;
+import io.cowherd.ImagePolicy;
+import io.cowherd.Images;
+import io.cowherd.spi.ImageFormats;
+import io.cowherd.spi.OverlayFormat;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.libvirt.Connect;
+import org.libvirt.Domain;
+import org.libvirt.LibvirtException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves the clones of a streaming master onto the local master once it has arrived: every disk,
+ * on one libvirt connection, whose qcow2 image backs directly onto the master's NBD export. The
+ * local master holds the same bytes as the export served (its pieces passed their hashes), so no
+ * guest-visible byte changes and nothing of the master is copied:
+ * <ul>
+ * <li>a running domain moves live ({@link LiveDiskMove}): a new top image {@code NAME.local.qcow2}
+ * next to the old one, backed by the local master, receives the clone's own writes, the guest is
+ * pivoted onto it, and the old top is removed;</li>
+ * <li>a stopped domain's top image is rebased onto the local master in place (only its backing
+ * reference changes) and its definition no longer names the export.</li>
+ * </ul>
+ * Disks whose export is deeper in the chain (a clone of a clone) are left alone and logged: a
+ * shallow copy would drop the images in between.
+ */
+public final class LocalMasterSwitch {
+    private static final Logger LOG = LoggerFactory.getLogger(LocalMasterSwitch.class);
+
+    /**
+     * One disk moved.
+     *
+     * @param domain the domain's name
+     * @param disk the disk's target ({@code vda})
+     * @param image the disk's top image now
+     * @param live whether the domain was running (moved with a block copy) or stopped (rebased)
+     */
+    public record Moved(String domain, String disk, Path image, boolean live) {
+    }
+
+    private LocalMasterSwitch() {
+    }
+
+    /**
+     * Moves every disk on {@code conn} backed by export {@code export} of the NBD server on
+     * {@code socket} onto {@code localMaster}.
+     *
+     * @param localFormat the local master's format ({@code raw}, {@code qcow2})
+     * @param timeout how long each live copy may take to catch up
+     * @return what moved, running domains first
+     * @throws LibvirtFailureException if libvirt refuses a step (what moved before stays moved)
+     */
+    public static List<Moved> moveAll(Connect conn, Path socket, String export, Path localMaster, String localFormat,
+            Duration timeout) {
+        OverlayFormat qcow2 = (OverlayFormat) ImageFormats.byName("qcow2");
+        Path local = localMaster.toAbsolutePath();
+        List<Moved> moved = new ArrayList<>();
+        try {
+            for (int id : conn.listDomains()) {
+                Domain d = conn.domainLookupByID(id);
+                DomainXml live = DomainXml.parse(d.getXMLDesc(0));
+                for (String dev : live.disksBackedByNbd(socket, export)) {
+                    Path top = topImage(live, dev, d.getName());
+                    Path newTop = top.resolveSibling(baseName(top) + ".local.qcow2");
+                    qcow2.createOverlay(newTop, local, localFormat, d.blockInfo(dev).getCapacity());
+                    LiveDiskMove.shallowCopyAndPivot(d, dev, newTop, timeout);
+                    delete(top);
+                    moved.add(new Moved(d.getName(), dev, newTop, true));
+                }
+            }
+            for (String name : conn.listDefinedDomains()) {
+                Domain d = conn.domainLookupByName(name);
+                DomainXml def = DomainXml.parse(d.getXMLDesc(DomainCloner.XML_INACTIVE));
+                List<String> devs = def.disksBackedByNbd(socket, export);
+                for (String dev : devs) {
+                    Path top = topImage(def, dev, name);
+                    Images.rebase(top, qcow2, local, localFormat, true, ImagePolicy.operator(), CopyProgress.NONE);
+                    def.replaceDiskSource(dev, top.toString(), "qcow2", true);
+                    moved.add(new Moved(name, dev, top, false));
+                }
+                if (!devs.isEmpty()) {
+                    conn.domainDefineXML(def.toXml());
+                }
+            }
+        } catch (LibvirtException e) {
+            throw LibvirtFailureException.of("moving the clones of export " + export + " onto " + local, null, null, e);
+        }
+        for (Moved m : moved) {
+            LOG.info("domain {}: disk {} moved onto the local master {} ({})", m.domain(), m.disk(), local,
+                    m.live() ? "live: copied its own writes and pivoted" : "stopped: rebased");
+        }
+        return moved;
+    }
+
+    private static Path topImage(DomainXml xml, String dev, String domain) {
+        DomainDisk disk = xml.disks().stream().filter(x -> x.targetDev().equals(dev)).findFirst().orElseThrow();
+        if (!"qcow2".equals(disk.driverType()) || disk.source() == null || !"file".equals(disk.type())) {
+            throw new CowException("domain " + domain + ": disk " + dev + " backs onto the export but is not a qcow2 file ("
+                    + disk.type() + ", " + disk.driverType() + "); cowherd moves only qcow2 clones");
+        }
+        return Path.of(disk.source());
+    }
+
+    private static String baseName(Path image) {
+        String n = image.getFileName().toString();
+        return n.endsWith(".qcow2") ? n.substring(0, n.length() - ".qcow2".length()) : n;
+    }
+
+    private static void delete(Path oldTop) {
+        try {
+            Files.deleteIfExists(oldTop);
+        } catch (IOException e) {
+            throw CowIOException.wrap(oldTop, "removing the clone's old top image (the domain already runs on the new one)", e);
+        }
+    }
+}
