@@ -16,12 +16,15 @@ import io.cowherd.distribution.torrent.SessionOptions;
 import io.cowherd.distribution.torrent.TorrentEngine;
 import io.cowherd.distribution.torrent.TorrentEngines;
 import io.cowherd.distribution.torrent.TorrentSession;
+import io.cowherd.domain.DomainCloner;
+import io.cowherd.domain.LocalMasterSwitch;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.libvirt.Connect;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -81,6 +84,11 @@ final class FetchCommand implements Callable<Integer> {
             + "read waits for a piece no peer has sent yet before it fails with an I/O error.")
     long readTimeout;
 
+    @Option(names = {"-c", "--connect"}, paramLabel = "URI", description = "With --serve: once the download is complete, "
+            + "move the clones on this libvirt connection that back onto the exports onto the local master (running "
+            + "domains live, with a block copy of their own writes and a pivot; stopped ones by a rebase).")
+    String connect;
+
     @Mixin
     PoolOptions poolOptions;
 
@@ -113,8 +121,8 @@ final class FetchCommand implements Callable<Integer> {
         if (serve) {
             TorrentEngines.require(engine, EngineFeature.STREAMING, "serve a fetch in progress (--serve)");
             o = o.withSeedAfter(true);
-        } else if (socket != null) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--socket needs --serve");
+        } else if (socket != null || connect != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), (socket != null ? "--socket" : "--connect") + " needs --serve");
         }
         TorrentSession s = magnet != null ? engine.fetch(magnet, into, o) : engine.fetch(m, into, o);
         MasterStream stream = null;
@@ -132,6 +140,7 @@ final class FetchCommand implements Callable<Integer> {
         }
         m = s.metainfo();
         Path result = into.resolve(m.name());
+        List<LocalMasterSwitch.Moved> moved = stream != null && connect != null ? moveClones(stream, m, out) : List.of();
         java.util.Map<String, Object> json = new java.util.LinkedHashMap<>();
         json.put("fetched", result.toAbsolutePath().toString());
         json.put("info-hash", m.infoHashHex());
@@ -167,6 +176,16 @@ final class FetchCommand implements Callable<Integer> {
         } else if (pool != null) {
             throw new UnsupportedFeatureException(result + " is not a cowherd bundle; only bundles import into a pool");
         }
+        if (stream != null) {
+            json.put("moved", moved.stream().map(mv -> {
+                java.util.Map<String, Object> e = new java.util.LinkedHashMap<>();
+                e.put("domain", mv.domain());
+                e.put("disk", mv.disk());
+                e.put("image", mv.image().toString());
+                e.put("live", mv.live());
+                return e;
+            }).toList());
+        }
         if (output.json()) {
             json.put("seeding", seedAfter || serve ? s.listenAddress().getAddress().getHostAddress() + ":"
                     + s.listenAddress().getPort() : null);
@@ -179,6 +198,9 @@ final class FetchCommand implements Callable<Integer> {
                         + s.listenAddress().getPort() + "; stop with Ctrl-C");
             }
             out.flush();
+            if (stream != null) {
+                closeWhenIdle(stream);
+            }
             TorrentCli.waitUntilStopped(stream, s);
         } else {
             s.close();
@@ -220,5 +242,50 @@ final class FetchCommand implements Callable<Integer> {
         }
         out.flush();
         return stream;
+    }
+
+    /** The clones on {@link #connect} that back onto the exports, moved onto the fetched files. */
+    private List<LocalMasterSwitch.Moved> moveClones(MasterStream stream, Metainfo m, PrintWriter out) {
+        List<LocalMasterSwitch.Moved> moved = new java.util.ArrayList<>();
+        Connect conn = DomainCloner.connect(connect);
+        try {
+            for (StreamedDisk d : stream.disks()) {
+                Path local = m.isMultiFile() ? into.resolve(m.name()).resolve(d.export()) : into.resolve(m.name());
+                moved.addAll(LocalMasterSwitch.moveAll(conn, stream.socket(), d.export(), local,
+                        d.format() != null ? d.format() : "raw", Duration.ofMinutes(10)));
+            }
+        } finally {
+            try {
+                conn.close();
+            } catch (org.libvirt.LibvirtException e) {
+                // the moves are done; a connection that does not close cleanly changes nothing
+            }
+        }
+        if (!output.json()) {
+            moved.forEach(mv -> out.println("moved " + mv.domain() + " " + mv.disk() + " onto the local master ("
+                    + (mv.live() ? "running: copied and pivoted to " : "stopped: rebased ") + mv.image() + ")"));
+        }
+        return moved;
+    }
+
+    /**
+     * The download is complete: the export closes once no client reads it any more (the clones
+     * moved onto the local master); the fetch seeds on.
+     */
+    private static void closeWhenIdle(MasterStream stream) {
+        Thread t = new Thread(() -> {
+            try {
+                while (stream.clients() > 0) {
+                    Thread.sleep(200);
+                }
+            } catch (InterruptedException e) {
+                return;
+            }
+            stream.close();
+            org.slf4j.LoggerFactory.getLogger(FetchCommand.class).info("export {} closed: the download is complete and no "
+                    + "client reads it any more", stream.socket());
+        }, "close-export-when-idle");
+        t.setDaemon(true);
+        t.start();
     }
 }

@@ -159,7 +159,7 @@ class DistributionCliTest {
     /**
      * {@code fetch --serve}: the bundle's disk is exported while it arrives (the seed sends 1 MiB/s),
      * QEMU reads all of it byte for byte through the socket the first JSON document names; an engine
-     * that cannot stream is refused before anything is created, and {@code --socket} alone is a usage error (exit 1).
+     * that cannot stream is refused before anything is created, and {@code --socket} or {@code --connect} alone is a usage error (exit 1).
      */
     @Test
     void fetchServeExportsTheDiskWhileItArrives() throws Exception {
@@ -180,6 +180,9 @@ class DistributionCliTest {
         assertFalse(Files.exists(dir.resolve("tin")), "a refused fetch creates nothing");
         assertEquals(ExitCodes.USAGE, CliTest.cowherd("fetch", torrent.toString(), "--into", dir.resolve("tin").toString(), "--socket",
                 dir.resolve("x.sock").toString()).exit(), "--socket without --serve");
+        assertFalse(Files.exists(dir.resolve("tin")));
+        assertEquals(ExitCodes.USAGE, CliTest.cowherd("fetch", torrent.toString(), "--into", dir.resolve("tin").toString(), "--connect",
+                "test:///default").exit(), "--connect without --serve");
         assertFalse(Files.exists(dir.resolve("tin")));
 
         String served = startSeed("}", "fetch", torrent.toString(), "--into", dir.resolve("in").toString(), "--bind", "127.0.2.9",

@@ -5,18 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cowherd.distribution.bundle.Bundle;
-import io.cowherd.distribution.stream.MasterStream;
-import io.cowherd.distribution.stream.StreamedDisk;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.SessionOptions;
 import io.cowherd.distribution.torrent.TorrentEngine;
 import io.cowherd.distribution.torrent.TorrentEngines;
 import io.cowherd.distribution.torrent.TorrentSession;
 import io.cowherd.distribution.torrent.tracker.EmbeddedTracker;
-import io.cowherd.domain.LocalMasterSwitch;
 import io.cowherd.testkit.PrivateLibvirtd;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -38,6 +37,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.libvirt.Connect;
 import org.libvirt.Domain;
+import picocli.CommandLine;
 
 /**
  * A guest boots from a clone of a master that is still streaming from a seed, then moves to the
@@ -45,9 +45,10 @@ import org.libvirt.Domain;
  * Debian's kernel with a busybox initramfs (from {@code scripts/install-test-peers.sh}) whose init
  * reads the disk and prints checksums on the serial console, once at boot and then every 2 s. The
  * disk is a qcow2 clone (with a write of its own) backed by the NBD export of a 48 MiB master that
- * a seed sends at 1 MiB/s. After the download {@link LocalMasterSwitch} moves the clones to the local
- * master: the running one live (shallow copy and pivot; the guest keeps running and reading the same
- * bytes, and goes on after the export closed), a second, stopped one by a rebase of its image.
+ * a seed sends at 1 MiB/s, served by {@code cowherd fetch --serve --connect URI}. After the download
+ * the command moves the clones to the local master ({@code LocalMasterSwitch}): the running one live
+ * (shallow copy and pivot; the guest keeps running and reading the same bytes, and goes on after the
+ * export closed), a second, stopped one by a rebase of its image.
  */
 @Timeout(400)
 class StreamBootLibvirtdTest {
@@ -81,50 +82,59 @@ class StreamBootLibvirtdTest {
             tracker.track(m);
             TorrentEngine engine = TorrentEngines.named("libtorrent");
             InetAddress seedAt = InetAddress.getByName("127.0.4.1");
-            try (TorrentSession seed = engine.seed(m, golden.getParent(), SessionOptions.on(seedAt).withRateLimits(0, MIB));
-                    TorrentSession fetch = engine.fetch(m, dir.resolve("in"), SessionOptions.on(InetAddress.getByName("127.0.4.2"))
-                            .withSeedAfter(true));
-                    MasterStream stream = MasterStream.serve(fetch, dir.resolve("in"), dir.resolve("golden.sock"),
-                            MasterStream.DEFAULT_READ_TIMEOUT)) {
-                StreamedDisk export = stream.disks().get(0);
+            try (TorrentSession seed = engine.seed(m, golden.getParent(), SessionOptions.on(seedAt).withRateLimits(0, MIB))) {
+                Path torrent = dir.resolve("golden.torrent");
+                m.save(torrent);
+                Path socket = dir.resolve("golden.sock");
+                StringWriter fetchOut = new StringWriter();
+                Thread fetch = new Thread(() -> {
+                    CommandLine cl = CowherdCommand.commandLine();
+                    cl.setOut(new PrintWriter(fetchOut, true));
+                    cl.setErr(new PrintWriter(new StringWriter(), true));
+                    cl.execute("fetch", torrent.toString(), "--into", dir.resolve("in").toString(), "--bind", "127.0.4.2",
+                            "--serve", "--socket", socket.toString(), "--connect", daemon.uri(), "--quiet");
+                }, "cowherd-fetch-serve");
+                fetch.setDaemon(true); // it seeds until the JVM ends
+                fetch.start();
+                String uri = awaitOutput(fetchOut, "serving disk.raw (raw) at ", Duration.ofSeconds(60)).strip()
+                        .substring("serving disk.raw (raw) at ".length());
+                assertEquals("nbd+unix:///disk.raw?socket=" + socket, uri);
                 // the clone: a qcow2 overlay on the export, with a write of its own at the start
                 Path clone = dir.resolve("clone.qcow2");
-                CliTest.sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", export.uri(), "-F", "raw", clone.toString());
+                CliTest.sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", uri, "-F", "raw", clone.toString());
                 CliTest.sh(dir, "qemu-io", "-f", "qcow2", clone.toString(), "-c", "write -q -P 0x5a 0 64k");
                 byte[] head = java.util.Arrays.copyOf(master, MIB);
                 java.util.Arrays.fill(head, 0, 64 << 10, (byte) 0x5a);
                 String headSum = md5(head, 0, MIB);
                 String tailSum = md5(master, (DISK_MIB - 4) * MIB, 4 * MIB);
-
                 // a second clone, defined and never started
                 Path stoppedClone = dir.resolve("stopped.qcow2");
-                CliTest.sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", export.uri(), "-F", "raw", stoppedClone.toString());
+                CliTest.sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", uri, "-F", "raw", stoppedClone.toString());
 
                 Connect conn = new Connect(daemon.uri());
                 Domain dom = null;
                 Domain stopped = null;
                 try {
-                    Path socket = dir.resolve("golden.sock");
-                    dom = conn.domainDefineXML(domainXml("stream-boot", initrd, clone, export, socket, console));
-                    stopped = conn.domainDefineXML(domainXml("stream-stopped", initrd, stoppedClone, export, socket,
+                    dom = conn.domainDefineXML(domainXml("stream-boot", initrd, clone, "disk.raw", socket, console));
+                    stopped = conn.domainDefineXML(domainXml("stream-stopped", initrd, stoppedClone, "disk.raw", socket,
                             console.resolveSibling("stopped.log")));
                     dom.create();
                     Matcher booted = awaitLine(console, "BOOTED", 0, Duration.ofSeconds(200));
-                    assertFalse(fetch.progress().complete(), "the guest booted before its master arrived: " + fetch.progress());
+                    Path local = dir.resolve("in/golden/disk.raw");
+                    assertFalse(Files.exists(local), "the guest booted before its master arrived (still disk.raw.part)");
                     assertEquals(headSum, booted.group(3), () -> "the guest read the clone's write and the master's bytes after it; console:\n"
                             + consoleTail(console));
                     assertEquals(tailSum, booted.group(4), () -> "the guest read the end of the master through the stream; console:\n"
                             + consoleTail(console));
-                    assertTrue(stream.clients() > 0, "QEMU reads through the export");
-
-                    fetch.awaitCompletion(Duration.ofSeconds(300));
-                    Path local = dir.resolve("in/golden/disk.raw");
                     int before = lastAlive(console);
-                    List<LocalMasterSwitch.Moved> moved = LocalMasterSwitch.moveAll(conn, socket, export.export(), local, "raw",
-                            Duration.ofSeconds(120));
+
+                    // the download completes; the fetch moves both clones onto the local master, then closes the export
                     Path localTop = dir.resolve("clone.local.qcow2");
-                    assertEquals(List.of(new LocalMasterSwitch.Moved("stream-boot", "vda", localTop, true),
-                            new LocalMasterSwitch.Moved("stream-stopped", "vda", stoppedClone, false)), moved);
+                    awaitOutput(fetchOut, "moved stream-stopped vda", Duration.ofSeconds(300));
+                    assertTrue(fetchOut.toString().contains("moved stream-boot vda onto the local master (running: copied and pivoted to "
+                            + localTop + ")"), fetchOut.toString());
+                    assertTrue(fetchOut.toString().contains("moved stream-stopped vda onto the local master (stopped: rebased "
+                            + stoppedClone + ")"), fetchOut.toString());
                     assertEquals(1, dom.isActive(), "the guest kept running");
                     String live = dom.getXMLDesc(0);
                     assertTrue(live.contains("<source file='" + localTop + "'") && live.contains(local.toString()), live);
@@ -136,11 +146,10 @@ class StreamBootLibvirtdTest {
                     String info = CliTest.sh(dir, "qemu-img", "info", "-U", stoppedClone.toString());
                     assertTrue(info.contains(local.toString()) && !info.contains("nbd"), "rebased onto the local master: " + info);
                     long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-                    while (stream.clients() > 0 && System.nanoTime() < until) {
+                    while (Files.exists(socket) && System.nanoTime() < until) {
                         Thread.sleep(100);
                     }
-                    assertEquals(0, stream.clients(), "QEMU left the export after the pivot");
-                    stream.close();
+                    assertFalse(Files.exists(socket), "the export closed once QEMU left it");
                     Matcher after = awaitLine(console, "ALIVE", before + 1, Duration.ofSeconds(60));
                     assertEquals(headSum, after.group(3), "the clone's own write moved with it");
                     assertEquals(tailSum, after.group(4), "the local master reads the same bytes");
@@ -159,7 +168,20 @@ class StreamBootLibvirtdTest {
         }
     }
 
-    private static String domainXml(String name, Path initrd, Path clone, StreamedDisk export, Path socket, Path console) {
+    /** Waits until {@code out} has a line starting with {@code prefix}; returns that line. */
+    private static String awaitOutput(StringWriter out, String prefix, Duration timeout) throws InterruptedException {
+        long until = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < until) {
+            String line = out.toString().lines().filter(l -> l.startsWith(prefix)).findFirst().orElse(null);
+            if (line != null) {
+                return line;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("no line starting with '" + prefix + "' in " + timeout.toSeconds() + " s:\n" + out);
+    }
+
+    private static String domainXml(String name, Path initrd, Path clone, String export, Path socket, Path console) {
         return """
                 <domain type='qemu'><name>%s</name><memory unit='MiB'>512</memory><vcpu>1</vcpu>
                   <os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s</kernel><initrd>%s</initrd>
@@ -172,7 +194,7 @@ class StreamBootLibvirtdTest {
                         <backingStore/></backingStore>
                       <target dev='vda' bus='virtio'/></disk>
                     <serial type='file'><source path='%s'/><target port='0'/></serial>
-                  </devices></domain>""".formatted(name, GUEST.resolve("vmlinuz"), initrd, clone, export.export(), socket, console);
+                  </devices></domain>""".formatted(name, GUEST.resolve("vmlinuz"), initrd, clone, export, socket, console);
     }
 
     /**
