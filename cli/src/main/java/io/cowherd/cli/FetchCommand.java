@@ -73,7 +73,8 @@ final class FetchCommand implements Callable<Integer> {
 
     @Option(names = "--serve", description = "While fetching, export the bundle's disks (every file of another torrent) "
             + "read-only over NBD on a Unix socket: a read of what has not arrived fetches it first and waits for it "
-            + "(libtorrent engine). After the download, keeps serving and seeding until stopped.")
+            + "(libtorrent engine). After the download the export closes once no client reads it (see --connect); the "
+            + "command seeds until stopped.")
     boolean serve;
 
     @Option(names = "--socket", paramLabel = "PATH", description = "The NBD socket of --serve (default: DIR/NAME.sock, "
