@@ -58,6 +58,10 @@ final class BundleCommand implements Runnable {
         @Option(names = "--nvram", paramLabel = "FILE", description = "The master's NVRAM (UEFI variables) file.")
         Path nvram;
 
+        @Option(names = "--boot-profile", paramLabel = "FILE", description = "The reads a domain made while it booted "
+                + "(`cowherd fetch --serve --record-profile`): streamed fetches of the bundle ask for them first.")
+        Path bootProfile;
+
         @Parameters(paramLabel = "DISK", arity = "1..*", description = "Disk images of the master, standalone (no backing file).")
         List<Path> disks;
 
@@ -73,6 +77,9 @@ final class BundleCommand implements Runnable {
             }
             if (nvram != null) {
                 b.nvram(nvram);
+            }
+            if (bootProfile != null) {
+                b.bootProfile(bootProfile);
             }
             Bundle bundle = b.create(into, ProgressPrinter.of(progress, spec, "copy"));
             PrintWriter out = spec.commandLine().getOut();

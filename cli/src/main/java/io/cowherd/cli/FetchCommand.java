@@ -85,6 +85,14 @@ final class FetchCommand implements Callable<Integer> {
             + "read waits for a piece no peer has sent yet before it fails with an I/O error.")
     long readTimeout;
 
+    @Option(names = "--record-profile", paramLabel = "FILE", description = "With --serve: record every read the exports "
+            + "serve, in order, and write them to FILE when the export closes or the command stops: the boot profile "
+            + "of a domain booted from the stream, for `cowherd bundle create --boot-profile`.")
+    Path recordProfile;
+
+    /** Writes the recorded boot profile once; null unless --record-profile. */
+    private AutoCloseable saveProfile;
+
     @Option(names = {"-c", "--connect"}, paramLabel = "URI", description = "With --serve: once the download is complete, "
             + "move the clones on this libvirt connection that back onto the exports onto the local master (running "
             + "domains live, with a block copy of their own writes and a pivot; stopped ones by a rebase).")
@@ -122,8 +130,9 @@ final class FetchCommand implements Callable<Integer> {
         if (serve) {
             TorrentEngines.require(engine, EngineFeature.STREAMING, "serve a fetch in progress (--serve)");
             o = o.withSeedAfter(true);
-        } else if (socket != null || connect != null) {
-            throw new CommandLine.ParameterException(spec.commandLine(), (socket != null ? "--socket" : "--connect") + " needs --serve");
+        } else if (socket != null || connect != null || recordProfile != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), (socket != null ? "--socket"
+                    : connect != null ? "--connect" : "--record-profile") + " needs --serve");
         }
         TorrentSession s = magnet != null ? engine.fetch(magnet, into, o) : engine.fetch(m, into, o);
         MasterStream stream = null;
@@ -200,9 +209,9 @@ final class FetchCommand implements Callable<Integer> {
             }
             out.flush();
             if (stream != null) {
-                closeWhenIdle(stream);
+                closeWhenIdle(stream, saveProfile);
             }
-            TorrentCli.waitUntilStopped(stream, s);
+            TorrentCli.waitUntilStopped(saveProfile, stream, s);
         } else {
             s.close();
         }
@@ -222,7 +231,18 @@ final class FetchCommand implements Callable<Integer> {
             Thread.sleep(50);
         }
         Path where = socket != null ? socket : into.resolve(s.metainfo().name() + ".sock");
-        MasterStream stream = MasterStream.serve(s, into, where, Duration.ofSeconds(readTimeout));
+        MasterStream stream = MasterStream.serve(s, into, where, Duration.ofSeconds(readTimeout), recordProfile != null);
+        if (recordProfile != null) {
+            // from now on: a stop at any moment (even before the download ends) still writes what was read
+            saveProfile = profileSaver(stream);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    saveProfile.close();
+                } catch (Exception e) {
+                    // reported by the saver
+                }
+            }, "save-boot-profile"));
+        }
         if (output.json()) {
             java.util.Map<String, Object> json = new java.util.LinkedHashMap<>();
             json.put("serving", stream.socket().toAbsolutePath().toString());
@@ -273,14 +293,19 @@ final class FetchCommand implements Callable<Integer> {
      * The download is complete: the export closes once no client reads it any more (the clones
      * moved onto the local master); the fetch seeds on.
      */
-    private static void closeWhenIdle(MasterStream stream) {
+    private static void closeWhenIdle(MasterStream stream, AutoCloseable before) {
         Thread t = new Thread(() -> {
             try {
                 while (stream.clients() > 0) {
                     Thread.sleep(200);
                 }
+                if (before != null) {
+                    before.close();
+                }
             } catch (InterruptedException e) {
                 return;
+            } catch (Exception e) {
+                // the profile saver logged it; the export closes all the same
             }
             stream.close();
             org.slf4j.LoggerFactory.getLogger(FetchCommand.class).info("export {} closed: the download is complete and no "
@@ -288,5 +313,23 @@ final class FetchCommand implements Callable<Integer> {
         }, "close-export-when-idle");
         t.setDaemon(true);
         t.start();
+    }
+
+    /** Writes the recorded boot profile to {@link #recordProfile}, once (at the export's close or the command's stop). */
+    private AutoCloseable profileSaver(MasterStream stream) {
+        java.util.concurrent.atomic.AtomicBoolean saved = new java.util.concurrent.atomic.AtomicBoolean();
+        org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(FetchCommand.class);
+        return () -> {
+            if (saved.compareAndSet(false, true)) {
+                try {
+                    io.cowherd.distribution.bundle.BootProfile p = stream.recordedProfile();
+                    p.save(recordProfile);
+                    log.info("boot profile: {} reads written to {}", p.reads().size(), recordProfile);
+                } catch (RuntimeException e) {
+                    log.error("could not write the boot profile to {}: {}", recordProfile, e.getMessage());
+                    throw e;
+                }
+            }
+        };
     }
 }

@@ -1,6 +1,7 @@
 package io.cowherd.distribution.bundle;
 
 import io.cowherd.CopyProgress;
+import io.cowherd.CorruptFileException;
 import io.cowherd.CowIOException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.NoSuchVolumeException;
@@ -204,6 +205,15 @@ public final class Bundle {
             return this;
         }
 
+        /**
+         * Adds a boot profile ({@link BootProfile}, stored as {@value BootProfile#FILE_NAME}): its
+         * reads must name disks of the bundle and lie inside them.
+         */
+        public Builder bootProfile(Path profile) {
+            sources.add(new Source(profile, FileRole.BOOT_PROFILE, null, BootProfile.FILE_NAME));
+            return this;
+        }
+
         /** Adds the master's NVRAM file (stored as {@code nvram.fd}). */
         public Builder nvram(Path nvram) {
             sources.add(new Source(nvram, FileRole.NVRAM, null, "nvram.fd"));
@@ -252,6 +262,7 @@ public final class Bundle {
                 for (Source s : sources) {
                     files.add(copyIn(s, tmp, files, copied));
                 }
+                checkBootProfile(files, tmp);
                 BundleManifest manifest = new BundleManifest(files);
                 Files.write(tmp.resolve(BundleManifest.FILE_NAME), manifest.toBytes());
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
@@ -263,6 +274,26 @@ public final class Bundle {
             } catch (RuntimeException e) {
                 SafeNames.deleteTreeQuietly(tmp);
                 throw e;
+            }
+        }
+
+        /** A boot profile's reads name disks of the bundle and lie inside them. */
+        private void checkBootProfile(List<BundleFile> files, Path tmp) {
+            for (Source src : sources) {
+                if (src.role != FileRole.BOOT_PROFILE) {
+                    continue;
+                }
+                BootProfile profile = BootProfile.read(tmp.resolve(BootProfile.FILE_NAME));
+                for (int i = 0; i < profile.reads().size(); i++) {
+                    BootProfile.Read r = profile.reads().get(i);
+                    BundleFile disk = files.stream().filter(f -> f.role() == FileRole.DISK && f.name().equals(r.disk()))
+                            .findFirst().orElse(null);
+                    if (disk == null || r.offset() + r.length() > disk.size()) {
+                        throw new CorruptFileException(src.file, BootProfile.FILE_NAME + " read " + (i + 1), -1, disk == null
+                                ? "names '" + r.disk() + "', which is not a disk of the bundle"
+                                : "ends at " + (r.offset() + r.length()) + ", past the end of " + r.disk() + " (" + disk.size() + " bytes)");
+                    }
+                }
             }
         }
 

@@ -9,9 +9,11 @@ public enum FileRole {
     /** The libvirt domain XML of the master. */
     DOMAIN_XML,
     /** The UEFI variable store (NVRAM) of the master. */
-    NVRAM;
+    NVRAM,
+    /** The reads a domain made while it booted ({@link BootProfile}), fetched first by streamed fetches. */
+    BOOT_PROFILE;
 
-    /** The name used in the manifest ({@code disk}, {@code domain-xml}, {@code nvram}). */
+    /** The name used in the manifest ({@code disk}, {@code domain-xml}, {@code nvram}, {@code boot-profile}). */
     public String label() {
         return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }

@@ -1,8 +1,10 @@
 package io.cowherd.distribution.stream;
 
+import io.cowherd.distribution.bundle.BootProfile;
 import io.cowherd.distribution.bundle.BundleFile;
 import io.cowherd.distribution.bundle.BundleIntegrityException;
 import io.cowherd.distribution.bundle.BundleManifest;
+import io.cowherd.distribution.bundle.FileRole;
 import io.cowherd.distribution.nbd.NbdExport;
 import io.cowherd.distribution.nbd.NbdServer;
 import io.cowherd.distribution.torrent.EngineFeature;
@@ -16,8 +18,12 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,7 +36,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A read waits for the pieces it needs (asked for ahead of the swarm's own order, see
  * {@link TorrentSession#fetchFirst}) and returns only bytes whose piece hash matched; if they do not
- * arrive within the read timeout, the read fails with an I/O error naming the piece.
+ * arrive within the read timeout, the read fails with an I/O error naming the piece. A bundle with
+ * a {@link BootProfile} has the pieces under the profile's reads asked for first, in their order,
+ * as soon as the stream starts.
  *
  * <pre>{@code
  * TorrentSession fetch = TorrentEngines.named("libtorrent").fetch(metainfo, dir, options);
@@ -48,16 +56,32 @@ public final class MasterStream implements AutoCloseable {
     private final FetchedFiles files;
     private final NbdServer server;
     private final List<StreamedDisk> disks;
+    private final ReadRecorder recorder;
 
-    private MasterStream(FetchedFiles files, NbdServer server, List<StreamedDisk> disks) {
+    private MasterStream(FetchedFiles files, NbdServer server, List<StreamedDisk> disks, ReadRecorder recorder) {
         this.files = files;
         this.server = server;
         this.disks = List.copyOf(disks);
+        this.recorder = recorder;
+    }
+
+    /**
+     * The reads the exports served so far, in order: a boot profile, when a domain booted from
+     * them ({@code cowherd bundle create --boot-profile} ships it).
+     *
+     * @throws IllegalStateException unless the stream records reads
+     */
+    public BootProfile recordedProfile() {
+        if (recorder == null) {
+            throw new IllegalStateException("this stream does not record its reads (serve with recordReads)");
+        }
+        return recorder.profile();
     }
 
     /**
      * Exports the images of the torrent {@code fetch} is fetching into {@code parent}, on
-     * {@code socket}. For a bundle this first waits for its manifest (at most {@code readTimeout}).
+     * {@code socket}. For a bundle this first waits for its manifest, and its boot profile if it has
+     * one (each at most {@code readTimeout}).
      *
      * @param fetch a fetch whose metadata is known, on an engine that declares {@link EngineFeature#STREAMING}
      * @param parent the directory the fetch writes into (as given to the engine)
@@ -68,7 +92,17 @@ public final class MasterStream implements AutoCloseable {
      * @throws io.cowherd.CowIOException if the manifest did not arrive in time
      */
     public static MasterStream serve(TorrentSession fetch, Path parent, Path socket, Duration readTimeout) {
+        return serve(fetch, parent, socket, readTimeout, false);
+    }
+
+    /**
+     * As {@link #serve(TorrentSession, Path, Path, Duration)}; with {@code recordReads}, every read
+     * the exports serve is recorded, for {@link #recordedProfile()}.
+     */
+    public static MasterStream serve(TorrentSession fetch, Path parent, Path socket, Duration readTimeout,
+            boolean recordReads) {
         Objects.requireNonNull(readTimeout, "readTimeout");
+        ReadRecorder recorder = recordReads ? new ReadRecorder() : null;
         Metainfo m = fetch.metainfo();
         if (m == null) {
             throw new IllegalStateException("the fetch's metadata has not arrived yet; serve it once metainfo() is known");
@@ -81,6 +115,7 @@ public final class MasterStream implements AutoCloseable {
             Metainfo.FileEntry manifestEntry = manifestEntry(m);
             if (manifestEntry != null) {
                 BundleManifest manifest = readManifest(fetch, files, manifestEntry, parent, readTimeout);
+                Map<String, Metainfo.FileEntry> diskEntries = new HashMap<>();
                 for (BundleFile disk : manifest.disks()) {
                     Metainfo.FileEntry f = entry(m, disk.name());
                     if (f == null || f.length() != disk.size()) {
@@ -89,15 +124,26 @@ public final class MasterStream implements AutoCloseable {
                                         + (f == null ? "has no such file" : "says " + f.length()));
                     }
                     exports.add(export(disk.name(), "disk of bundle " + m.name() + " (" + disk.format() + ", streaming)",
-                            fetch, files, f, readTimeout));
+                            fetch, files, f, readTimeout, recorder));
                     disks.add(new StreamedDisk(disk.name(), NbdServer.uri(socket, disk.name()), disk.format(), f.length(),
                             disk.virtualSize()));
+                    diskEntries.put(disk.name(), f);
+                }
+                Optional<BundleFile> profile = manifest.files().stream().filter(x -> x.role() == FileRole.BOOT_PROFILE).findFirst();
+                if (profile.isPresent()) {
+                    Metainfo.FileEntry pf = entry(m, profile.get().name());
+                    if (pf == null) {
+                        throw new BundleIntegrityException(parent.resolve(m.name()).resolve(profile.get().name()), "file",
+                                "the manifest lists it, the torrent does not");
+                    }
+                    prefetch(fetch, files, pf, parent, diskEntries, readTimeout);
                 }
             } else {
                 for (Metainfo.FileEntry f : m.files()) {
                     if (f.length() > 0) {
                         String name = String.join("/", f.path());
-                        exports.add(export(name, "file of torrent " + m.name() + " (streaming)", fetch, files, f, readTimeout));
+                        exports.add(export(name, "file of torrent " + m.name() + " (streaming)", fetch, files, f, readTimeout,
+                                recorder));
                         disks.add(new StreamedDisk(name, NbdServer.uri(socket, name), null, f.length(), -1));
                     }
                 }
@@ -105,7 +151,7 @@ public final class MasterStream implements AutoCloseable {
             NbdServer server = NbdServer.start(socket, exports);
             openToOtherUsers(socket);
             LOG.info("streaming {} on {}: {}", m.name(), socket, disks.stream().map(StreamedDisk::export).toList());
-            return new MasterStream(files, server, disks);
+            return new MasterStream(files, server, disks, recorder);
         } catch (RuntimeException e) {
             files.close();
             throw e;
@@ -113,8 +159,9 @@ public final class MasterStream implements AutoCloseable {
     }
 
     private static NbdExport export(String name, String description, TorrentSession fetch, FetchedFiles files,
-            Metainfo.FileEntry f, Duration timeout) {
-        return new NbdExport(name, description, new StreamedFileSource(name, fetch, files, f.offset(), f.length(), timeout));
+            Metainfo.FileEntry f, Duration timeout, ReadRecorder recorder) {
+        return new NbdExport(name, description, new StreamedFileSource(name, fetch, files, f.offset(), f.length(), timeout,
+                recorder));
     }
 
     /** The bundle manifest's entry: a file of that name at the top of a multi-file torrent; null if there is none. */
@@ -135,17 +182,54 @@ public final class MasterStream implements AutoCloseable {
     private static BundleManifest readManifest(TorrentSession fetch, FetchedFiles files, Metainfo.FileEntry f, Path parent,
             Duration timeout) {
         Path where = parent.resolve(fetch.metainfo().name()).resolve(BundleManifest.FILE_NAME);
-        if (f.length() > BundleManifest.MAX_BYTES) {
-            throw new BundleIntegrityException(where, "size", f.length() + " bytes, over the " + BundleManifest.MAX_BYTES
-                    + " a manifest may have");
+        return BundleManifest.parse(readWhole(fetch, files, f, where, BundleManifest.MAX_BYTES, timeout), where);
+    }
+
+    /**
+     * The bundle's boot profile, read through the streaming path, then the pieces under its reads
+     * asked for first, in the order of the reads (reads of a disk the bundle does not export, or past
+     * its end, are skipped with a warning: the bundle's author checked them, a hostile one did not).
+     */
+    private static void prefetch(TorrentSession fetch, FetchedFiles files, Metainfo.FileEntry f, Path parent,
+            Map<String, Metainfo.FileEntry> disks, Duration timeout) {
+        Metainfo m = fetch.metainfo();
+        Path where = parent.resolve(m.name()).resolve(BootProfile.FILE_NAME);
+        BootProfile profile = BootProfile.parse(readWhole(fetch, files, f, where, BootProfile.MAX_BYTES, timeout), where);
+        LinkedHashSet<Integer> pieces = new LinkedHashSet<>();
+        int skipped = 0;
+        for (BootProfile.Read r : profile.reads()) {
+            Metainfo.FileEntry disk = disks.get(r.disk());
+            if (disk == null || r.offset() + r.length() > disk.length()) {
+                skipped++;
+                continue;
+            }
+            long from = disk.offset() + r.offset();
+            long to = from + r.length() - 1;
+            for (long p = from / m.pieceLength(); p <= to / m.pieceLength(); p++) {
+                pieces.add((int) p);
+            }
+        }
+        if (skipped > 0) {
+            LOG.warn("{}: {} of the boot profile's {} reads name no disk of the bundle or lie past its end; skipped", where,
+                    skipped, profile.reads().size());
+        }
+        fetch.fetchFirst(new ArrayList<>(pieces));
+        LOG.info("{}: the boot profile's {} reads ask for {} pieces first", m.name(), profile.reads().size(), pieces.size());
+    }
+
+    private static byte[] readWhole(TorrentSession fetch, FetchedFiles files, Metainfo.FileEntry f, Path where, long max,
+            Duration timeout) {
+        if (f.length() > max) {
+            throw new BundleIntegrityException(where, "size", f.length() + " bytes, over the " + max + " this file may have");
         }
         ByteBuffer bytes = ByteBuffer.allocate((int) f.length());
         try {
-            new StreamedFileSource(BundleManifest.FILE_NAME, fetch, files, f.offset(), f.length(), timeout).read(0, bytes);
+            new StreamedFileSource(where.getFileName().toString(), fetch, files, f.offset(), f.length(), timeout, null)
+                    .read(0, bytes);
         } catch (IOException e) {
-            throw CowIOException.wrap(where, "fetching the manifest first", e);
+            throw CowIOException.wrap(where, "fetching it first", e);
         }
-        return BundleManifest.parse(bytes.array(), where);
+        return bytes.array();
     }
 
     /**

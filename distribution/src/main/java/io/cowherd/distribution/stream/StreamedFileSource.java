@@ -34,6 +34,8 @@ final class StreamedFileSource implements ExportSource {
     private final long start;
     private final long size;
     private final Duration timeout;
+    /** Told of every read, or null. */
+    private final ReadRecorder recorder;
     private final BitSet verified;
     private final java.util.concurrent.atomic.AtomicBoolean allVerified = new java.util.concurrent.atomic.AtomicBoolean();
     private final int firstPiece;
@@ -43,9 +45,10 @@ final class StreamedFileSource implements ExportSource {
      * @param name the export's name, for messages
      * @param start where the file starts in the torrent
      * @param size the file's size
+     * @param recorder told of every read (a boot profile being recorded), or null
      */
     StreamedFileSource(String name, TorrentSession session, FetchedFiles files, long start, long size,
-            Duration timeout) {
+            Duration timeout, ReadRecorder recorder) {
         this.name = name;
         this.session = session;
         this.metainfo = session.metainfo();
@@ -53,6 +56,7 @@ final class StreamedFileSource implements ExportSource {
         this.start = start;
         this.size = size;
         this.timeout = timeout;
+        this.recorder = recorder;
         this.verified = new BitSet(metainfo.pieceCount());
         this.firstPiece = size == 0 ? 0 : pieceAt(start);
         this.lastPiece = size == 0 ? -1 : pieceAt(start + size - 1);
@@ -68,6 +72,9 @@ final class StreamedFileSource implements ExportSource {
         int length = dst.remaining();
         if (length == 0) {
             return;
+        }
+        if (recorder != null) {
+            recorder.record(name, offset, length);
         }
         long from = start + offset;
         if (!allVerified.get()) {

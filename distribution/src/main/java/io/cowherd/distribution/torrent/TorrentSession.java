@@ -36,8 +36,10 @@ public interface TorrentSession extends AutoCloseable {
 
     /**
      * Asks for {@code pieces} before every other piece, the first of them first: a reader is
-     * waiting for them. Pieces already held are ignored; the rest of the torrent keeps coming in
-     * the swarm's own order.
+     * waiting for them. Those not asked for before also go ahead of the pieces asked for earlier
+     * and not held yet (the newest request is a reader waiting now; older ones are under way, or a
+     * boot profile's prefetch). Pieces already held are ignored; the rest of the torrent keeps
+     * coming in the swarm's own order.
      *
      * @throws io.cowherd.UnsupportedFeatureException unless the engine declares {@link EngineFeature#STREAMING}
      */

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.cowherd.UnsupportedFeatureException;
+import io.cowherd.distribution.bundle.BootProfile;
 import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.nbd.NbdTestFiles;
 import io.cowherd.distribution.nbd.NbdTestFiles.Run;
@@ -151,6 +152,55 @@ class MasterStreamQemuTest {
         ok(run("qemu-img", "dd", "-f", "raw", "-O", "raw", "if=" + disk.uri(), "of=" + copy, "bs=256k", "count=1"));
         byte[] expected = java.util.Arrays.copyOf(Files.readAllBytes(data), 256 << 10);
         assertTrue(java.util.Arrays.equals(expected, Files.readAllBytes(copy)), "the first piece as the seed had it");
+    }
+
+    /**
+     * A stream records the reads QEMU makes, in order; a bundle that carries them as its boot profile
+     * has their pieces fetched first as soon as its stream starts, with no reader yet: from a seed
+     * sending 16 MiB (64 pieces) at 2 MiB/s, at most 12 other pieces arrive before all of them.
+     */
+    @Test
+    void aStreamRecordsItsReadsAndABundleWithThatProfileFetchesTheirPiecesFirst() throws Exception {
+        Path disk = SwarmFixture.randomFile(tmp.resolve("src/disk.raw"), 16L << 20, 14);
+        Path plain = Bundle.builder().disk(disk, "raw").create(tmp.resolve("seed1/golden")).directory();
+        Metainfo m1 = Metainfo.create(plain, List.of(tracker.announceUrl()), 256 << 10, "test");
+        tracker.track(m1);
+        open.keep(engine.seed(m1, plain.getParent(), SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 2L << 20)));
+        TorrentSession first = open.keep(engine.fetch(m1, tmp.resolve("out1"), SessionOptions.on(SwarmFixture.host())));
+        MasterStream recording = open.keep(MasterStream.serve(first, tmp.resolve("out1"), tmp.resolve("rec.sock"),
+                MasterStream.DEFAULT_READ_TIMEOUT, true));
+        ok(run("qemu-io", "-r", "-f", "raw", recording.disks().get(0).uri(), "-c", "read -q 15M 64k", "-c", "read -q 4k 4k",
+                "-c", "read -q 8M 1M"));
+        BootProfile profile = recording.recordedProfile();
+        List<BootProfile.Read> expected = List.of(new BootProfile.Read("disk.raw", 15L << 20, 64 << 10),
+                new BootProfile.Read("disk.raw", 4096, 4096), new BootProfile.Read("disk.raw", 8L << 20, 1 << 20));
+        assertEquals(expected, profile.reads().stream().filter(expected::contains).toList(),
+                "QEMU's reads recorded in order: " + profile.reads());
+        recording.close();
+
+        Path profileFile = tmp.resolve("boot-profile");
+        profile.save(profileFile);
+        Path golden = Bundle.builder().disk(disk, "raw").bootProfile(profileFile).create(tmp.resolve("seed2/golden")).directory();
+        Metainfo m = Metainfo.create(golden, List.of(tracker.announceUrl()), 256 << 10, "test");
+        TorrentSession fetch = seedAndFetch(m, golden.getParent());
+        Metainfo.FileEntry diskEntry = m.files().stream().filter(f -> f.path().equals(List.of("disk.raw"))).findFirst().orElseThrow();
+        java.util.Set<Integer> pieces = new java.util.TreeSet<>();
+        for (BootProfile.Read r : profile.reads()) {
+            long from = diskEntry.offset() + r.offset();
+            for (long p = from / m.pieceLength(); p <= (from + r.length() - 1) / m.pieceLength(); p++) {
+                pieces.add((int) p);
+            }
+        }
+        open.keep(MasterStream.serve(fetch, tmp.resolve("out"), tmp.resolve("golden.sock"), MasterStream.DEFAULT_READ_TIMEOUT));
+        long until = System.nanoTime() + WAIT.toNanos();
+        while (!pieces.stream().allMatch(fetch::havePiece) && System.nanoTime() < until) {
+            Thread.sleep(20);
+        }
+        assertTrue(pieces.stream().allMatch(fetch::havePiece), "the profile's pieces " + pieces + " arrived");
+        int others = fetch.progress().piecesDone() - pieces.size();
+        assertTrue(others <= 12, "the profile's " + pieces.size() + " pieces came first: " + others + " others arrived meanwhile");
+        fetch.awaitCompletion(WAIT);
+        Bundle.open(tmp.resolve("out/golden")).verify();
     }
 
     @Test

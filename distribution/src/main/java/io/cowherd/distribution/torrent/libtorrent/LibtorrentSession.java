@@ -658,8 +658,9 @@ final class LibtorrentSession implements TorrentSession {
     }
 
     /**
-     * Gives every piece a reader waits for a deadline, {@value #DEADLINE_STEP_MS} ms apart in the
-     * order they were asked for: libtorrent requests pieces with deadlines before any other
+     * Gives every piece a reader waits for a deadline, {@value #DEADLINE_STEP_MS} ms apart: the
+     * newly asked for first, then those asked for before, in their order. libtorrent requests
+     * pieces with deadlines before any other
      * ("time-critical" pieces, from the peers that answer soonest). It cancels the requests under
      * way for other pieces only when the first deadline is set, so a new piece starts the list
      * over; otherwise it waited behind seconds of requests already queued at the seed (measured:
@@ -675,11 +676,17 @@ final class LibtorrentSession implements TorrentSession {
             }
             synchronized (wanted) {
                 wanted.removeIf(h::havePiece);
-                boolean fresh = false;
+                java.util.LinkedHashSet<Integer> fresh = new java.util.LinkedHashSet<>();
                 for (int piece : pieces) {
-                    fresh |= !h.havePiece(piece) && wanted.add(piece);
+                    if (!wanted.contains(piece) && !h.havePiece(piece)) {
+                        fresh.add(piece);
+                    }
                 }
-                if (fresh) {
+                if (!fresh.isEmpty()) {
+                    // the new pieces first, then those asked for before, in their order
+                    fresh.addAll(wanted);
+                    wanted.clear();
+                    wanted.addAll(fresh);
                     h.clearPieceDeadlines();
                     int k = 0;
                     for (int piece : wanted) {
