@@ -142,10 +142,17 @@ final class FetchCommand implements Callable<Integer> {
             }
             s.awaitCompletion(Duration.ofDays(365));
         } catch (RuntimeException | java.util.concurrent.TimeoutException e) {
+            RuntimeException report = e instanceof NoPeerException && stream != null
+                    ? new NoPeerException(e.getMessage() + "; pieces no source had: " + ranges(stream.missingPieces()) + " (of "
+                            + s.metainfo().pieceCount() + "); reads of them failed")
+                    : null;
             if (stream != null) {
                 stream.close();
             }
             s.close();
+            if (report != null) {
+                throw report;
+            }
             throw e;
         }
         m = s.metainfo();
@@ -331,5 +338,16 @@ final class FetchCommand implements Callable<Integer> {
                 }
             }
         };
+    }
+
+    /** Pieces as ranges: {@code 3-7, 12, 40-41}. */
+    static String ranges(java.util.BitSet pieces) {
+        StringBuilder b = new StringBuilder();
+        for (int p = pieces.nextSetBit(0); p >= 0; ) {
+            int end = pieces.nextClearBit(p) - 1;
+            b.append(b.length() > 0 ? ", " : "").append(p).append(end > p ? "-" + end : "");
+            p = pieces.nextSetBit(end + 1);
+        }
+        return b.length() == 0 ? "none" : b.toString();
     }
 }

@@ -200,6 +200,16 @@ class DistributionCliTest {
     }
 
     @Test
+    void missingPiecesAreNamedAsRanges() {
+        java.util.BitSet b = new java.util.BitSet();
+        b.set(0, 3);
+        b.set(5);
+        b.set(7, 9);
+        assertEquals("0-2, 5, 7-8", FetchCommand.ranges(b));
+        assertEquals("none", FetchCommand.ranges(new java.util.BitSet()));
+    }
+
+    @Test
     void seedPrintsAMagnetLinkThatFetchTakes() throws Exception {
         Path b = bundle();
         int port;

@@ -53,12 +53,15 @@ public final class MasterStream implements AutoCloseable {
     /** How long a read waits for a piece unless told otherwise: the fetch's default no-peer timeout. */
     public static final Duration DEFAULT_READ_TIMEOUT = Duration.ofSeconds(60);
 
+    private final TorrentSession fetch;
     private final FetchedFiles files;
     private final NbdServer server;
     private final List<StreamedDisk> disks;
     private final ReadRecorder recorder;
 
-    private MasterStream(FetchedFiles files, NbdServer server, List<StreamedDisk> disks, ReadRecorder recorder) {
+    private MasterStream(TorrentSession fetch, FetchedFiles files, NbdServer server, List<StreamedDisk> disks,
+            ReadRecorder recorder) {
+        this.fetch = fetch;
         this.files = files;
         this.server = server;
         this.disks = List.copyOf(disks);
@@ -151,7 +154,7 @@ public final class MasterStream implements AutoCloseable {
             NbdServer server = NbdServer.start(socket, exports);
             openToOtherUsers(socket);
             LOG.info("streaming {} on {}: {}", m.name(), socket, disks.stream().map(StreamedDisk::export).toList());
-            return new MasterStream(files, server, disks, recorder);
+            return new MasterStream(fetch, files, server, disks, recorder);
         } catch (RuntimeException e) {
             files.close();
             throw e;
@@ -243,6 +246,20 @@ public final class MasterStream implements AutoCloseable {
         } catch (IOException | UnsupportedOperationException e) {
             LOG.warn("could not open NBD socket {} to other users (libvirt's QEMU may not connect): {}", socket, e.toString());
         }
+    }
+
+    /**
+     * The pieces of the torrent the fetch does not hold now: when the fetch stops for want of a
+     * source, the pieces whose reads fail (after the read timeout) until a source comes back.
+     */
+    public java.util.BitSet missingPieces() {
+        java.util.BitSet missing = new java.util.BitSet();
+        for (int p = 0; p < fetch.metainfo().pieceCount(); p++) {
+            if (!fetch.havePiece(p)) {
+                missing.set(p);
+            }
+        }
+        return missing;
     }
 
     /** The NBD clients connected now (a clone's QEMU is one); 0 once every clone has moved to the local master. */

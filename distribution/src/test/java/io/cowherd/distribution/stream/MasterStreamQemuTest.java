@@ -142,6 +142,7 @@ class MasterStreamQemuTest {
             }
         }
         assertTrue(missing >= 0, "the fetch lacks a piece: " + fetch.progress());
+        assertTrue(stream.missingPieces().get(missing) && !stream.missingPieces().get(0), "the stream names what is missing");
         long t0 = System.nanoTime();
         Run r = run("qemu-io", "-r", "-f", "raw", disk.uri(), "-c", "read " + (long) missing * m.pieceLength() + " 4k");
         double secs = (System.nanoTime() - t0) / 1e9;
