@@ -73,7 +73,13 @@ public final class LocalMasterSwitch {
                     Path top = topImage(live, dev, d.getName());
                     Path newTop = top.resolveSibling(baseName(top) + ".local.qcow2");
                     qcow2.createOverlay(newTop, local, localFormat, d.blockInfo(dev).getCapacity());
-                    LiveDiskMove.shallowCopyAndPivot(d, dev, newTop, timeout);
+                    try {
+                        LiveDiskMove.shallowCopyAndPivot(d, dev, newTop, timeout);
+                    } catch (RuntimeException e) {
+                        // the domain keeps its disk as it was: the new top is nobody's, leave nothing behind
+                        deleteQuietly(newTop);
+                        throw e;
+                    }
                     delete(top);
                     moved.add(new Moved(d.getName(), dev, newTop, true));
                 }
@@ -114,6 +120,14 @@ public final class LocalMasterSwitch {
     private static String baseName(Path image) {
         String n = image.getFileName().toString();
         return n.endsWith(".qcow2") ? n.substring(0, n.length() - ".qcow2".length()) : n;
+    }
+
+    private static void deleteQuietly(Path unused) {
+        try {
+            Files.deleteIfExists(unused);
+        } catch (IOException e) {
+            LOG.warn("could not remove {}, made for a move that failed: {}", unused, e.toString());
+        }
     }
 
     private static void delete(Path oldTop) {
