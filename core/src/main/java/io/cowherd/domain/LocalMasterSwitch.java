@@ -76,8 +76,11 @@ public final class LocalMasterSwitch {
                     try {
                         LiveDiskMove.shallowCopyAndPivot(d, dev, newTop, timeout);
                     } catch (RuntimeException e) {
-                        // the domain keeps its disk as it was: the new top is nobody's, leave nothing behind
-                        deleteQuietly(newTop);
+                        // a copy that failed or was abandoned leaves the new top nobody's: leave nothing behind;
+                        // but after the pivot (only the definition's update failed) the guest runs on it
+                        if (!runsOn(d, newTop)) {
+                            deleteQuietly(newTop);
+                        }
                         throw e;
                     }
                     delete(top);
@@ -120,6 +123,15 @@ public final class LocalMasterSwitch {
     private static String baseName(Path image) {
         String n = image.getFileName().toString();
         return n.endsWith(".qcow2") ? n.substring(0, n.length() - ".qcow2".length()) : n;
+    }
+
+    /** Whether the running domain's disks use {@code image}; true when that cannot be told (keep the file). */
+    private static boolean runsOn(Domain d, Path image) {
+        try {
+            return DomainXml.parse(d.getXMLDesc(0)).disks().stream().anyMatch(x -> image.toString().equals(x.source()));
+        } catch (LibvirtException | RuntimeException e) {
+            return true;
+        }
     }
 
     private static void deleteQuietly(Path unused) {
