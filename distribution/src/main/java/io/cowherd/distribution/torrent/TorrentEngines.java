@@ -84,30 +84,22 @@ public final class TorrentEngines {
     /** Refuses {@code feature} unless {@code engine} declares it; {@code what} says what was asked, for the message. */
     public static void require(TorrentEngine engine, EngineFeature feature, String what) {
         if (!engine.features().contains(feature)) {
-            List<String> with = new ArrayList<>();
-            for (String n : available()) {
-                if (n.equals(engine.name())) {
-                    continue;
-                }
-                // a throwaway engine only to read its features: engines are cheap until a session starts
-                if (named(n).features().contains(feature)) {
-                    with.add(n);
-                }
-            }
+            List<String> with = withFeature(feature); // engine lacks it, so it is not among them
             throw new UnsupportedFeatureException("the " + engine.name() + " engine cannot " + what + " (" + feature + "); "
                     + (with.isEmpty() ? "no engine here can" : "use the " + String.join(" or ", with) + " engine"));
         }
     }
 
-    /** The engines that can run here and declare {@code feature}, sorted ("none" if there is none). */
-    static String withFeature(EngineFeature feature) {
+    /** The engines that can run here and declare {@code feature}, sorted. */
+    static List<String> withFeature(EngineFeature feature) {
         List<String> with = new ArrayList<>();
         for (String n : available()) {
+            // a throwaway engine only to read its features: engines are cheap until a session starts
             if (named(n).features().contains(feature)) {
                 with.add(n);
             }
         }
-        return with.isEmpty() ? "none" : String.join(", ", with);
+        return with;
     }
 
     private static TreeMap<String, TorrentEngineProvider> providers() {

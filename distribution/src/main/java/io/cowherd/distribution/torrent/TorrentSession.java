@@ -58,8 +58,9 @@ public interface TorrentSession extends AutoCloseable {
     }
 
     private static io.cowherd.UnsupportedFeatureException notStreaming() {
+        java.util.List<String> can = TorrentEngines.withFeature(EngineFeature.STREAMING);
         return new io.cowherd.UnsupportedFeatureException("this engine's sessions cannot serve reads of a fetch in progress ("
-                + EngineFeature.STREAMING + "); engines that can: " + TorrentEngines.withFeature(EngineFeature.STREAMING));
+                + EngineFeature.STREAMING + "); engines that can: " + (can.isEmpty() ? "none" : String.join(", ", can)));
     }
 
     /** Stops sharing; the data stays. */
