@@ -32,5 +32,11 @@ public enum Capability {
     /** Write a master's last clone into the master; the clone is gone afterwards ({@link Pool#commit}). */
     COMMIT,
     /** Grow a volume's guest-visible size; a master with clones never changes ({@link Pool#resize}). */
-    RESIZE
+    RESIZE,
+    /**
+     * Take a master that is still arriving: an empty stand-in in the pool backed by the NBD export
+     * of the download ({@link Pool#addStreamingMaster}), cloned like any master, switched to the
+     * local file once it is complete ({@link Pool#completeStream}).
+     */
+    STREAM
 }

@@ -16,9 +16,12 @@ import java.util.Set;
  * @param maxVirtualSize largest virtual size accepted, in bytes
  * @param maxChainDepth longest backing chain accepted
  * @param maxMetadataBytes largest single metadata table read into memory
+ * @param streamSockets the one directory whose NBD sockets may back an image (a streaming
+ *     master's exports, {@code nbd+unix:///EXPORT?socket=DIR/NAME.sock}); null refuses every
+ *     protocol backing. {@code json:} and every other protocol are refused whatever this says.
  */
 public record ImagePolicy(Set<String> allowedFormats, boolean allowProbing, Path backingRoot, long maxVirtualSize,
-        int maxChainDepth, long maxMetadataBytes) {
+        int maxChainDepth, long maxMetadataBytes, Path streamSockets) {
 
     /** 64 TiB: far above any disk we expect, far below overflow trouble. */
     public static final long DEFAULT_MAX_VIRTUAL_SIZE = 64L << 40;
@@ -30,6 +33,13 @@ public record ImagePolicy(Set<String> allowedFormats, boolean allowProbing, Path
     public ImagePolicy {
         allowedFormats = Set.copyOf(allowedFormats);
         backingRoot = backingRoot == null ? null : backingRoot.toAbsolutePath().normalize();
+        streamSockets = streamSockets == null ? null : streamSockets.toAbsolutePath().normalize();
+    }
+
+    /** As the canonical constructor, with no stream sockets allowed. */
+    public ImagePolicy(Set<String> allowedFormats, boolean allowProbing, Path backingRoot, long maxVirtualSize,
+            int maxChainDepth, long maxMetadataBytes) {
+        this(allowedFormats, allowProbing, backingRoot, maxVirtualSize, maxChainDepth, maxMetadataBytes, null);
     }
 
     /** The strict policy for images inside a pool: backing files must stay inside {@code root}. */
@@ -48,12 +58,34 @@ public record ImagePolicy(Set<String> allowedFormats, boolean allowProbing, Path
 
     /** This policy with backing files allowed anywhere. */
     public ImagePolicy allowingAnyBacking() {
-        return new ImagePolicy(allowedFormats, allowProbing, null, maxVirtualSize, maxChainDepth, maxMetadataBytes);
+        return new ImagePolicy(allowedFormats, allowProbing, null, maxVirtualSize, maxChainDepth, maxMetadataBytes,
+                streamSockets);
     }
 
     /** This policy with format probing for backing files that do not record their format. */
     public ImagePolicy allowingProbing() {
-        return new ImagePolicy(allowedFormats, true, backingRoot, maxVirtualSize, maxChainDepth, maxMetadataBytes);
+        return new ImagePolicy(allowedFormats, true, backingRoot, maxVirtualSize, maxChainDepth, maxMetadataBytes,
+                streamSockets);
+    }
+
+    /**
+     * This policy with the NBD sockets directly inside {@code directory} allowed as backing: a
+     * pool's own stream exports ({@link Pool#addStreamingMaster}).
+     */
+    public ImagePolicy allowingStreamsFrom(Path directory) {
+        return new ImagePolicy(allowedFormats, allowProbing, backingRoot, maxVirtualSize, maxChainDepth, maxMetadataBytes,
+                directory);
+    }
+
+    /** Throws unless an image may back onto an NBD export served on {@code socket}. */
+    public void checkStreamSocket(Path image, String reference, Path socket) {
+        Path normal = socket.toAbsolutePath().normalize();
+        if (streamSockets == null || !streamSockets.equals(normal.getParent())) {
+            throw new UnsafeBackingException(image + ": backing reference '" + reference + "' is an NBD export "
+                    + (streamSockets == null ? "and this image policy allows none"
+                            : "whose socket is not one of " + streamSockets + "/*")
+                    + "; only a pool's own stream exports are followed");
+        }
     }
 
     /** Throws unless {@code format} may be opened. */

@@ -234,6 +234,57 @@ public interface Pool extends AutoCloseable {
         throw notImplemented(Capability.RESIZE);
     }
 
+    /**
+     * The one directory whose NBD sockets may back this pool's images: where a streaming master's
+     * export listens ({@link #addStreamingMaster}). Other protocols and other sockets stay refused.
+     */
+    default Path streamSockets() {
+        return location().resolve(".streams");
+    }
+
+    /**
+     * Records a master whose bytes are still arriving: a stand-in image in the pool, empty and
+     * read-only, backed by export {@code export} of the NBD server on {@code socket} (a file
+     * directly inside {@link #streamSockets()}), which serves the master as a raw disk and must
+     * be serving now (its size becomes the master's). Clones are made, opened and deleted as of
+     * any master; a read of data that has not arrived waits for it, or fails with an I/O error
+     * when the server gives up, never with zeros.
+     *
+     * @throws UnsafeBackingException if the socket is not one of the pool's stream sockets
+     * @throws NoSuchVolumeException if nobody serves that export
+     * @throws UnsupportedCapabilityException unless the backend declares {@link Capability#STREAM}
+     */
+    default Volume addStreamingMaster(String name, Path socket, String export) {
+        throw notImplemented(Capability.STREAM);
+    }
+
+    /**
+     * Switches a master made by {@link #addStreamingMaster} from its export to {@code local}, the
+     * complete, verified file of the same bytes (raw, inside the pool: the download). Only the
+     * stand-in's backing reference changes, so nothing is copied and clones see the same bytes;
+     * guests that run on clones keep reading the export until they move (see
+     * {@code io.cowherd.domain.LocalMasterSwitch#moveClones}). Switching again to the same file
+     * does nothing.
+     *
+     * @throws UnsupportedFeatureException if {@code name} is not a streaming master
+     * @throws CorruptImageException if {@code local} is not the master's size
+     */
+    default Volume completeStream(String name, Path local) {
+        throw notImplemented(Capability.STREAM);
+    }
+
+    /**
+     * Records that clone {@code clone} now lives in {@code image}, a new image directly inside the
+     * pool with the same master and size, to which a running guest was moved by a live block copy
+     * (the old image, now unused, is removed). The pool checks that the new image backs onto the
+     * clone's master before it records anything.
+     *
+     * @throws UnsafeBackingException if {@code image} is elsewhere or backs onto something else
+     */
+    default Volume movedClone(String clone, Path image) {
+        throw notImplemented(Capability.STREAM);
+    }
+
     /** Releases what the pool holds open; volumes stay. */
     @Override
     void close();

@@ -21,7 +21,7 @@ public final class Qcow2Backend extends FileImageBackend {
     @Override
     public Set<Capability> capabilities() {
         return EnumSet.of(Capability.CLONE, Capability.IMPORT, Capability.READ, Capability.WRITE,
-                Capability.FLATTEN, Capability.PROMOTE, Capability.COMMIT, Capability.RESIZE);
+                Capability.FLATTEN, Capability.PROMOTE, Capability.COMMIT, Capability.RESIZE, Capability.STREAM);
     }
 
     @Override

@@ -40,19 +40,31 @@ public final class Qcow2Format implements OverlayFormat {
     @Override
     public VolumeInfo info(Path file, ImagePolicy policy, int depth) {
         policy.checkFormat(file, NAME);
-        Qcow2Header h;
-        try (HostFile f = new HostFile(file, false)) {
-            h = Qcow2Header.read(f);
-        } catch (IOException e) {
-            throw CowIOException.wrap(file, "reading", e);
-        }
+        Qcow2Header h = header(file);
         ImageFormats.checkSize(file, h.size, policy);
         VolumeInfo backing = null;
         String full = null;
         if (h.backingFile != null) {
-            full = ImageFormats.resolveBacking(file, h.backingFile, policy, depth).toString();
+            full = ImageFormats.backingName(file, h.backingFile, policy, depth);
             backing = ImageFormats.infoBacking(file, h.backingFile, h.backingFormat, policy, depth);
         }
+        return info(file, h, full, backing);
+    }
+
+    @Override
+    public VolumeInfo infoWithoutBacking(Path file) {
+        return info(file, header(file), null, null);
+    }
+
+    private static Qcow2Header header(Path file) {
+        try (HostFile f = new HostFile(file, false)) {
+            return Qcow2Header.read(f);
+        } catch (IOException e) {
+            throw CowIOException.wrap(file, "reading", e);
+        }
+    }
+
+    private static VolumeInfo info(Path file, Qcow2Header h, String full, VolumeInfo backing) {
         long actual;
         try {
             actual = HostFiles.allocatedBytes(file);
@@ -270,6 +282,11 @@ public final class Qcow2Format implements OverlayFormat {
         } catch (IOException e) {
             throw CowIOException.wrap(file, "resizing", e);
         }
+    }
+
+    @Override
+    public void createStreamOverlay(Path overlay, String reference, String backingFormat, long virtualSize) {
+        new Qcow2Creator.Layout(virtualSize, reference, backingFormat, Qcow2Creator.DEFAULT_CLUSTER_BITS).writeTo(overlay);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.cowherd.spi;
 
+
 import io.cowherd.CowIOException;
 import io.cowherd.ImagePolicy;
 import io.cowherd.PolicyViolationException;
@@ -8,6 +9,8 @@ import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.VirtualDisk;
 import io.cowherd.VolumeInfo;
 import io.cowherd.internal.io.RawFormat;
+import io.cowherd.internal.nbd.NbdDisk;
+import io.cowherd.internal.nbd.NbdUri;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -89,6 +92,30 @@ public final class ImageFormats {
 
 
     /**
+     * The NBD export {@code reference} names, if it is one the policy allows (a pool's own
+     * stream socket, see {@link ImagePolicy#streamSockets}); empty for every other reference,
+     * which {@link #resolveBacking} then judges. Streamed masters are read as raw: the export
+     * serves a bundle's disk file, and cowherd reads only raw ones this way.
+     */
+    private static java.util.Optional<NbdUri> streamBacking(Path image, String reference, String recordedFormat,
+            ImagePolicy policy, int depth) {
+        java.util.Optional<NbdUri> uri = NbdUri.parse(reference);
+        if (uri.isEmpty()) {
+            return uri;
+        }
+        policy.checkStreamSocket(image, reference, uri.get().socket());
+        if (depth + 1 >= policy.maxChainDepth()) {
+            throw new UnsafeBackingException(image + ": backing chain deeper than " + policy.maxChainDepth()
+                    + " images; refusing to follow '" + reference + "'");
+        }
+        if (!RawFormat.NAME.equals(recordedFormat)) {
+            throw new UnsupportedFeatureException(image + ": backing export '" + reference + "' is recorded as format '"
+                    + recordedFormat + "'; cowherd reads streamed masters as raw only");
+        }
+        return uri;
+    }
+
+    /**
      * Resolves and checks the backing reference {@code reference} recorded in {@code image}:
      * protocol and {@code json:} names are refused, relative names resolve against the image's
      * directory, the result must exist, lie where the policy allows and the chain must not be
@@ -97,7 +124,7 @@ public final class ImageFormats {
     public static Path resolveBacking(Path image, String reference, ImagePolicy policy, int depth) {
         if (reference.startsWith("json:") || reference.matches("^[A-Za-z][A-Za-z0-9+.-]*:.*")) {
             throw new UnsafeBackingException(image + ": backing reference '" + reference
-                    + "' is a protocol or json: name; only plain file paths are followed");
+                    + "' is a protocol or json: name; only plain file paths (and a pool's own stream exports) are followed");
         }
         if (depth + 1 >= policy.maxChainDepth()) {
             throw new UnsafeBackingException(image + ": backing chain deeper than " + policy.maxChainDepth()
@@ -111,6 +138,17 @@ public final class ImageFormats {
                     + ") does not exist");
         }
         return backing;
+    }
+
+    /**
+     * The backing reference recorded in {@code image} as a full name: the export's URI for a stream
+     * the policy allows, else the resolved path ({@link #resolveBacking}).
+     */
+    public static String backingName(Path image, String reference, ImagePolicy policy, int depth) {
+        if (NbdUri.parse(reference).isPresent()) {
+            return streamBacking(image, reference, RawFormat.NAME, policy, depth).orElseThrow().toString();
+        }
+        return resolveBacking(image, reference, policy, depth).toString();
     }
 
     /** The format to open a backing file in: the recorded one, or a probe if the policy allows. */
@@ -133,6 +171,10 @@ public final class ImageFormats {
     /** Opens the backing image recorded in {@code image}, checked as {@link #resolveBacking} says. */
     public static VirtualDisk openBacking(Path image, String reference, String recordedFormat, ImagePolicy policy,
             int depth) {
+        java.util.Optional<NbdUri> stream = streamBacking(image, reference, recordedFormat, policy, depth);
+        if (stream.isPresent()) {
+            return NbdDisk.open(stream.get());
+        }
         Path backing = resolveBacking(image, reference, policy, depth);
         return backingFormat(image, backing, recordedFormat, policy).open(backing, policy, false, depth + 1);
     }
@@ -140,6 +182,13 @@ public final class ImageFormats {
     /** Reads the metadata of the backing image recorded in {@code image}. */
     public static VolumeInfo infoBacking(Path image, String reference, String recordedFormat, ImagePolicy policy,
             int depth) {
+        java.util.Optional<NbdUri> stream = streamBacking(image, reference, recordedFormat, policy, depth);
+        if (stream.isPresent()) {
+            try (NbdDisk export = NbdDisk.open(stream.get())) {
+                checkSize(image, export.size(), policy);
+                return new VolumeInfo(reference, RawFormat.NAME, export.size(), 0, 0, null, null, null, null);
+            }
+        }
         Path backing = resolveBacking(image, reference, policy, depth);
         return backingFormat(image, backing, recordedFormat, policy).info(backing, policy, depth + 1);
     }

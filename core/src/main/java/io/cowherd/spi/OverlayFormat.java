@@ -39,6 +39,22 @@ public interface OverlayFormat extends ImageFormat {
      * Creates several overlays of one backing image. Formats override this when a batch can
      * share work; on failure some of {@code overlays} may exist and the caller removes them.
      */
+    /**
+     * The overlay's own metadata, its backing reference and format as recorded, without opening
+     * or checking the backing ({@link io.cowherd.VolumeInfo#backing()} is null).
+     */
+    default io.cowherd.VolumeInfo infoWithoutBacking(Path overlay) {
+        throw new io.cowherd.UnsupportedFeatureException("reading " + name() + " metadata without its backing is not supported");
+    }
+
+    /**
+     * Creates an overlay backed not by a file but by {@code reference}, an NBD export that serves
+     * a streaming master ({@code nbd+unix:///EXPORT?socket=PATH}, written as it is).
+     */
+    default void createStreamOverlay(Path overlay, String reference, String backingFormat, long virtualSize) {
+        throw new io.cowherd.UnsupportedFeatureException(name() + " images cannot back onto an NBD export");
+    }
+
     default void createOverlays(List<Path> overlays, Path backing, String backingFormat, long virtualSize) {
         for (Path o : overlays) {
             createOverlay(o, backing, backingFormat, virtualSize);

@@ -353,7 +353,42 @@ public abstract class BackendContractTest {
             p.resize("c", MASTER_SIZE + 1024 * 1024);
             assertEquals(MASTER_SIZE + 1024 * 1024, p.info("c").virtualSize());
         });
+        checks.put(Capability.STREAM, p -> uncheck(() -> streamAMaster(p)));
         return checks;
+    }
+
+    /**
+     * A master served by {@code qemu-nbd} (the peer's own server) on one of the pool's stream
+     * sockets: a clone of it reads the master's bytes, and still does after the switch to a local
+     * copy, with the server gone. A backend without {@link Capability#STREAM} refuses before it
+     * connects, so no server is started for it.
+     */
+    private Object streamAMaster(Pool p) throws IOException {
+        Path socket = p.streamSockets().resolve("cap.sock");
+        if (!p.supports(Capability.STREAM)) {
+            return p.addStreamingMaster("cap-s", socket, "disk");
+        }
+        Files.createDirectories(p.streamSockets());
+        Path local = p.streamSockets().resolve("cap-s.raw");
+        Files.write(local, masterContent);
+        Process nbd = new ProcessBuilder("qemu-nbd", "-r", "-t", "-f", "raw", "-x", "disk", "-k", socket.toString(),
+                local.toString()).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            for (int i = 0; i < 200 && !Files.exists(socket); i++) {
+                Thread.sleep(25);
+            }
+            assertTrue(p.addStreamingMaster("cap-s", socket, "disk").isMaster());
+            p.createClone("cap-s", "cap-sc");
+            assertArrayEquals(masterContent, readVolume("cap-sc"), "a clone of a streaming master reads its bytes");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        } finally {
+            nbd.destroy();
+        }
+        p.completeStream("cap-s", local);
+        assertArrayEquals(masterContent, readVolume("cap-sc"), "the same bytes from the local copy, the server gone");
+        return null;
     }
 
     // ---- a master never changes while it has clones; the ways out ----

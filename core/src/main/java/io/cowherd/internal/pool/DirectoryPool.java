@@ -9,6 +9,8 @@ import io.cowherd.Volume;
 import io.cowherd.VolumeInfo;
 import io.cowherd.VolumeNames;
 import io.cowherd.internal.io.DiskCopier;
+import io.cowherd.internal.nbd.NbdDisk;
+import io.cowherd.internal.nbd.NbdUri;
 import io.cowherd.spi.ImageFormat;
 import io.cowherd.spi.ImageFormats;
 import io.cowherd.spi.OverlayFormat;
@@ -45,7 +47,9 @@ public class DirectoryPool extends RecordedPool {
         super(backend, directory);
         this.backend = backend;
         this.format = format;
-        this.policy = ImagePolicy.confinedTo(this.directory);
+        ImagePolicy confined = ImagePolicy.confinedTo(this.directory);
+        this.policy = backend.capabilities().contains(io.cowherd.Capability.STREAM)
+                ? confined.allowingStreamsFrom(streamSockets()) : confined;
         if (Files.exists(this.directory) && !Files.isDirectory(this.directory)) {
             throw new io.cowherd.NoSuchPoolException(this.directory, this.directory + " is a file, not a pool directory");
         }
@@ -122,6 +126,96 @@ public class DirectoryPool extends RecordedPool {
             Volume master = new Volume(name, Volume.Role.MASTER, null, target, format.name());
             records.added(List.of(master));
             return master;
+        }
+    }
+
+    // ---- streaming masters: a stand-in backed by the download's NBD export ----
+
+    @Override
+    public Volume addStreamingMaster(String name, Path socket, String export) {
+        backend.require(io.cowherd.Capability.STREAM);
+        VolumeNames.check(name);
+        NbdUri uri = new NbdUri(export, socket);
+        policy.checkStreamSocket(directory.resolve(name), uri.toString(), uri.socket());
+        long size;
+        try (NbdDisk disk = NbdDisk.open(uri)) {
+            size = disk.size();
+        }
+        ImageFormats.checkSize(uri.socket(), size, policy);
+        Path target = fileFor(name);
+        Path staged = directory.resolve("." + name + ".stream");
+        try (PoolLock.Held held = lock.acquire()) {
+            checkFree(records.load(), name, target);
+            PoolFiles.deleteQuietly(staged);
+            format.createStreamOverlay(staged, uri.toString(), io.cowherd.internal.io.RawFormat.NAME, size);
+            Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
+            PoolFiles.makeReadOnly(target);
+            Volume master = new Volume(name, Volume.Role.MASTER, null, target, format.name());
+            records.added(List.of(master));
+            LOG.info("master '{}' in {} streams from {} ({} bytes)", name, directory, uri, size);
+            return master;
+        } catch (IOException e) {
+            throw CowIOException.wrap(target, "placing the streaming master", e);
+        } finally {
+            PoolFiles.deleteQuietly(staged);
+        }
+    }
+
+    @Override
+    public Volume completeStream(String name, Path local) {
+        backend.require(io.cowherd.Capability.STREAM);
+        Path file = local.toAbsolutePath().normalize();
+        try (PoolLock.Held held = lock.acquire()) {
+            Volume v = recorded(records.load(), name);
+            VolumeInfo header = format.infoWithoutBacking(v.path());
+            String reference = v.isMaster() ? header.backingFilename() : null;
+            if (reference != null && file.equals(v.path().getParent().resolve(reference).normalize())) {
+                return v; // switched already
+            }
+            if (reference == null || NbdUri.parse(reference).isEmpty()) {
+                throw new io.cowherd.UnsupportedFeatureException("'" + name + "' in pool " + directory
+                        + " is not a streaming master; nothing to complete");
+            }
+            policy.checkBackingLocation(v.path(), file);
+            long want = header.virtualSize();
+            long have = file.toFile().length();
+            if (have != want) {
+                throw new io.cowherd.CorruptImageException(file, "file size", -1, have + " bytes, but streaming master '"
+                        + name + "' has " + want + "; is the download complete?");
+            }
+            PoolFiles.withWritable(v.path(), () -> format.rebase(v.path(), file, io.cowherd.internal.io.RawFormat.NAME,
+                    true, policy));
+            LOG.info("master '{}' in {} now reads the local file {} instead of {}", name, directory, file, reference);
+            return v;
+        }
+    }
+
+    @Override
+    public Volume movedClone(String clone, Path image) {
+        backend.require(io.cowherd.Capability.STREAM);
+        Path file = image.toAbsolutePath().normalize();
+        try (PoolLock.Held held = lock.acquire()) {
+            Map<String, Volume> all = records.load();
+            Volume v = requireClone(all, clone, "record a move of");
+            if (!directory.equals(file.getParent()) || all.values().stream().anyMatch(x -> x.path().equals(file))) {
+                throw new io.cowherd.UnsafeBackingException(image + " is not an unrecorded image directly inside pool "
+                        + directory + "; clone '" + clone + "' cannot move there");
+            }
+            Path master = all.get(v.master()).path();
+            VolumeInfo info = format.info(file, policy, 0);
+            VolumeInfo was = format.info(v.path(), policy, 0);
+            if (info.backingFilename() == null
+                    || !master.equals(file.getParent().resolve(info.backingFilename()).normalize())
+                    || info.virtualSize() != was.virtualSize()) {
+                throw new io.cowherd.UnsafeBackingException(image + " does not back onto master '" + v.master()
+                        + "' with clone '" + clone + "''s size; refusing to record it as that clone");
+            }
+            Volume moved = new Volume(clone, Volume.Role.CLONE, v.master(), file, format.name());
+            // Record first, then remove the old file (see delete).
+            records.replaced(moved);
+            PoolFiles.deleteQuietly(v.path());
+            LOG.info("clone '{}' in {} moved from {} to {}", clone, directory, v.path().getFileName(), file.getFileName());
+            return moved;
         }
     }
 
