@@ -120,6 +120,23 @@ public final class Pools {
     }
 
     /**
+     * The policy for an operator's own image {@code file} ({@link ImagePolicy#operator()}), which
+     * also follows the stream exports of the pool that records the file, if any: a streaming
+     * master's stand-in and its clones read through them ({@link Pool#addStreamingMaster}).
+     */
+    public static ImagePolicy operatorPolicyFor(Path file) {
+        Optional<Recorded> r = recording(file);
+        if (r.isEmpty()) {
+            return ImagePolicy.operator();
+        }
+        try (Recorded recorded = r.get()) {
+            Pool pool = recorded.pool();
+            return pool.supports(Capability.STREAM) ? ImagePolicy.operator().allowingStreamsFrom(pool.streamSockets())
+                    : ImagePolicy.operator();
+        }
+    }
+
+    /**
      * The location of the pool that holds (or would hold) the image file or device {@code path}:
      * the pool its directory's backend names ({@link CowBackend#poolLocationOf}; an LVM thin
      * pool's volume lies in {@code /dev/VG}, but belongs to {@code /dev/VG/THINPOOL}), or else its

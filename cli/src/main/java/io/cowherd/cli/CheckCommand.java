@@ -1,6 +1,5 @@
 package io.cowherd.cli;
 
-import io.cowherd.ImagePolicy;
 import io.cowherd.spi.CheckReport;
 import io.cowherd.spi.ImageFormat;
 import io.cowherd.spi.ImageFormats;
@@ -45,7 +44,7 @@ final class CheckCommand implements Callable<Integer> {
         }
         ImageFormat f = Formats.of(spec, image, format);
         CheckReport r = io.cowherd.Images.check(image, f, repair == null ? io.cowherd.Images.Repair.NONE
-                : io.cowherd.Images.Repair.valueOf(repair.toUpperCase(java.util.Locale.ROOT)), ImagePolicy.operator());
+                : io.cowherd.Images.Repair.valueOf(repair.toUpperCase(java.util.Locale.ROOT)), io.cowherd.Pools.operatorPolicyFor(image));
         PrintWriter out = spec.commandLine().getOut();
         if (output.json()) {
             Map<String, Object> m = new LinkedHashMap<>();

@@ -58,7 +58,7 @@ final class ConvertCommand implements Callable<Integer> {
         ImageFormat in = Formats.of(spec, source, sourceFormat);
         ImageFormat out = ImageFormats.byName(outputFormat);
         ImagePolicy policy = ImagePolicy.operator();
-        try (VirtualDisk disk = in.open(source, policy, false, 0)) {
+        try (VirtualDisk disk = in.open(source, io.cowherd.Pools.operatorPolicyFor(source), false, 0)) {
             if (backing != null) {
                 if (options != null && !options.isBlank()) {
                     throw new IllegalArgumentException("-o cannot be combined with -B");

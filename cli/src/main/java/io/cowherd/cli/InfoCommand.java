@@ -1,6 +1,5 @@
 package io.cowherd.cli;
 
-import io.cowherd.ImagePolicy;
 import io.cowherd.VolumeInfo;
 import io.cowherd.spi.ImageFormat;
 import io.cowherd.spi.ImageFormats;
@@ -39,7 +38,7 @@ final class InfoCommand implements Callable<Integer> {
             throw new io.cowherd.NoSuchVolumeException(image + " does not exist");
         }
         ImageFormat f = Formats.of(spec, image, format);
-        VolumeInfo info = f.info(image, ImagePolicy.operator(), 0);
+        VolumeInfo info = f.info(image, io.cowherd.Pools.operatorPolicyFor(image), 0);
         List<VolumeInfo> shown = backingChain ? info.chain() : List.of(info);
         PrintWriter out = spec.commandLine().getOut();
         if (output.json()) {
