@@ -6,6 +6,7 @@ import io.cowherd.Volume;
 import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.bundle.BundleManifest;
 import io.cowherd.distribution.stream.MasterStream;
+import io.cowherd.distribution.stream.StreamedMasters;
 import io.cowherd.distribution.stream.StreamedDisk;
 import io.cowherd.distribution.torrent.EngineFeature;
 import io.cowherd.distribution.torrent.MagnetLink;
@@ -38,7 +39,8 @@ final class FetchCommand implements Callable<Integer> {
     @Parameters(paramLabel = "TORRENT|MAGNET")
     String source;
 
-    @Option(names = "--into", required = true, paramLabel = "DIR", description = "Directory that receives the torrent's file or top directory.")
+    @Option(names = "--into", paramLabel = "DIR", description = "Directory that receives the torrent's file or top directory "
+            + "(required, but with --serve --pool: the pool's stream directory POOL/.streams).")
     Path into;
 
     @Option(names = "--seed-after", description = "Keep seeding after the download completes, until stopped.")
@@ -56,7 +58,9 @@ final class FetchCommand implements Callable<Integer> {
     @Option(names = "--no-peer-timeout", defaultValue = "60", paramLabel = "SECONDS", description = "Fail when no verified piece arrives for this long.")
     long noPeerTimeout;
 
-    @Option(names = "--pool", paramLabel = "DIR", description = "Then import the fetched bundle into this pool as a master (hashes checked first).")
+    @Option(names = "--pool", paramLabel = "DIR", description = "Then import the fetched bundle into this pool as a master "
+            + "(hashes checked first). With --serve: its disks are the pool's masters at once, streaming, and switch to the "
+            + "fetched files when the download is complete.")
     Path pool;
 
     @Option(names = "--name", paramLabel = "NAME", description = "The master's name in the pool (default: the bundle's name).")
@@ -78,7 +82,7 @@ final class FetchCommand implements Callable<Integer> {
     boolean serve;
 
     @Option(names = "--socket", paramLabel = "PATH", description = "The NBD socket of --serve (default: DIR/NAME.sock, "
-            + "next to the fetched torrent).")
+            + "next to the fetched torrent; with --pool it must stay in POOL/.streams).")
     Path socket;
 
     @Option(names = "--read-timeout", defaultValue = "60", paramLabel = "SECONDS", description = "With --serve: how long a "
@@ -95,7 +99,8 @@ final class FetchCommand implements Callable<Integer> {
 
     @Option(names = {"-c", "--connect"}, paramLabel = "URI", description = "With --serve: once the download is complete, "
             + "move the clones on this libvirt connection that back onto the exports onto the local master (running "
-            + "domains live, with a block copy of their own writes and a pivot; stopped ones by a rebase).")
+            + "domains live, with a block copy of their own writes and a pivot; stopped ones by a rebase; with --pool "
+            + "the running guests on the pool's clones of the streaming masters).")
     String connect;
 
     @Mixin
@@ -109,6 +114,11 @@ final class FetchCommand implements Callable<Integer> {
 
     @CommandLine.Mixin
     OutputOption output;
+
+    /** With --serve --pool: the pool whose streaming masters the bundle's disks are; else null. */
+    private Pool streamPool;
+    /** The streaming masters of {@link #streamPool}, once served. */
+    private List<Volume> streaming = List.of();
 
     @Override
     public Integer call() throws Exception {
@@ -134,7 +144,18 @@ final class FetchCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), (socket != null ? "--socket"
                     : connect != null ? "--connect" : "--record-profile") + " needs --serve");
         }
-        TorrentSession s = magnet != null ? engine.fetch(magnet, into, o) : engine.fetch(m, into, o);
+        if (serve && pool != null) {
+            openStreamPool(m);
+        } else if (into == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--into DIR is required (but with --serve --pool)");
+        }
+        TorrentSession s;
+        try {
+            s = magnet != null ? engine.fetch(magnet, into, o) : engine.fetch(m, into, o);
+        } catch (RuntimeException e) {
+            closeStreamPool();
+            throw e;
+        }
         MasterStream stream = null;
         try {
             if (serve) {
@@ -150,6 +171,7 @@ final class FetchCommand implements Callable<Integer> {
                 stream.close();
             }
             s.close();
+            closeStreamPool();
             if (report != null) {
                 throw report;
             }
@@ -157,6 +179,9 @@ final class FetchCommand implements Callable<Integer> {
         }
         m = s.metainfo();
         Path result = into.resolve(m.name());
+        if (streamPool != null) {
+            streaming = StreamedMasters.complete(streamPool, masterName(m), stream, result);
+        }
         List<LocalMasterSwitch.Moved> moved = stream != null && connect != null ? moveClones(stream, m, out) : List.of();
         java.util.Map<String, Object> json = new java.util.LinkedHashMap<>();
         json.put("fetched", result.toAbsolutePath().toString());
@@ -172,7 +197,15 @@ final class FetchCommand implements Callable<Integer> {
                     + " pieces verified" + (done.resumedPieces() > 0 ? ", " + done.resumedPieces() + " of them resumed from disk" : "")
                     + "; " + Sizes.human(done.downloaded()) + " downloaded)");
         }
-        if (Files.isDirectory(result) && Files.exists(result.resolve(BundleManifest.FILE_NAME))) {
+        if (streamPool != null) {
+            json.put("bundle-verified", true);
+            json.put("pool", streamPool.location().toString());
+            json.put("masters", streaming.stream().map(PoolOptions::json).toList());
+            if (!output.json()) {
+                streaming.forEach(v -> out.println("master " + v.name() + " now reads the fetched file (bundle verified)"));
+            }
+            closeStreamPool();
+        } else if (Files.isDirectory(result) && Files.exists(result.resolve(BundleManifest.FILE_NAME))) {
             Bundle b = Bundle.open(result);
             if (pool != null) {
                 try (Pool p = poolOptions.openOrCreate(pool, PoolOptions.DEFAULT_BACKEND)) {
@@ -226,6 +259,70 @@ final class FetchCommand implements Callable<Integer> {
     }
 
     /**
+     * With --serve --pool: opens the pool (it must take streaming masters), puts the download in
+     * its stream directory unless --into names a place inside the pool, and refuses a --socket
+     * outside it, all before anything is fetched.
+     */
+    private void openStreamPool(Metainfo m) {
+        boolean dirExisted = Files.exists(pool);
+        boolean poolExisted = io.cowherd.Pools.backendAt(pool).isPresent();
+        streamPool = poolOptions.openOrCreate(pool, PoolOptions.DEFAULT_BACKEND);
+        try {
+            streamPool.require(io.cowherd.Capability.STREAM);
+            Path location = streamPool.location().toAbsolutePath().normalize();
+            if (into == null) {
+                into = streamPool.streamSockets();
+            } else if (!into.toAbsolutePath().normalize().startsWith(location)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--into " + into + " is outside --pool "
+                        + location + ": a streaming master's download lies inside its pool (leave --into out)");
+            }
+            if (socket != null && !streamPool.streamSockets().equals(socket.toAbsolutePath().normalize().getParent())) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--socket " + socket + " is outside "
+                        + streamPool.streamSockets() + ", the only place the pool follows an export (leave --socket out)");
+            }
+            java.util.Optional<Volume> taken = m == null ? java.util.Optional.empty() : streamPool.find(masterName(m));
+            if (taken.isPresent() && !streamsFrom(taken.get(), socketFor(m))) {
+                throw new io.cowherd.VolumeExistsException("pool " + location + " already has a volume named '"
+                        + masterName(m) + "' that is not this fetch's streaming master; choose another name (--name)");
+            }
+        } catch (RuntimeException e) {
+            closeStreamPool();
+            if (!poolExisted) {
+                io.cowherd.Pools.removeIfEmpty(pool, !dirExisted); // a refused command leaves nothing behind
+            }
+            throw e;
+        }
+    }
+
+    private void closeStreamPool() {
+        if (streamPool != null) {
+            streamPool.close();
+        }
+    }
+
+    /** Where the exports listen: --socket, else next to the download or, with --pool, among the pool's stream sockets. */
+    private Path socketFor(Metainfo m) {
+        return socket != null ? socket
+                : streamPool != null ? streamPool.streamSockets().resolve(masterName(m) + ".sock")
+                : into.resolve(m.name() + ".sock");
+    }
+
+    /** Whether {@code v} is a streaming master whose stand-in backs onto an export on {@code socket} (this fetch run before). */
+    private static boolean streamsFrom(Volume v, Path socket) {
+        if (!v.isMaster() || !(io.cowherd.spi.ImageFormats.byName(v.format()) instanceof io.cowherd.spi.OverlayFormat f)) {
+            return false;
+        }
+        String backing = f.infoWithoutBacking(v.path()).backingFilename();
+        return backing != null && backing.startsWith("nbd+unix:///")
+                && backing.endsWith("?socket=" + socket.toAbsolutePath().normalize());
+    }
+
+    /** The first master's name in the pool: --name, else the torrent's. */
+    private String masterName(Metainfo m) {
+        return name != null ? name : m.name();
+    }
+
+    /**
      * Starts the NBD export of the fetch (once a magnet link's metadata is here) and says where it
      * is: one line per export, or a first JSON document.
      */
@@ -237,8 +334,16 @@ final class FetchCommand implements Callable<Integer> {
             }
             Thread.sleep(50);
         }
-        Path where = socket != null ? socket : into.resolve(s.metainfo().name() + ".sock");
+        Path where = socketFor(s.metainfo());
         MasterStream stream = MasterStream.serve(s, into, where, Duration.ofSeconds(readTimeout), recordProfile != null);
+        if (streamPool != null) {
+            try {
+                streaming = StreamedMasters.add(streamPool, masterName(s.metainfo()), stream);
+            } catch (RuntimeException e) {
+                stream.close();
+                throw e;
+            }
+        }
         if (recordProfile != null) {
             // from now on: a stop at any moment (even before the download ends) still writes what was read
             saveProfile = profileSaver(stream);
@@ -253,6 +358,10 @@ final class FetchCommand implements Callable<Integer> {
         if (output.json()) {
             java.util.Map<String, Object> json = new java.util.LinkedHashMap<>();
             json.put("serving", stream.socket().toAbsolutePath().toString());
+            if (streamPool != null) {
+                json.put("pool", streamPool.location().toString());
+                json.put("masters", streaming.stream().map(PoolOptions::json).toList());
+            }
             json.put("exports", stream.disks().stream().map(d -> {
                 java.util.Map<String, Object> e = new java.util.LinkedHashMap<>();
                 e.put("export", d.export());
@@ -267,6 +376,7 @@ final class FetchCommand implements Callable<Integer> {
             for (StreamedDisk d : stream.disks()) {
                 out.println("serving " + d.export() + (d.format() != null ? " (" + d.format() + ")" : "") + " at " + d.uri());
             }
+            streaming.forEach(v -> out.println("master " + v.name() + " of pool " + streamPool.location() + " streams"));
         }
         out.flush();
         return stream;
@@ -281,6 +391,9 @@ final class FetchCommand implements Callable<Integer> {
                 Path local = m.isMultiFile() ? into.resolve(m.name()).resolve(d.export()) : into.resolve(m.name());
                 moved.addAll(LocalMasterSwitch.moveAll(conn, stream.socket(), d.export(), local,
                         d.format() != null ? d.format() : "raw", Duration.ofMinutes(10)));
+            }
+            for (Volume master : streaming) {
+                moved.addAll(LocalMasterSwitch.moveClones(conn, streamPool, master.name(), Duration.ofMinutes(10)));
             }
         } finally {
             try {

@@ -10,6 +10,8 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.cowherd.Pool;
+import io.cowherd.Pools;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -197,6 +199,85 @@ class DistributionCliTest {
         String compare = CliTest.sh(dir, "qemu-img", "compare", "-f", "raw", "-F", "raw", export.get("uri").asText(),
                 b.resolve("golden.raw").toString());
         assertTrue(compare.contains("Images are identical"), compare);
+    }
+
+    @Test
+    void fetchServeIntoAPoolMakesAStreamingMasterAndRefusesWhatItCannotKeep() throws Exception {
+        Path b = bundle();
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        Path torrent = dir.resolve("s.torrent");
+        startSeed("}", "seed", b.toString(), "--embedded-tracker", "127.0.0.1:" + port, "--bind", "127.0.2.20", "--torrent",
+                torrent.toString(), "--rate-limit-up", "1M", "--output=json", "--quiet");
+        assertTrue(Files.exists(torrent));
+
+        // refused before anything is fetched, leaving nothing behind
+        Path p = dir.resolve("pool");
+        CliTest.Run vhd = CliTest.cowherd("fetch", torrent.toString(), "--pool", p.toString(), "--backend", "vhd",
+                "--serve", "--bind", "127.0.2.21");
+        assertEquals(5, vhd.exit(), vhd.err());
+        assertTrue(vhd.err().contains("STREAM"), vhd.err());
+        assertEquals(ExitCodes.USAGE, CliTest.cowherd("fetch", torrent.toString(), "--pool", p.toString(), "--serve",
+                "--into", dir.resolve("elsewhere").toString()).exit(), "the download must lie in the pool");
+        assertEquals(ExitCodes.USAGE, CliTest.cowherd("fetch", torrent.toString(), "--pool", p.toString(), "--serve",
+                "--socket", dir.resolve("x.sock").toString()).exit(), "the socket must be one the pool follows");
+        assertEquals(ExitCodes.USAGE, CliTest.cowherd("fetch", torrent.toString(), "--pool", p.toString()).exit(),
+                "--into is needed unless --serve --pool");
+        assertFalse(Files.exists(p), "refusals leave no pool behind");
+        assertFalse(Files.exists(dir.resolve("elsewhere")));
+        Path taken = dir.resolve("taken");
+        try (Pool pool = Pools.openOrCreate(taken, "qcow2", "qcow2")) {
+            pool.importMaster("golden", b.resolve("golden.raw"), "raw");
+        }
+        CliTest.Run clash = CliTest.cowherd("fetch", torrent.toString(), "--pool", taken.toString(), "--serve", "--bind",
+                "127.0.2.21");
+        assertEquals(ExitCodes.CONFLICT, clash.exit(), clash.err());
+        assertFalse(Files.exists(taken.resolve(".streams")), "nothing fetched into a pool whose name is taken");
+
+        String served = startSeed("}", "fetch", torrent.toString(), "--pool", p.toString(), "--bind", "127.0.2.22",
+                "--serve", "--output=json", "--quiet");
+        var doc = new com.fasterxml.jackson.databind.ObjectMapper().readTree(served);
+        assertEquals(p.resolve(".streams/golden.sock").toAbsolutePath().toString(), doc.get("serving").asText(), served);
+        assertEquals("golden", doc.get("masters").get(0).get("name").asText(), served);
+        CliTest.Run clone = CliTest.cowherd("clone", p.resolve("golden.qcow2").toString(), "c1");
+        assertEquals(0, clone.exit(), clone.err());
+        String compare = CliTest.sh(dir, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", p.resolve("c1.qcow2").toString(),
+                b.resolve("golden.raw").toString());
+        assertTrue(compare.contains("Images are identical"), compare);
+        CliTest.Run info = CliTest.cowherd("info", "--backing-chain", p.resolve("c1.qcow2").toString());
+        assertEquals(0, info.exit(), info.err());
+        // domain clone takes the streaming master as a golden domain's disk, as any master
+        Path xml = Files.writeString(dir.resolve("golden.xml"), """
+                <domain type='kvm'><name>golden</name><memory unit='MiB'>256</memory>
+                  <os><type arch='x86_64'>hvm</type></os>
+                  <devices>
+                    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/><target dev='vda'/></disk>
+                  </devices></domain>
+                """.formatted(p.resolve("golden.qcow2")));
+        CliTest.Run domains = CliTest.cowherd("domain", "clone", "--xml", xml.toString(), "--count", "1", "--name-pattern",
+                "web-%d", "--pool", p.toString(), "--output-dir", dir.resolve("xml").toString());
+        assertEquals(0, domains.exit(), domains.err());
+        assertTrue(Files.readString(dir.resolve("xml/web-1.xml")).contains(p.resolve("web-1-vda.qcow2").toString()));
+        String same = CliTest.sh(dir, "qemu-img", "compare", "-f", "qcow2", "-F", "raw",
+                p.resolve("web-1-vda.qcow2").toString(), b.resolve("golden.raw").toString());
+        assertTrue(same.contains("Images are identical"), same);
+        long until = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
+        String backing = null;
+        while (System.nanoTime() < until) {
+            try (Pool pool = Pools.open(p)) {
+                backing = pool.info("golden").backingFilename();
+            }
+            if (backing.equals(".streams/golden/golden.raw")) {
+                break;
+            }
+            Thread.sleep(100);
+        }
+        assertEquals(".streams/golden/golden.raw", backing, "the master reads the fetched file once it is complete");
+        assertEquals(-1, Files.mismatch(b.resolve("golden.raw"), p.resolve(".streams/golden/golden.raw")));
+        CliTest.Run check = CliTest.cowherd("check", p.resolve("c1.qcow2").toString());
+        assertEquals(0, check.exit(), check.err());
     }
 
     @Test

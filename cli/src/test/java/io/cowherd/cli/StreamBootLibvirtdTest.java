@@ -40,15 +40,17 @@ import org.libvirt.Domain;
 import picocli.CommandLine;
 
 /**
- * A guest boots from a clone of a master that is still streaming from a seed, then moves to the
- * local master while it runs. A real libvirtd (private, {@link PrivateLibvirtd}) and QEMU (TCG):
+ * Guests boot from clones of a master that is still streaming from a seed, then move to the
+ * local master while they run. A real libvirtd (private, {@link PrivateLibvirtd}) and QEMU (TCG):
  * Debian's kernel with a busybox initramfs (from {@code scripts/install-test-peers.sh}) whose init
- * reads the disk and prints checksums on the serial console, once at boot and then every 2 s. The
- * disk is a qcow2 clone (with a write of its own) backed by the NBD export of a 48 MiB master that
- * a seed sends at 1 MiB/s, served by {@code cowherd fetch --serve --connect URI}. After the download
- * the command moves the clones to the local master ({@code LocalMasterSwitch}): the running one live
- * (shallow copy and pivot; the guest keeps running and reading the same bytes, and goes on after the
- * export closed), a second, stopped one by a rebase of its image.
+ * reads the disk and prints checksums on the serial console, once at boot and then every 2 s. A
+ * seed sends a 48 MiB master at 1 MiB/s; {@code cowherd fetch --serve --pool POOL --connect URI}
+ * makes it a streaming master of the pool at once. Three clones with a write of their own at the
+ * start: {@code cowherd clone} makes two in the pool (one runs, one is defined and stopped), and one
+ * is a qcow2 overlay made by hand on the export's URI (it runs). After the download the command
+ * switches the pool's master to the fetched file and moves the running guests live (shallow copy
+ * and pivot; they keep running and reading the same bytes after the export closed, and the pool
+ * records its clone's new image); the stopped clone then boots from the local master.
  */
 @Timeout(400)
 class StreamBootLibvirtdTest {
@@ -63,7 +65,7 @@ class StreamBootLibvirtdTest {
     Path dir;
 
     @Test
-    void aGuestBootsFromAStreamingMasterAndMovesToTheLocalCopyWhileItRuns() throws Exception {
+    void guestsBootFromAStreamingMasterAndMoveToTheLocalCopyWhileTheyRun() throws Exception {
         assertTrue(Files.isRegularFile(GUEST.resolve("vmlinuz")), GUEST + " has no guest kernel: run scripts/install-test-peers.sh");
         // libvirt's QEMU runs as libvirt-qemu: everything it opens must be reachable beyond root
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -85,82 +87,110 @@ class StreamBootLibvirtdTest {
             try (TorrentSession seed = engine.seed(m, golden.getParent(), SessionOptions.on(seedAt).withRateLimits(0, MIB))) {
                 Path torrent = dir.resolve("golden.torrent");
                 m.save(torrent);
-                Path socket = dir.resolve("golden.sock");
+                Path pool = dir.resolve("pool");
+                Path socket = pool.resolve(".streams/golden.sock");
                 StringWriter fetchOut = new StringWriter();
                 Thread fetch = new Thread(() -> {
                     CommandLine cl = CowherdCommand.commandLine();
                     cl.setOut(new PrintWriter(fetchOut, true));
                     cl.setErr(new PrintWriter(new StringWriter(), true));
-                    cl.execute("fetch", torrent.toString(), "--into", dir.resolve("in").toString(), "--bind", "127.0.4.2",
-                            "--serve", "--socket", socket.toString(), "--connect", daemon.uri(), "--quiet");
+                    cl.execute("fetch", torrent.toString(), "--pool", pool.toString(), "--bind", "127.0.4.2",
+                            "--serve", "--connect", daemon.uri(), "--quiet");
                 }, "cowherd-fetch-serve");
                 fetch.setDaemon(true); // it seeds until the JVM ends
                 fetch.start();
                 String uri = awaitOutput(fetchOut, "serving disk.raw (raw) at ", Duration.ofSeconds(60)).strip()
                         .substring("serving disk.raw (raw) at ".length());
                 assertEquals("nbd+unix:///disk.raw?socket=" + socket, uri);
-                // the clone: a qcow2 overlay on the export, with a write of its own at the start
+                awaitOutput(fetchOut, "master golden of pool " + pool + " streams", Duration.ofSeconds(10));
+                // the clones, each with a write of its own at the start: one by hand on the export, two in the pool
                 Path clone = dir.resolve("clone.qcow2");
                 CliTest.sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", uri, "-F", "raw", clone.toString());
-                CliTest.sh(dir, "qemu-io", "-f", "qcow2", clone.toString(), "-c", "write -q -P 0x5a 0 64k");
+                CliTest.Run cloned = CliTest.cowherd("clone", pool.resolve("golden.qcow2").toString(), "c1", "c2");
+                assertEquals(0, cloned.exit(), cloned.err());
+                Path poolClone = pool.resolve("c1.qcow2");
+                Path stoppedClone = pool.resolve("c2.qcow2");
+                for (Path c : List.of(clone, poolClone, stoppedClone)) {
+                    CliTest.sh(dir, "qemu-io", "-f", "qcow2", c.toString(), "-c", "write -q -P 0x5a 0 64k");
+                }
                 byte[] head = java.util.Arrays.copyOf(master, MIB);
                 java.util.Arrays.fill(head, 0, 64 << 10, (byte) 0x5a);
                 String headSum = md5(head, 0, MIB);
                 String tailSum = md5(master, (DISK_MIB - 4) * MIB, 4 * MIB);
-                // a second clone, defined and never started
-                Path stoppedClone = dir.resolve("stopped.qcow2");
-                CliTest.sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", uri, "-F", "raw", stoppedClone.toString());
 
                 Connect conn = new Connect(daemon.uri());
-                Domain dom = null;
-                Domain stopped = null;
+                List<Domain> domains = new java.util.ArrayList<>();
                 try {
-                    dom = conn.domainDefineXML(domainXml("stream-boot", initrd, clone, "disk.raw", socket, console));
-                    stopped = conn.domainDefineXML(domainXml("stream-stopped", initrd, stoppedClone, "disk.raw", socket,
-                            console.resolveSibling("stopped.log")));
+                    Domain dom = conn.domainDefineXML(domainXml("stream-boot", initrd, clone, uri, console));
+                    domains.add(dom);
+                    Path poolConsole = console.resolveSibling("pool.log");
+                    Domain onPool = conn.domainDefineXML(domainXml("stream-pool", initrd, poolClone, null, poolConsole));
+                    domains.add(onPool);
+                    Path stoppedConsole = console.resolveSibling("stopped.log");
+                    Domain stopped = conn.domainDefineXML(domainXml("stream-stopped", initrd, stoppedClone, null,
+                            stoppedConsole));
+                    domains.add(stopped);
                     dom.create();
-                    Matcher booted = awaitLine(console, "BOOTED", 0, Duration.ofSeconds(200));
-                    Path local = dir.resolve("in/golden/disk.raw");
-                    assertFalse(Files.exists(local), "the guest booted before its master arrived (still disk.raw.part)");
-                    assertEquals(headSum, booted.group(3), () -> "the guest read the clone's write and the master's bytes after it; console:\n"
-                            + consoleTail(console));
-                    assertEquals(tailSum, booted.group(4), () -> "the guest read the end of the master through the stream; console:\n"
-                            + consoleTail(console));
+                    onPool.create();
+                    Path local = pool.resolve(".streams/golden/disk.raw");
+                    for (Path c : List.of(console, poolConsole)) {
+                        Matcher booted = awaitLine(c, "BOOTED", 0, Duration.ofSeconds(200));
+                        assertFalse(Files.exists(local), "the guest booted before its master arrived (still disk.raw.part)");
+                        assertEquals(headSum, booted.group(3), () -> "the guest read the clone's write and the master's bytes "
+                                + "after it; console:\n" + consoleTail(c));
+                        assertEquals(tailSum, booted.group(4), () -> "the guest read the end of the master through the "
+                                + "stream; console:\n" + consoleTail(c));
+                    }
                     int before = lastAlive(console);
+                    int beforeOnPool = lastAlive(poolConsole);
 
-                    // the download completes; the fetch moves both clones onto the local master, then closes the export
+                    // the download completes; the fetch switches the master and moves the running clones, then closes the export
                     Path localTop = dir.resolve("clone.local.qcow2");
-                    awaitOutput(fetchOut, "moved stream-stopped vda", Duration.ofSeconds(300));
-                    assertTrue(fetchOut.toString().contains("moved stream-boot vda onto the local master (running: copied and pivoted to "
-                            + localTop + ")"), fetchOut.toString());
-                    assertTrue(fetchOut.toString().contains("moved stream-stopped vda onto the local master (stopped: rebased "
-                            + stoppedClone + ")"), fetchOut.toString());
-                    assertEquals(1, dom.isActive(), "the guest kept running");
-                    String live = dom.getXMLDesc(0);
-                    assertTrue(live.contains("<source file='" + localTop + "'") && live.contains(local.toString()), live);
-                    assertFalse(live.contains("protocol='nbd'"), "no NBD left in the chain: " + live);
+                    Path poolTop = pool.resolve("c1.local.qcow2");
+                    awaitOutput(fetchOut, "master golden now reads the fetched file", Duration.ofSeconds(300));
+                    String out = fetchOut.toString();
+                    assertTrue(out.contains("moved stream-boot vda onto the local master (running: copied and pivoted to "
+                            + localTop + ")"), out);
+                    assertTrue(out.contains("moved stream-pool vda onto the local master (running: copied and pivoted to "
+                            + poolTop + ")"), out);
+                    assertFalse(out.contains("moved stream-stopped"), "a stopped clone of the pool needs no move: " + out);
+                    for (Domain d : List.of(dom, onPool)) {
+                        assertEquals(1, d.isActive(), "the guest kept running");
+                        String live = d.getXMLDesc(0);
+                        assertTrue(live.contains(local.toString()), live);
+                        assertFalse(live.contains("protocol='nbd'"), "no NBD left in the chain: " + live);
+                    }
                     assertTrue(dom.getXMLDesc(2).contains("<source file='" + localTop + "'"), dom.getXMLDesc(2));
+                    assertTrue(onPool.getXMLDesc(2).contains("<source file='" + poolTop + "'"), onPool.getXMLDesc(2));
                     assertFalse(Files.exists(clone), "the old top image, copied, is gone");
-                    String stoppedDef = stopped.getXMLDesc(2);
-                    assertFalse(stoppedDef.contains("protocol='nbd'"), stoppedDef);
-                    String info = CliTest.sh(dir, "qemu-img", "info", "-U", stoppedClone.toString());
-                    assertTrue(info.contains(local.toString()) && !info.contains("nbd"), "rebased onto the local master: " + info);
+                    assertFalse(Files.exists(poolClone), "the pool clone's old top image, copied, is gone");
+                    try (io.cowherd.Pool p = io.cowherd.Pools.open(pool)) {
+                        assertEquals(poolTop, p.get("c1").path(), "the pool records the clone's new image");
+                        assertEquals(".streams/golden/disk.raw", p.info("golden").backingFilename());
+                    }
                     long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
                     while (Files.exists(socket) && System.nanoTime() < until) {
                         Thread.sleep(100);
                     }
                     assertFalse(Files.exists(socket), "the export closed once QEMU left it");
-                    Matcher after = awaitLine(console, "ALIVE", before + 1, Duration.ofSeconds(60));
-                    assertEquals(headSum, after.group(3), "the clone's own write moved with it");
-                    assertEquals(tailSum, after.group(4), "the local master reads the same bytes");
+                    String chain = CliTest.sh(dir, "qemu-img", "info", "-U", "--backing-chain", stoppedClone.toString());
+                    assertTrue(chain.contains(local.toString()) && !chain.contains("nbd"), "the stopped clone reads the local "
+                            + "master through the pool's master: " + chain);
+                    for (Path c : List.of(console, poolConsole)) {
+                        Matcher after = awaitLine(c, "ALIVE", (c == console ? before : beforeOnPool) + 1, Duration.ofSeconds(60));
+                        assertEquals(headSum, after.group(3), "the clone's own write moved with it");
+                        assertEquals(tailSum, after.group(4), "the local master reads the same bytes");
+                    }
+                    stopped.create();
+                    Matcher late = awaitLine(stoppedConsole, "BOOTED", 0, Duration.ofSeconds(200));
+                    assertEquals(headSum, late.group(3), "the stopped clone boots from the local master, its write its own");
+                    assertEquals(tailSum, late.group(4));
                 } finally {
-                    for (Domain d : new Domain[] {dom, stopped}) {
-                        if (d != null) {
-                            if (d.isActive() == 1) {
-                                d.destroy();
-                            }
-                            d.undefine();
+                    for (Domain d : domains) {
+                        if (d.isActive() == 1) {
+                            d.destroy();
                         }
+                        d.undefine();
                     }
                     conn.close();
                 }
@@ -181,20 +211,30 @@ class StreamBootLibvirtdTest {
         throw new AssertionError("no line starting with '" + prefix + "' in " + timeout.toSeconds() + " s:\n" + out);
     }
 
-    private static String domainXml(String name, Path initrd, Path clone, String export, Path socket, Path console) {
+    /**
+     * A domain on the qcow2 image {@code clone}; with {@code nbdBacking} (an export's URI) the
+     * definition names the image's backing, as a user writes it for a clone made by hand; without,
+     * libvirt reads the chain from the images (a pool's clone: clone, master's stand-in, export).
+     */
+    private static String domainXml(String name, Path initrd, Path clone, String nbdBacking, Path console) {
+        String backing = "";
+        if (nbdBacking != null) {
+            io.cowherd.internal.nbd.NbdUri u = io.cowherd.internal.nbd.NbdUri.parse(nbdBacking).orElseThrow();
+            backing = """
+                    <backingStore type='network'><format type='raw'/>
+                      <source protocol='nbd' name='%s'><host transport='unix' socket='%s'/></source>
+                      <backingStore/></backingStore>""".formatted(u.export(), u.socket());
+        }
         return """
                 <domain type='qemu'><name>%s</name><memory unit='MiB'>512</memory><vcpu>1</vcpu>
                   <os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s</kernel><initrd>%s</initrd>
                     <cmdline>console=ttyS0 panic=-1</cmdline></os>
                   <on_reboot>destroy</on_reboot>
                   <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>
-                    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>
-                      <backingStore type='network'><format type='raw'/>
-                        <source protocol='nbd' name='%s'><host transport='unix' socket='%s'/></source>
-                        <backingStore/></backingStore>
+                    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>%s
                       <target dev='vda' bus='virtio'/></disk>
                     <serial type='file'><source path='%s'/><target port='0'/></serial>
-                  </devices></domain>""".formatted(name, GUEST.resolve("vmlinuz"), initrd, clone, export, socket, console);
+                  </devices></domain>""".formatted(name, GUEST.resolve("vmlinuz"), initrd, clone, backing, console);
     }
 
     /**

@@ -111,6 +111,66 @@ public final class LocalMasterSwitch {
         return moved;
     }
 
+    /**
+     * Moves the running guests on clones of {@code master}, a streaming master of {@code pool}
+     * that {@link io.cowherd.Pool#completeStream} switched to its local file, off the export: each
+     * disk on {@code conn} whose image is such a clone moves live onto a new top
+     * {@code NAME.local.qcow2} in the pool, backed by the master's stand-in (which now reads the
+     * local file), and the pool records the clone there ({@link io.cowherd.Pool#movedClone}).
+     * Stopped domains need nothing: their clones read the stand-in, and with it the local file,
+     * when they start.
+     *
+     * @param timeout how long each live copy may take to catch up
+     * @return what moved
+     * @throws LibvirtFailureException if libvirt refuses a step (what moved before stays moved)
+     */
+    public static List<Moved> moveClones(Connect conn, io.cowherd.Pool pool, String master, Duration timeout) {
+        OverlayFormat qcow2 = (OverlayFormat) ImageFormats.byName("qcow2");
+        Path standIn = pool.get(master).path();
+        java.util.Map<Path, String> clones = new java.util.HashMap<>();
+        for (io.cowherd.Volume c : pool.clonesOf(master)) {
+            clones.put(c.path().toAbsolutePath().normalize(), c.name());
+        }
+        List<Moved> moved = new ArrayList<>();
+        try {
+            for (int id : conn.listDomains()) {
+                Domain d = conn.domainLookupByID(id);
+                for (DomainDisk disk : DomainXml.parse(d.getXMLDesc(0)).disks()) {
+                    String clone = disk.source() == null || !"file".equals(disk.type()) ? null
+                            : clones.get(Path.of(disk.source()).toAbsolutePath().normalize());
+                    if (clone == null) {
+                        continue;
+                    }
+                    Path top = Path.of(disk.source());
+                    Path newTop = top.resolveSibling(baseName(top) + ".local.qcow2");
+                    if (Files.exists(newTop)) {
+                        throw new CowException("domain " + d.getName() + ": disk " + disk.targetDev() + " cannot move to "
+                                + newTop + ", which exists already (move it away)");
+                    }
+                    qcow2.createOverlay(newTop, standIn, "qcow2", d.blockInfo(disk.targetDev()).getCapacity());
+                    try {
+                        LiveDiskMove.shallowCopyAndPivot(d, disk.targetDev(), newTop, timeout);
+                    } catch (RuntimeException e) {
+                        if (!runsOn(d, newTop)) {
+                            deleteQuietly(newTop);
+                        }
+                        throw e;
+                    }
+                    pool.movedClone(clone, newTop);
+                    moved.add(new Moved(d.getName(), disk.targetDev(), newTop, true));
+                }
+            }
+        } catch (LibvirtException e) {
+            throw LibvirtFailureException.of("moving the running clones of master '" + master + "' off its export", null,
+                    null, e);
+        }
+        for (Moved m : moved) {
+            LOG.info("domain {}: disk {} moved live off the export of master '{}' onto {}", m.domain(), m.disk(), master,
+                    m.image());
+        }
+        return moved;
+    }
+
     private static Path topImage(DomainXml xml, String dev, String domain) {
         DomainDisk disk = xml.disks().stream().filter(x -> x.targetDev().equals(dev)).findFirst().orElseThrow();
         if (!"qcow2".equals(disk.driverType()) || disk.source() == null || !"file".equals(disk.type())) {

@@ -143,7 +143,7 @@ public final class Bundle {
         List<BundleFile> disks = manifest.disks();
         List<String> names = new ArrayList<>();
         for (int i = 0; i < disks.size(); i++) {
-            String name = i == 0 ? masterName : masterName + "-disk" + (i + 1);
+            String name = masterName(masterName, i);
             if (pool.find(name).isPresent()) {
                 throw new VolumeExistsException("pool " + pool.location() + " already has a volume named '" + name
                         + "'; choose another master name");
@@ -161,6 +161,11 @@ public final class Bundle {
             before += size;
         }
         return out;
+    }
+
+    /** The pool name of disk {@code index} (from 0) of a bundle imported as {@code masterName}. */
+    public static String masterName(String masterName, int index) {
+        return index == 0 ? masterName : masterName + "-disk" + (index + 1);
     }
 
     /** SHA-256 of a file, lower-case hex. */
