@@ -202,8 +202,8 @@ public class DirectoryPool extends RecordedPool {
                         + directory + "; clone '" + clone + "' cannot move there");
             }
             Path master = all.get(v.master()).path();
-            VolumeInfo info = format.info(file, policy, 0);
-            VolumeInfo was = format.info(v.path(), policy, 0);
+            VolumeInfo info = format.infoWithoutBacking(file);
+            VolumeInfo was = format.infoWithoutBacking(v.path());
             if (info.backingFilename() == null
                     || !master.equals(file.getParent().resolve(info.backingFilename()).normalize())
                     || info.virtualSize() != was.virtualSize()) {

@@ -55,14 +55,21 @@ public final class StreamedMasters {
 
     /**
      * The download is complete: verifies the bundle in {@code bundleDir} (every file against its
-     * sha256), then switches each streaming master to its fetched file.
+     * sha256), then switches each streaming master to its fetched file. A master deleted from the
+     * pool meanwhile (it had no clones) is skipped.
      */
     public static List<Volume> complete(Pool pool, String masterName, MasterStream stream, Path bundleDir) {
         List<StreamedDisk> disks = disks(stream);
         Bundle.open(bundleDir).verify();
         List<Volume> masters = new ArrayList<>();
         for (int i = 0; i < disks.size(); i++) {
-            masters.add(pool.completeStream(Bundle.masterName(masterName, i), bundleDir.resolve(disks.get(i).export())));
+            String name = Bundle.masterName(masterName, i);
+            if (pool.find(name).isEmpty()) {
+                LOG.warn("master '{}' of {} was deleted while it streamed; its fetched file {} stays", name,
+                        pool.location(), bundleDir.resolve(disks.get(i).export()));
+                continue;
+            }
+            masters.add(pool.completeStream(name, bundleDir.resolve(disks.get(i).export())));
         }
         return masters;
     }
