@@ -8,7 +8,7 @@
 #     at the kill (count-pieces.py hashes them) are exactly the ones the second fetch kept
 #     ("resumed-pieces") and it downloaded no more than the rest (plus one piece in flight).
 #   seed killed: three fetches with --seed-after; once 5 % of the data is on host 1, the seed is
-#     killed within the next 60 % of the time one copy takes to leave it. Checks: 5 s later, with no seed, every host holds every piece
+#     killed within the next 60 % of the time one copy takes to leave it. Checks: within TRADE_SECS (20 s; the time taken is printed), with no seed, every host holds every piece
 #     any host held at the kill (they trade among themselves; counted on disk), then the seed
 #     restarts (the same `cowherd seed` command) and every host finishes byte-identical.
 # Prints one line per check and "kill-and-resume: N/N checks passed"; exit 1 on any failure.
@@ -22,6 +22,11 @@ export TB_PREFIX=${TB_PREFIX:-ckr} TB_NET=${TB_NET:-10.77.0}
 TB=$HERE/testbed.sh; COWHERD=$ROOT/cli/cowherd; COUNT=$HERE/count-pieces.py
 WORK=${WORK:-/tmp/cowherd-kill-resume}
 SEED=${SEED:-$RANDOM}; RANDOM=$SEED
+# How long the hosts may take, with no seed, to pass each other the pieces any of them held at the
+# kill. It was a fixed 5 s look: 6 runs here converged in 1.5-3.6 s (looked at every ~1.3 s), but one CI
+# run found one host still lacking one piece at 5 s (ttorrent, 113 pieces held between three hosts; why
+# that piece came late is not known). The check is that they trade without a seed; how fast is printed.
+TRADE_SECS=${TRADE_SECS:-20}
 [ -f "$ROOT/cli/target/cowherd.jar" ] || { echo "build first: ./mvnw -B -q -DskipTests package" >&2; exit 1; }
 PIDS=()
 cleanup() {
@@ -115,10 +120,12 @@ seed_killed() {  # seed_killed ENGINE
   sleep "$at"; kill -9 "$SEED_PID"; wait "$SEED_PID" 2>/dev/null || true
   local i bitmaps=()
   for i in $(seq 1 "$N"); do python3 "$COUNT" "$WORK/t.torrent" "$WORK/h$i" --bitmap > "$WORK/at-kill$i"; done
-  sleep 5
-  for i in $(seq 1 "$N"); do python3 "$COUNT" "$WORK/t.torrent" "$WORK/h$i" --bitmap > "$WORK/later$i"; done
-  # the union of what the hosts held at the kill; then, per host, held at the kill / held 5 s later / union pieces lacking
-  local report; report=$(python3 - "$WORK" "$N" <<'PY'
+  # the union of what the hosts held at the kill; then, per host, held at the kill / held now / union pieces lacking;
+  # looked at again until none lacks any or TRADE_SECS have passed (each look hashes every copy: about a second)
+  local report t_kill; t_kill=$(now)
+  while :; do
+    for i in $(seq 1 "$N"); do python3 "$COUNT" "$WORK/t.torrent" "$WORK/h$i" --bitmap > "$WORK/later$i"; done
+    report=$(python3 - "$WORK" "$N" <<'PY'
 import sys
 w, n = sys.argv[1], int(sys.argv[2])
 kill = [open(f"{w}/at-kill{i}").read().strip() for i in range(1, n + 1)]
@@ -129,12 +136,17 @@ print(sum(union), len(union), ' '.join(str(k.count('1')) for k in kill), ' '.joi
       sum(lacking))
 PY
 )
+    [ "$(cut -d' ' -f$((3 + 2 * N)) <<<"$report")" = 0 ] && break
+    [ "$(echo "$(now) - $t_kill > $TRADE_SECS" | bc)" = 1 ] && break
+    sleep 0.2
+  done
+  local traded; traded=$(printf '%.1f' "$(echo "$(now) - $t_kill" | bc)")
   local held total atkill later lacking
   read -r held total <<<"$(cut -d' ' -f1,2 <<<"$report")"
   atkill=$(cut -d' ' -f3-$((2 + N)) <<<"$report"); later=$(cut -d' ' -f$((3 + N))-$((2 + 2 * N)) <<<"$report")
   lacking=$(cut -d' ' -f$((3 + 2 * N)) <<<"$report")
-  echo "      $e: seed killed ${at} s after data began to flow; pieces per host then $atkill (together $held of $total), 5 s later without a seed $later"
-  check "$e: with the seed gone every host got every piece another host held ($lacking missing)" test "$lacking" = 0
+  echo "      $e: seed killed ${at} s after data began to flow; pieces per host then $atkill (together $held of $total), ${traded} s later without a seed $later"
+  check "$e: with the seed gone every host got every piece another host held within $TRADE_SECS s ($lacking missing after $traded s)" test "$lacking" = 0
   start_seed "$e" "$WORK/seed2-$e.log"
   local t0; t0=$(now) late=0
   for i in $(seq 1 "$N"); do
