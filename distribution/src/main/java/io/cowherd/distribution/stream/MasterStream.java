@@ -216,7 +216,7 @@ public final class MasterStream implements AutoCloseable {
             LOG.warn("{}: {} of the boot profile's {} reads name no disk of the bundle or lie past its end; skipped", where,
                     skipped, profile.reads().size());
         }
-        fetch.fetchFirst(new ArrayList<>(pieces));
+        fetch.prefetch(new ArrayList<>(pieces));
         LOG.info("{}: the boot profile's {} reads ask for {} pieces first", m.name(), profile.reads().size(), pieces.size());
     }
 

@@ -48,6 +48,18 @@ public interface TorrentSession extends AutoCloseable {
     }
 
     /**
+     * Asks for {@code pieces}, which readers are expected to read in that order (a boot profile's),
+     * before the swarm's own order, behind the pieces readers wait for now. An engine may take only
+     * its share of them from the seed when other fetches of the same torrent want them too, and
+     * the rest from those fetches; by default it asks for all of them ({@link #fetchFirst}).
+     *
+     * @throws io.cowherd.UnsupportedFeatureException unless the engine declares {@link EngineFeature#STREAMING}
+     */
+    default void prefetch(java.util.List<Integer> pieces) {
+        fetchFirst(pieces);
+    }
+
+    /**
      * Waits until {@link #havePiece havePiece(piece)}, at most {@code timeout}.
      *
      * @return whether the piece is held now

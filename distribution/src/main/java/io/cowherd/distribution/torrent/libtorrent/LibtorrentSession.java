@@ -106,6 +106,12 @@ final class LibtorrentSession implements TorrentSession {
     private final AtomicInteger piecesFetched = new AtomicInteger();
     /** Pieces readers wait for ({@link #fetchFirst}), in the order asked for; guarded by itself. */
     private final java.util.LinkedHashSet<Integer> wanted = new java.util.LinkedHashSet<>();
+    /** The boot profile's pieces in order ({@link #prefetch}), or null; guarded by {@link #wanted}. */
+    private List<Integer> profile;
+    /** This fetch's share of {@link #profile} among the wanted pieces; guarded by {@link #wanted}. */
+    private final java.util.Set<Integer> profileShare = new java.util.HashSet<>();
+    /** The stripe ("RANK/COUNT") the share was taken for; guarded by {@link #wanted}. */
+    private String profileSplit;
     /** Notified at each piece verified, for readers waiting in {@link #awaitPiece}. */
     private final Object pieceArrived = new Object();
     /** Whether the check of the data on disk is over (only the alert thread changes it). */
@@ -486,6 +492,7 @@ final class LibtorrentSession implements TorrentSession {
             }
             handle.prioritizePieces(priorities);
             LOG.debug("{}: stripe {} of {}", name(), stripes.rank(), stripes.count());
+            applyProfile(handle);
         }
     }
 
@@ -696,6 +703,67 @@ final class LibtorrentSession implements TorrentSession {
             }
         } finally {
             nativeLock.readLock().unlock();
+        }
+    }
+
+    /**
+     * Every fetch of a bundle with a boot profile wants the profile's pieces first, in the same
+     * order, at the same time: asked for as deadlines by all of them, each left the seed once per
+     * fetch, the seed's upload split among them (measured on 8 hosts: 643 MiB sent while the hosts
+     * held 157 MiB of distinct pieces between them). So a fetch asks for its share only
+     * ({@link PieceStripes#share}: every n-th profile piece), after what readers wait for; the
+     * pieces of the others' shares arrive from them when a reader asks, or in the swarm's order.
+     * Alone, its share is the whole profile.
+     */
+    @Override
+    public void prefetch(List<Integer> pieces) {
+        nativeLock.readLock().lock();
+        try {
+            TorrentHandle h = handle;
+            if (closed || h == null || metainfo == null || !h.isValid()) {
+                return;
+            }
+            synchronized (wanted) {
+                profile = List.copyOf(pieces);
+                profileSplit = null;
+            }
+            applyProfile(h);
+        } finally {
+            nativeLock.readLock().unlock();
+        }
+    }
+
+    /** Puts this fetch's share of the profile behind the readers' pieces, when its stripe changed. */
+    private void applyProfile(TorrentHandle h) {
+        synchronized (wanted) {
+            PieceStripes s = stripes;
+            String split = s == null ? "0/1" : s.rank() + "/" + s.count();
+            if (profile == null || split.equals(profileSplit)) {
+                return;
+            }
+            profileSplit = split;
+            java.util.LinkedHashSet<Integer> next = new java.util.LinkedHashSet<>();
+            for (int piece : wanted) {
+                if (!profileShare.contains(piece) && !h.havePiece(piece)) {
+                    next.add(piece); // a reader's
+                }
+            }
+            profileShare.clear();
+            for (int piece : s == null ? profile : s.share(profile)) {
+                if (!h.havePiece(piece)) {
+                    profileShare.add(piece);
+                    next.add(piece);
+                }
+            }
+            wanted.clear();
+            wanted.addAll(next);
+            h.clearPieceDeadlines();
+            int k = 0;
+            for (int piece : wanted) {
+                h.setPieceDeadline(piece, k++ * DEADLINE_STEP_MS);
+            }
+            LOG.debug("{}: boot profile share {} of its {} pieces (stripe {})", name(), profileShare.size(), profile.size(),
+                    split);
         }
     }
 

@@ -1,9 +1,11 @@
 package io.cowherd.distribution.torrent.libtorrent;
 
 import java.net.InetAddress;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Comparator;
+import java.util.List;
 import java.util.TreeSet;
 
 /**
@@ -63,6 +65,23 @@ final class PieceStripes {
             }
         }
         return stripe;
+    }
+
+    /**
+     * This fetch's share of {@code ordered}, pieces that fetches starting together all want first
+     * in that order (a boot profile's): every {@code n}-th of them from its rank {@code r}, in their
+     * order; all of them while it is alone. Interleaved, not in runs: together the fetches then take
+     * the pieces from the seed in the profile's order, each once, and a fetch finds the next piece
+     * it reads at the peer whose share it is.
+     */
+    List<Integer> share(List<Integer> ordered) {
+        int n = Math.max(1, count);
+        int r = Math.max(0, rank);
+        List<Integer> mine = new ArrayList<>();
+        for (int i = r; i < ordered.size(); i += n) {
+            mine.add(ordered.get(i));
+        }
+        return mine;
     }
 
     /** Fetches sharing the pieces, this one included, as of the last update. */

@@ -48,6 +48,34 @@ class PieceStripesTest {
     }
 
     @Test
+    void fetchesShareABootProfileInterleavedEachPieceOnceInTheProfilesOrder() throws Exception {
+        List<InetAddress> hosts = new ArrayList<>();
+        for (int i = 2; i <= 9; i++) {
+            hosts.add(ip("10.78.0." + i));
+        }
+        List<Integer> profile = List.of(40, 3, 17, 99, 5, 6, 7, 250, 8, 1, 2, 64, 300, 12, 13, 14, 15, 16, 18, 19);
+        List<Integer> taken = new ArrayList<>();
+        for (InetAddress self : hosts) {
+            List<InetAddress> others = new ArrayList<>(hosts);
+            others.remove(self);
+            PieceStripes stripes = new PieceStripes(301, self);
+            stripes.update(others);
+            List<Integer> share = stripes.share(profile);
+            assertEquals(profile.get(stripes.rank()), share.get(0), "its first piece is the profile's at its rank");
+            for (int i = 1; i < share.size(); i++) {
+                assertEquals(profile.indexOf(share.get(i - 1)) + 8, profile.indexOf(share.get(i)), "every 8th, in order");
+            }
+            taken.addAll(share);
+        }
+        assertEquals(profile.size(), taken.size(), "each profile piece in one share");
+        assertEquals(new java.util.HashSet<>(profile), new java.util.HashSet<>(taken));
+        PieceStripes alone = new PieceStripes(301, ip("10.78.0.2"));
+        assertEquals(profile, alone.share(profile), "before any peer: the whole profile");
+        alone.update(List.of());
+        assertEquals(profile, alone.share(profile), "alone: the whole profile");
+    }
+
+    @Test
     void ranksByAddressNotByTheOrderPeersArrive() throws Exception {
         PieceStripes a = new PieceStripes(100, ip("10.0.0.20"));
         PieceStripes b = new PieceStripes(100, ip("10.0.0.20"));
