@@ -6,8 +6,8 @@ import io.cowherd.Volume;
 import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.bundle.BundleManifest;
 import io.cowherd.distribution.stream.MasterStream;
-import io.cowherd.distribution.stream.StreamedMasters;
 import io.cowherd.distribution.stream.StreamedDisk;
+import io.cowherd.distribution.stream.StreamedMasters;
 import io.cowherd.distribution.torrent.EngineFeature;
 import io.cowherd.distribution.torrent.MagnetLink;
 import io.cowherd.distribution.torrent.NoPeerException;
@@ -309,12 +309,8 @@ final class FetchCommand implements Callable<Integer> {
 
     /** Whether {@code v} is a streaming master whose stand-in backs onto an export on {@code socket} (this fetch run before). */
     private static boolean streamsFrom(Volume v, Path socket) {
-        if (!v.isMaster() || !(io.cowherd.spi.ImageFormats.byName(v.format()) instanceof io.cowherd.spi.OverlayFormat f)) {
-            return false;
-        }
-        String backing = f.infoWithoutBacking(v.path()).backingFilename();
-        return backing != null && backing.startsWith("nbd+unix:///")
-                && backing.endsWith("?socket=" + socket.toAbsolutePath().normalize());
+        return StreamedMasters.streamingFrom(v).filter(uri -> uri.endsWith("?socket=" + socket.toAbsolutePath().normalize()))
+                .isPresent();
     }
 
     /** The first master's name in the pool: --name, else the torrent's. */

@@ -72,17 +72,7 @@ public final class LocalMasterSwitch {
                 for (String dev : live.disksBackedByNbd(socket, export)) {
                     Path top = topImage(live, dev, d.getName());
                     Path newTop = top.resolveSibling(baseName(top) + ".local.qcow2");
-                    qcow2.createOverlay(newTop, local, localFormat, d.blockInfo(dev).getCapacity());
-                    try {
-                        LiveDiskMove.shallowCopyAndPivot(d, dev, newTop, timeout);
-                    } catch (RuntimeException e) {
-                        // a copy that failed or was abandoned leaves the new top nobody's: leave nothing behind;
-                        // but after the pivot (only the definition's update failed) the guest runs on it
-                        if (!runsOn(d, newTop)) {
-                            deleteQuietly(newTop);
-                        }
-                        throw e;
-                    }
+                    moveLive(qcow2, d, dev, newTop, local, localFormat, timeout);
                     delete(top);
                     moved.add(new Moved(d.getName(), dev, newTop, true));
                 }
@@ -147,15 +137,7 @@ public final class LocalMasterSwitch {
                         throw new CowException("domain " + d.getName() + ": disk " + disk.targetDev() + " cannot move to "
                                 + newTop + ", which exists already (move it away)");
                     }
-                    qcow2.createOverlay(newTop, standIn, "qcow2", d.blockInfo(disk.targetDev()).getCapacity());
-                    try {
-                        LiveDiskMove.shallowCopyAndPivot(d, disk.targetDev(), newTop, timeout);
-                    } catch (RuntimeException e) {
-                        if (!runsOn(d, newTop)) {
-                            deleteQuietly(newTop);
-                        }
-                        throw e;
-                    }
+                    moveLive(qcow2, d, disk.targetDev(), newTop, standIn, "qcow2", timeout);
                     pool.movedClone(clone, newTop);
                     moved.add(new Moved(d.getName(), disk.targetDev(), newTop, true));
                 }
@@ -169,6 +151,24 @@ public final class LocalMasterSwitch {
                     m.image());
         }
         return moved;
+    }
+
+    /**
+     * Makes {@code newTop}, backed by {@code backing}, and moves the running disk onto it
+     * ({@link LiveDiskMove}). A copy that failed or was abandoned leaves the new top nobody's, so it
+     * goes; but after the pivot (only the definition's update failed) the guest runs on it.
+     */
+    private static void moveLive(OverlayFormat qcow2, Domain d, String dev, Path newTop, Path backing, String backingFormat,
+            Duration timeout) throws LibvirtException {
+        qcow2.createOverlay(newTop, backing, backingFormat, d.blockInfo(dev).getCapacity());
+        try {
+            LiveDiskMove.shallowCopyAndPivot(d, dev, newTop, timeout);
+        } catch (RuntimeException e) {
+            if (!runsOn(d, newTop)) {
+                deleteQuietly(newTop);
+            }
+            throw e;
+        }
     }
 
     private static Path topImage(DomainXml xml, String dev, String domain) {

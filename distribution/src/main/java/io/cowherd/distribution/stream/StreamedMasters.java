@@ -5,6 +5,8 @@ import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.Volume;
 import io.cowherd.VolumeExistsException;
 import io.cowherd.distribution.bundle.Bundle;
+import io.cowherd.spi.ImageFormats;
+import io.cowherd.spi.OverlayFormat;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,8 +41,7 @@ public final class StreamedMasters {
             StreamedDisk d = disks.get(i);
             var existing = pool.find(name);
             if (existing.isPresent()) {
-                String backing = existing.get().isMaster() ? pool.info(name).backingFilename() : null;
-                if (!d.uri().equals(backing)) {
+                if (!streamingFrom(existing.get()).equals(java.util.Optional.of(d.uri()))) {
                     throw new VolumeExistsException("pool " + pool.location() + " already has a volume named '" + name
                             + "' that does not stream from " + d.uri() + "; choose another master name");
                 }
@@ -72,6 +73,20 @@ public final class StreamedMasters {
             masters.add(pool.completeStream(name, bundleDir.resolve(disks.get(i).export())));
         }
         return masters;
+    }
+
+    /**
+     * The export a streaming master reads, as its stand-in records it ({@code nbd+unix:///...}),
+     * read from the stand-in's header alone (the export need not be served); empty for any other
+     * volume, and for a streaming master already switched to its file.
+     */
+    public static java.util.Optional<String> streamingFrom(Volume v) {
+        if (!v.isMaster() || !(ImageFormats.byName(v.format()) instanceof OverlayFormat f)) {
+            return java.util.Optional.empty();
+        }
+        String backing = f.infoWithoutBacking(v.path()).backingFilename();
+        return backing != null && backing.startsWith("nbd+unix:///") ? java.util.Optional.of(backing)
+                : java.util.Optional.empty();
     }
 
     private static List<StreamedDisk> disks(MasterStream stream) {
