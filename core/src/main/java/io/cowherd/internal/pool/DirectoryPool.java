@@ -91,10 +91,7 @@ public class DirectoryPool extends RecordedPool {
         }
         try (PoolLock.Held held = lock.acquire()) {
             checkFree(records.load(), name, target);
-            Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
-            PoolFiles.makeReadOnly(target);
-            Volume master = new Volume(name, Volume.Role.MASTER, null, target, format.name());
-            records.added(List.of(master));
+            Volume master = placeMaster(name, staged, target);
             LOG.info("imported {} as master '{}' in {}", source, name, directory);
             return master;
         } catch (IOException e) {
@@ -148,10 +145,7 @@ public class DirectoryPool extends RecordedPool {
             checkFree(records.load(), name, target);
             PoolFiles.deleteQuietly(staged);
             format.createStreamOverlay(staged, uri.toString(), io.cowherd.internal.io.RawFormat.NAME, size);
-            Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
-            PoolFiles.makeReadOnly(target);
-            Volume master = new Volume(name, Volume.Role.MASTER, null, target, format.name());
-            records.added(List.of(master));
+            Volume master = placeMaster(name, staged, target);
             LOG.info("master '{}' in {} streams from {} ({} bytes)", name, directory, uri, size);
             return master;
         } catch (IOException e) {
@@ -377,6 +371,15 @@ public class DirectoryPool extends RecordedPool {
     @Override
     public void close() {
         // nothing held open between calls
+    }
+
+    /** Under the lock, a name checked free: the staged image becomes master {@code name}, read-only and recorded. */
+    private Volume placeMaster(String name, Path staged, Path target) throws IOException {
+        Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
+        PoolFiles.makeReadOnly(target);
+        Volume master = new Volume(name, Volume.Role.MASTER, null, target, format.name());
+        records.added(List.of(master));
+        return master;
     }
 
     /** The file a volume called {@code name} lives in. */

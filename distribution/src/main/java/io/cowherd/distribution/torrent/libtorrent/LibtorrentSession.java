@@ -692,13 +692,7 @@ final class LibtorrentSession implements TorrentSession {
                 if (!fresh.isEmpty()) {
                     // the new pieces first, then those asked for before, in their order
                     fresh.addAll(wanted);
-                    wanted.clear();
-                    wanted.addAll(fresh);
-                    h.clearPieceDeadlines();
-                    int k = 0;
-                    for (int piece : wanted) {
-                        h.setPieceDeadline(piece, k++ * DEADLINE_STEP_MS);
-                    }
+                    setDeadlines(h, fresh);
                 }
             }
         } finally {
@@ -755,15 +749,21 @@ final class LibtorrentSession implements TorrentSession {
                     next.add(piece);
                 }
             }
-            wanted.clear();
-            wanted.addAll(next);
-            h.clearPieceDeadlines();
-            int k = 0;
-            for (int piece : wanted) {
-                h.setPieceDeadline(piece, k++ * DEADLINE_STEP_MS);
-            }
+            setDeadlines(h, next);
             LOG.debug("{}: boot profile share {} of its {} pieces (stripe {})", name(), profileShare.size(), profile.size(),
                     split);
+        }
+    }
+
+    /** The wanted pieces are now {@code pieces}, in that order, with deadlines that order; holds {@link #wanted}. */
+    private void setDeadlines(TorrentHandle h, java.util.Collection<Integer> pieces) {
+        java.util.List<Integer> order = new ArrayList<>(pieces);
+        wanted.clear();
+        wanted.addAll(order);
+        h.clearPieceDeadlines();
+        int k = 0;
+        for (int piece : order) {
+            h.setPieceDeadline(piece, k++ * DEADLINE_STEP_MS);
         }
     }
 
