@@ -18,8 +18,9 @@ import java.util.regex.Pattern;
  *     {@code ds=nocloud;i=INSTANCE-ID;h=HOSTNAME}, the instance id being the clone's UUID: a new
  *     instance id makes cloud-init regenerate the SSH host keys and set the hostname.</li>
  * <li>systemd credentials as SMBIOS type 11 strings, {@code io.systemd.credential:NAME=VALUE}
- *     (systemd 252 and later): {@code system.hostname} whenever a hostname is given, and any other
- *     the caller adds ({@link Builder#credential}).</li>
+ *     (systemd 252 and later import them): {@code system.hostname} whenever a hostname is given
+ *     (read by systemd later than 252; Debian 12's 252 ignores it, cloud-init sets the name
+ *     there), and any other the caller adds ({@link Builder#credential}).</li>
  * </ul>
  * Hostnames come from a {@link String#format} pattern with the clone's index ({@code web-%02d}),
  * by default the clone's domain name. Immutable; made with {@link #builder()}.
