@@ -171,10 +171,12 @@ class MasterStreamQemuTest {
         MasterStream recording = open.keep(MasterStream.serve(first, tmp.resolve("out1"), tmp.resolve("rec.sock"),
                 MasterStream.DEFAULT_READ_TIMEOUT, true));
         ok(run("qemu-io", "-r", "-f", "raw", recording.disks().get(0).uri(), "-c", "read -q 15M 64k", "-c", "read -q 4k 4k",
-                "-c", "read -q 8M 1M"));
+                "-c", "read -q 8M 1M", "-c", "read -q 2M 2M", "-c", "read -q 12M 1M", "-c", "read -q 5M 512k"));
         BootProfile profile = recording.recordedProfile();
         List<BootProfile.Read> expected = List.of(new BootProfile.Read("disk.raw", 15L << 20, 64 << 10),
-                new BootProfile.Read("disk.raw", 4096, 4096), new BootProfile.Read("disk.raw", 8L << 20, 1 << 20));
+                new BootProfile.Read("disk.raw", 4096, 4096), new BootProfile.Read("disk.raw", 8L << 20, 1 << 20),
+                new BootProfile.Read("disk.raw", 2L << 20, 2 << 20), new BootProfile.Read("disk.raw", 12L << 20, 1 << 20),
+                new BootProfile.Read("disk.raw", 5L << 20, 512 << 10));
         assertEquals(expected, profile.reads().stream().filter(expected::contains).toList(),
                 "QEMU's reads recorded in order: " + profile.reads());
         recording.close();
@@ -192,14 +194,25 @@ class MasterStreamQemuTest {
                 pieces.add((int) p);
             }
         }
+        // serve returns once it asked for the profile's pieces (libtorrent then cancels the requests
+        // it had sent for other pieces): from then on, only blocks already on their way may arrive
+        // ahead of the profile. Before it, the fetch took pieces in the swarm's order while it
+        // fetched the manifest and the profile: how many depends on the machine's load, not on us.
         open.keep(MasterStream.serve(fetch, tmp.resolve("out"), tmp.resolve("golden.sock"), MasterStream.DEFAULT_READ_TIMEOUT));
+        int doneBefore = fetch.progress().piecesDone();
+        long profileHeldBefore = pieces.stream().filter(fetch::havePiece).count();
         long until = System.nanoTime() + WAIT.toNanos();
         while (!pieces.stream().allMatch(fetch::havePiece) && System.nanoTime() < until) {
-            Thread.sleep(20);
+            Thread.sleep(5);
         }
         assertTrue(pieces.stream().allMatch(fetch::havePiece), "the profile's pieces " + pieces + " arrived");
-        int others = fetch.progress().piecesDone() - pieces.size();
-        assertTrue(others <= 12, "the profile's " + pieces.size() + " pieces came first: " + others + " others arrived meanwhile");
+        long othersBefore = doneBefore - profileHeldBefore;
+        long othersAfter = fetch.progress().piecesDone() - pieces.size() - othersBefore;
+        System.err.println("profile " + pieces.size() + " pieces (" + profileHeldBefore + " held when asked for); others: "
+                + othersBefore + " before, " + othersAfter + " after");
+        // in the swarm's own order the profile's pieces would come last among the rest: about 30 others
+        assertTrue(othersAfter <= 10, "once asked for, the profile's " + pieces.size() + " pieces came first: " + othersAfter
+                + " other pieces arrived meanwhile (" + othersBefore + " before)");
         fetch.awaitCompletion(WAIT);
         Bundle.open(tmp.resolve("out/golden")).verify();
     }

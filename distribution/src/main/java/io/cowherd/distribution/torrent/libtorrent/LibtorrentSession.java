@@ -122,6 +122,9 @@ final class LibtorrentSession implements TorrentSession {
     private volatile PieceStripes stripes;
     /** The benchmark diagnostic ({@link LibtorrentTrace}), usually null. */
     private volatile LibtorrentTrace trace;
+    /** When the next DHT announce of a session without peers is due, and the wait after it (monitor thread only). */
+    private long nextDhtAnnounce;
+    private long dhtAnnounceWait = DHT_ANNOUNCE_FIRST_WAIT;
 
     private LibtorrentSession(Metainfo metainfo, MagnetLink magnet, Path parent, SessionOptions options, boolean seeder) {
         this.metainfo = metainfo;
@@ -565,6 +568,7 @@ final class LibtorrentSession implements TorrentSession {
             }
             Progress p = progressLocked();
             watch.observe(p);
+            announceToDhtWhileAlone(p);
             if (!seeder && metainfo != null && !p.complete()) {
                 updateStripes();
             }
@@ -595,6 +599,34 @@ final class LibtorrentSession implements TorrentSession {
             nativeLock.readLock().unlock();
         }
     }
+
+    /**
+     * libtorrent announces a torrent to the DHT when it starts and then every 15 minutes. On a
+     * small private DHT the first announce often reaches nobody: a seed that started before any
+     * other node joined, or a fetch that asked before the seed had announced (seen in CI: a
+     * magnet fetch found no peer for 60 s). So a session with the DHT on and no peer announces
+     * again, after 5 s, then 10, 20 and every 60 s at most, until a peer connects.
+     */
+    private void announceToDhtWhileAlone(Progress p) {
+        if (options.dhtBootstrapNodes() == null || handle == null || !handle.isValid()) {
+            return;
+        }
+        long now = System.nanoTime();
+        if (p.connectedPeers() > 0) {
+            nextDhtAnnounce = now + DHT_ANNOUNCE_FIRST_WAIT;
+            dhtAnnounceWait = DHT_ANNOUNCE_FIRST_WAIT;
+        } else if (nextDhtAnnounce == 0) {
+            nextDhtAnnounce = now + dhtAnnounceWait;
+        } else if (now - nextDhtAnnounce >= 0) {
+            LOG.debug("{}: no peer; announcing to the DHT again", name());
+            handle.forceDHTAnnounce();
+            dhtAnnounceWait = Math.min(2 * dhtAnnounceWait, DHT_ANNOUNCE_LAST_WAIT);
+            nextDhtAnnounce = now + dhtAnnounceWait;
+        }
+    }
+
+    private static final long DHT_ANNOUNCE_FIRST_WAIT = TimeUnit.SECONDS.toNanos(5);
+    private static final long DHT_ANNOUNCE_LAST_WAIT = TimeUnit.SECONDS.toNanos(60);
 
     /** The swarm stalled: fetch the rest from the HTTP origins too (BEP 19 web seeds). */
     private void addOrigins(String why) {
