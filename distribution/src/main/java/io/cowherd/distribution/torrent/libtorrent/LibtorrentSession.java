@@ -605,7 +605,7 @@ final class LibtorrentSession implements TorrentSession {
      * small private DHT the first announce often reaches nobody: a seed that started before any
      * other node joined, or a fetch that asked before the seed had announced (seen in CI: a
      * magnet fetch found no peer for 60 s). So a session with the DHT on and no peer announces
-     * again, after 5 s, then 10, 20 and every 60 s at most, until a peer connects.
+     * again after 5 s, the wait doubling up to 60 s, until a peer connects.
      */
     private void announceToDhtWhileAlone(Progress p) {
         if (options.dhtBootstrapNodes() == null || handle == null || !handle.isValid()) {
