@@ -165,6 +165,36 @@ public final class Images {
         }
     }
 
+    /**
+     * Whether the guest-visible bytes of {@code file} (in {@code format}) equal those of volume
+     * {@code name} of {@code pool}: a master imported from the same disk, in whatever format the
+     * pool keeps it. Reads both; cheaper than importing another copy, which reads the file and
+     * writes it too.
+     */
+    public static boolean sameGuestBytes(Path file, String format, Pool pool, String name) {
+        try (VirtualDisk a = io.cowherd.spi.ImageFormats.byName(format).open(file, ImagePolicy.operator(), false, 0);
+                VirtualDisk b = pool.open(name, false)) {
+            if (a.size() != b.size()) {
+                return false;
+            }
+            java.nio.ByteBuffer x = java.nio.ByteBuffer.allocateDirect(1 << 20);
+            java.nio.ByteBuffer y = java.nio.ByteBuffer.allocateDirect(1 << 20);
+            for (long pos = 0; pos < a.size(); pos += x.capacity()) {
+                int len = (int) Math.min(x.capacity(), a.size() - pos);
+                x.clear().limit(len);
+                y.clear().limit(len);
+                a.readFully(x, pos);
+                b.readFully(y, pos);
+                if (!x.flip().equals(y.flip())) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (java.io.IOException e) {
+            throw CowIOException.wrap(file, "comparing with volume '" + name + "' of pool " + pool.location(), e);
+        }
+    }
+
     private static void requireExists(Path image) {
         if (!Files.exists(image)) {
             throw new NoSuchVolumeException(image + " does not exist");

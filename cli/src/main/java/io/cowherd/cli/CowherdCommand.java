@@ -15,7 +15,7 @@ public final class CowherdCommand implements Runnable {
     static final List<Class<?>> SUBCOMMANDS = List.of(InfoCommand.class, CloneCommand.class, ConvertCommand.class,
             CheckCommand.class, CommitCommand.class, RebaseCommand.class, ResizeCommand.class, VolumesCommand.class,
             DeleteCommand.class, BackendsCommand.class, DomainCommand.class, QuickstartCommand.class, PoolCommand.class,
-            BundleCommand.class, SeedCommand.class, FetchCommand.class, TrackerCommand.class,
+            BundleCommand.class, SeedCommand.class, FetchCommand.class, DeployCommand.class, TrackerCommand.class,
             HelpCommand.class, picocli.AutoComplete.GenerateCompletion.class,
             ManPagesCommand.class);
 

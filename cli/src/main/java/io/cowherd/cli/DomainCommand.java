@@ -92,19 +92,8 @@ final class DomainCommand implements Runnable {
         @Option(names = "--output-dir", paramLabel = "DIR", description = "Without --connect: write the clones' XML here.")
         Path outputDir;
 
-        @Option(names = "--hostname", paramLabel = "PATTERN", description = {"Give each clone this hostname (a format "
-            + "with the index, e.g. web-%%02d) through SMBIOS: the systemd credential system.hostname, and cloud-init's "
-            + "with --cloud-init. With --cloud-init or --credential and no --hostname: the clone's name."})
-        String hostname;
-
-        @Option(names = "--cloud-init", description = {"Deliver cloud-init's NoCloud data source in the SMBIOS serial "
-            + "(ds=nocloud;i=INSTANCE;h=HOSTNAME, the instance id being the clone's UUID), so a sealed guest sets its "
-            + "hostname and makes new SSH host keys at its first boot."})
-        boolean cloudInit;
-
-        @Option(names = "--credential", paramLabel = "NAME=VALUE", description = {"A systemd credential for every clone, "
-            + "as an SMBIOS type 11 string (systemd 252 and later). Repeatable."})
-        List<String> credentials = new java.util.ArrayList<>();
+        @Mixin
+        IdentityOptions identity;
 
         @Spec
         CommandLine.Model.CommandSpec spec;
@@ -175,21 +164,7 @@ final class DomainCommand implements Runnable {
                 int eq = m.indexOf('=');
                 b.master(eq < 0 ? DomainCloneOptions.ONLY_DISK : m.substring(0, eq), m.substring(eq + 1));
             }
-            if (hostname != null || cloudInit || !credentials.isEmpty()) {
-                io.cowherd.domain.GuestIdentity.Builder id = io.cowherd.domain.GuestIdentity.builder().cloudInit(cloudInit);
-                if (hostname != null) {
-                    id.hostnamePattern(hostname);
-                }
-                for (String c : credentials) {
-                    int eq = c.indexOf('=');
-                    if (eq <= 0) {
-                        throw new CommandLine.ParameterException(spec.commandLine(), "--credential takes NAME=VALUE, not '"
-                                + c + "'");
-                    }
-                    id.credential(c.substring(0, eq), c.substring(eq + 1));
-                }
-                b.identity(id.build());
-            }
+            b.identity(identity.identity(spec.commandLine()));
             return b.build();
         }
 

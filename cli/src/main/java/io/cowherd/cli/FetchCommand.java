@@ -127,9 +127,7 @@ final class FetchCommand implements Callable<Integer> {
         Metainfo m = magnet == null ? Metainfo.read(Path.of(source)) : null;
         TorrentEngine engine = engineOptions.engine();
         List<java.net.URI> trackers = magnet != null ? magnet.trackers() : m.trackers();
-        SessionOptions o = engineOptions.apply(SessionOptions.on(!trackers.isEmpty() || engineOptions.firstBootstrap() == null
-                        ? TorrentCli.bindAddress(bind, trackers.isEmpty() ? null : trackers.get(0))
-                        : TorrentCli.bindAddress(bind, engineOptions.firstBootstrap())))
+        SessionOptions o = engineOptions.forFetch(bind, trackers)
                 .withRateLimits(rateLimit == null ? 0 : Sizes.parse(rateLimit), rateLimitUp == null ? 0 : Sizes.parse(rateLimitUp))
                 .withNoPeerTimeout(Duration.ofSeconds(noPeerTimeout))
                 .withSeedAfter(seedAfter)

@@ -53,6 +53,16 @@ final class TorrentCli {
         }
 
         /** {@code o} with the DHT and tuning asked for. */
+        /**
+         * Options of a fetch from {@code trackers} (a magnet link's or a torrent's): bound to
+         * {@code bind}, else to the address that reaches the first tracker, or the first DHT node.
+         */
+        SessionOptions forFetch(String bind, List<java.net.URI> trackers) {
+            return apply(SessionOptions.on(!trackers.isEmpty() || firstBootstrap() == null
+                    ? bindAddress(bind, trackers.isEmpty() ? null : trackers.get(0))
+                    : bindAddress(bind, firstBootstrap())));
+        }
+
         SessionOptions apply(SessionOptions o) {
             EngineTuning t = EngineTuning.DEFAULT;
             for (String kv : tune) {

@@ -30,9 +30,11 @@ public final class DomainCloneOptions {
     private final NameConflict onNameConflict;
     private final Map<String, String> masters;
     private final GuestIdentity identity;
+    private final boolean adoptDisks;
 
     private DomainCloneOptions(Builder b) {
         this.identity = b.identity;
+        this.adoptDisks = b.adoptDisks;
         this.masters = Map.copyOf(b.masters);
         this.namePattern = b.namePattern;
         this.count = b.count;
@@ -97,6 +99,16 @@ public final class DomainCloneOptions {
         return masters;
     }
 
+    /**
+     * Whether a clone's disk volume (and NVRAM file) that already exists, left behind by a clone
+     * of the same name whose domain was undefined, is taken as that clone's disk instead of
+     * making the name taken. Only a volume that is a clone of the very master the disk is cloned
+     * from is taken; it is never deleted, not even when the clone fails. Off by default.
+     */
+    public boolean adoptDisks() {
+        return adoptDisks;
+    }
+
     /** The key of {@link #masters()} that names the master of a domain's only writable disk. */
     public static final String ONLY_DISK = "";
 
@@ -125,6 +137,7 @@ public final class DomainCloneOptions {
         private Path nvramDirectory;
         private NameConflict onNameConflict = NameConflict.FAIL;
         private GuestIdentity identity = GuestIdentity.NONE;
+        private boolean adoptDisks;
 
         /** The identity each clone gets through SMBIOS: hostname, cloud-init NoCloud, systemd credentials. */
         public Builder identity(GuestIdentity identity) {
@@ -175,6 +188,12 @@ public final class DomainCloneOptions {
          */
         public Builder master(String targetDev, String master) {
             masters.put(Objects.requireNonNull(targetDev), Objects.requireNonNull(master));
+            return this;
+        }
+
+        /** Whether disks left by an undefined clone of the same name are taken back ({@link #adoptDisks()}). */
+        public Builder adoptDisks(boolean adopt) {
+            this.adoptDisks = adopt;
             return this;
         }
 

@@ -238,6 +238,8 @@ public class DomainCloner {
     private static final class Made {
         final String name;
         final List<Volume> volumes = new ArrayList<>();
+        /** Volumes taken back ({@link DomainCloneOptions#adoptDisks()}): never deleted by a rollback. */
+        final List<Volume> adopted = new ArrayList<>();
         Domain domain;
         boolean started;
         Path nvram;
@@ -307,36 +309,6 @@ public class DomainCloner {
             throw new CowException("domain '" + sourceName + "' is a <domain type='" + source.domainType() + "'>, "
                     + "but VHD differencing clones only work under Xen (QEMU cannot follow a VHD parent): use the "
                     + "qcow2 backend for this domain, or a vhd pool for Xen domains");
-        }
-    }
-
-    /**
-     * Whether the guest-visible bytes of {@code file} (in {@code format}) equal those of pool
-     * master {@code master}. Reads both; cheaper than importing another copy, which reads the
-     * file and writes it too.
-     */
-    private boolean sameContent(Path file, String format, Volume master) {
-        try (io.cowherd.VirtualDisk a = io.cowherd.spi.ImageFormats.byName(format).open(file,
-                io.cowherd.ImagePolicy.operator(), false, 0);
-                io.cowherd.VirtualDisk b = pool.open(master.name(), false)) {
-            if (a.size() != b.size()) {
-                return false;
-            }
-            java.nio.ByteBuffer x = java.nio.ByteBuffer.allocateDirect(1 << 20);
-            java.nio.ByteBuffer y = java.nio.ByteBuffer.allocateDirect(1 << 20);
-            for (long pos = 0; pos < a.size(); pos += x.capacity()) {
-                int len = (int) Math.min(x.capacity(), a.size() - pos);
-                x.clear().limit(len);
-                y.clear().limit(len);
-                a.readFully(x, pos);
-                b.readFully(y, pos);
-                if (!x.flip().equals(y.flip())) {
-                    return false;
-                }
-            }
-            return true;
-        } catch (IOException e) {
-            throw CowIOException.wrap(file, "comparing with master '" + master.name() + "'", e);
         }
     }
 
@@ -421,7 +393,7 @@ public class DomainCloner {
                 if (taken.isPresent()) {
                     Volume t = taken.get();
                     // A later batch from the same golden: its first batch imported this very disk.
-                    if (t.isMaster() && sameContent(path, disk.driverType(), t)) {
+                    if (t.isMaster() && io.cowherd.Images.sameGuestBytes(path, disk.driverType(), pool, t.name())) {
                         LOG.info("disk '{}' of '{}' ({}) has the content of master '{}': cloning from it", dev,
                                 sourceName, path, t.name());
                         plans.add(new DiskPlan(dev, path, t.format(), t, null));
@@ -568,15 +540,26 @@ public class DomainCloner {
         }
         for (DiskPlan p : plans) {
             String volume = volumeName(name, p);
-            if (pool.find(volume).isPresent()) {
-                return Optional.of("pool " + pool.location() + " already has a volume named '" + volume + "'");
+            Optional<Volume> taken = pool.find(volume);
+            if (taken.isPresent() && !(options.adoptDisks() && adoptable(taken.get(), p))) {
+                return Optional.of("pool " + pool.location() + " already has a volume named '" + volume + "'"
+                        + (options.adoptDisks() ? ", which is not a clone of master '" + masterName(p) + "'" : ""));
             }
         }
         Path nvram = nvramTarget(source, name, options);
-        if (nvram != null && Files.exists(nvram)) {
+        if (nvram != null && Files.exists(nvram) && !options.adoptDisks()) {
             return Optional.of("NVRAM file " + nvram + " already exists");
         }
         return Optional.empty();
+    }
+
+    /** Whether {@code volume}, left by an undefined clone, can be the disk cloned from {@code p}'s master. */
+    private static boolean adoptable(Volume volume, DiskPlan p) {
+        return !volume.isMaster() && p.master() != null && p.master().name().equals(volume.master());
+    }
+
+    private static String masterName(DiskPlan p) {
+        return p.master() != null ? p.master().name() : p.importName();
     }
 
     /** Imports the masters the plan needs; on failure removes the ones imported so far. */
@@ -655,11 +638,24 @@ public class DomainCloner {
             }
             Path nvram = nvramTarget(source, name, options);
             if (nvram != null) {
-                copyNvram(Path.of(source.nvramPath().orElseThrow()), nvram, made);
+                if (options.adoptDisks() && Files.exists(nvram)) {
+                    LOG.info("{}: taking back NVRAM file {}", name, nvram);
+                } else {
+                    copyNvram(Path.of(source.nvramPath().orElseThrow()), nvram, made);
+                }
                 xml.setNvramPath(nvram.toString());
             }
             for (DiskPlan p : plans) {
-                Volume clone = pool.createClone(p.master().name(), volumeName(name, p));
+                Optional<Volume> left = options.adoptDisks() ? pool.find(volumeName(name, p)) : Optional.empty();
+                Volume clone;
+                if (left.isPresent() && adoptable(left.get(), p)) {
+                    clone = left.get();
+                    made.adopted.add(clone);
+                    LOG.info("{}: taking back disk volume '{}' (a clone of '{}' left by an undefined domain)", name,
+                            clone.name(), p.master().name());
+                } else {
+                    clone = pool.createClone(p.master().name(), volumeName(name, p));
+                }
                 made.volumes.add(clone);
                 xml.replaceDiskSource(p.targetDev(), clone.path().toString(), pool.backend().volumeFormat(),
                         pool.backend().volumesAreFiles());
@@ -768,6 +764,9 @@ public class DomainCloner {
         }
         for (int i = made.volumes.size() - 1; i >= 0; i--) {
             Volume v = made.volumes.get(i);
+            if (made.adopted.contains(v)) {
+                continue; // it was there before this clone: its data stays
+            }
             try {
                 pool.delete(v.name());
                 undone.add("deleted disk clone " + v.name());
@@ -796,7 +795,12 @@ public class DomainCloner {
     // ---------------------------------------------------------------- small helpers
 
     private static String volumeName(String cloneName, DiskPlan p) {
-        return NOT_NAME_CHAR.matcher(cloneName + "-" + p.targetDev()).replaceAll("_");
+        return diskVolumeName(cloneName, p.targetDev());
+    }
+
+    /** The pool volume name of clone {@code cloneName}'s disk {@code targetDev} (for example {@code web-1-vda}). */
+    public static String diskVolumeName(String cloneName, String targetDev) {
+        return NOT_NAME_CHAR.matcher(cloneName + "-" + targetDev).replaceAll("_");
     }
 
     private static Path xmlFileFor(Path outDir, String name) {

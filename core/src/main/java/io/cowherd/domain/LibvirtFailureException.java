@@ -24,6 +24,9 @@ public class LibvirtFailureException extends CowException {
         this.errorCode = errorCode;
     }
 
+    /** The action of a failed {@link DomainCloner#connect}: whatever the code, the URI or the daemon is at fault. */
+    static final String OPENING = "opening a connection";
+
     /**
      * Builds the exception for a failed libvirt call.
      *
@@ -31,10 +34,7 @@ public class LibvirtFailureException extends CowException {
      * @param domainName the domain concerned, or null
      * @param uri the connection's URI, or null when unknown
      */
-    /** The action of a failed {@link DomainCloner#connect}: whatever the code, the URI or the daemon is at fault. */
-    static final String OPENING = "opening a connection";
-
-    static LibvirtFailureException of(String action, String domainName, String uri, LibvirtException e) {
+    public static LibvirtFailureException of(String action, String domainName, String uri, LibvirtException e) {
         String code = codeOf(e);
         StringBuilder m = new StringBuilder("libvirt failed ").append(action);
         if (domainName != null) {
