@@ -103,6 +103,8 @@ final class DeployCommand implements Callable<Integer> {
                 .firstIndex(firstIndex).identity(identity.identity(spec.commandLine())).start(!noStart).dryRun(dryRun)
                 .build();
         PrintWriter out = spec.commandLine().getOut();
+        boolean poolDirExisted = Files.exists(pool);
+        boolean poolExisted = io.cowherd.Pools.backendAt(pool).isPresent();
         boolean torrent = MagnetLink.isMagnet(source) || !Files.isDirectory(Path.of(source));
         Path where = into != null ? into : pool.resolve(".bundles");
         TorrentSession session = null;
@@ -114,7 +116,11 @@ final class DeployCommand implements Callable<Integer> {
             MagnetLink magnet = MagnetLink.isMagnet(source) ? MagnetLink.parse(source) : null;
             Metainfo m = magnet == null ? Metainfo.read(Path.of(source)) : null;
             if (dryRun) {
-                return dryRunOfTorrent(out, magnet, m, where, options);
+                try {
+                    return dryRunOfTorrent(out, magnet, m, where, options);
+                } finally {
+                    forgetNewPool(poolExisted, poolDirExisted);
+                }
             }
             Files.createDirectories(where);
             TorrentEngine engine = engineOptions.engine();
@@ -152,9 +158,13 @@ final class DeployCommand implements Callable<Integer> {
             if (session != null) {
                 session.close();
             }
+            forgetNewPool(poolExisted, poolDirExisted); // a refused deployment leaves no empty pool
             throw e;
         } finally {
             conn.close();
+        }
+        if (dryRun) {
+            forgetNewPool(poolExisted, poolDirExisted);
         }
         print(out, report, fetched);
         if (session != null && !noSeed) {
@@ -169,6 +179,13 @@ final class DeployCommand implements Callable<Integer> {
         }
         out.flush();
         return ExitCodes.OK;
+    }
+
+    /** Removes the pool this command created, when it records no volume (a refusal, a dry run). */
+    private void forgetNewPool(boolean poolExisted, boolean poolDirExisted) {
+        if (!poolExisted) {
+            io.cowherd.Pools.removeIfEmpty(pool, !poolDirExisted);
+        }
     }
 
     /** A dry run of a torrent fetches nothing: it says what it would fetch, and plans from a bundle already there. */
