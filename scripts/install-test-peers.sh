@@ -14,10 +14,11 @@
 #   mktorrent                  torrents made by another tool (single- and multi-file) that cowherd must fetch
 #   iproute2, bc               network namespaces and tc for the namespace swarm (benchmarks/swarm), its arithmetic
 #   libnbd-bin                 nbdinfo and nbdcopy, libnbd's NBD clients, read the NBD exports we serve
+#   dosfstools, mtools         fsck.vfat and mtype check and read the NoCloud seed images cowherd writes (FAT)
 #   asciidoctor                turns the man pages cowherd writes (AsciiDoc) into man(1) pages, as install-cowherd.sh does
 #   linux-image-amd64, busybox-static (downloaded and unpacked into /var/cache/cowherd/guest, not installed)
-#                              a guest for the streaming boot test: Debian's kernel, its virtio modules and a
-#                              static busybox, from which the test builds an initramfs; the machine's own
+#                              a guest for the streaming boot and guest identity tests: Debian's kernel, its
+#                              virtio and FAT modules and a static busybox, from which the tests build an initramfs; the machine's own
 #                              /boot stays as it is
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -36,10 +37,10 @@ $apt install -y -q --no-install-recommends \
   libvhdi-utils fuse3 \
   libvirt0 libvirt-clients libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86 \
   user-mode-linux kmod lvm2 thin-provisioning-tools gcc libc6-dev \
-  aria2 opentracker mktorrent iproute2 bc asciidoctor libnbd-bin
+  aria2 opentracker mktorrent iproute2 bc asciidoctor libnbd-bin dosfstools mtools
 
 guest=/var/cache/cowherd/guest
-if [ ! -f "$guest/vmlinuz" ]; then
+if [ ! -f "$guest/vmlinuz" ] || [ ! -f "$guest/vfat.ko" ]; then
   kernel=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image/ {print $2; exit}')
   tmp=$(mktemp -d)
   chmod 777 "$tmp"  # apt's sandbox user (_apt) writes the downloads
@@ -49,7 +50,8 @@ if [ ! -f "$guest/vmlinuz" ]; then
   for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/x"; done
   cp "$tmp"/x/boot/vmlinuz-* "$guest.new/vmlinuz"
   cp "$tmp/x/bin/busybox" "$guest.new/busybox"
-  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk \
+      fat vfat nls_cp437 nls_ascii nls_utf8 nls_iso8859-1; do
     find "$tmp"/x/lib/modules -name "$m.ko" -exec cp {} "$guest.new/" \;
   done
   rm -rf "$tmp" "$guest"

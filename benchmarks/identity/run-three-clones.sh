@@ -48,31 +48,13 @@ say() { printf '[%6.1fs] %s\n' "$(echo "$(date +%s.%N) - $T_START" | bc)" "$*"; 
 fail() { echo "VERDICT: FAILED ($*)"; exit 1; }
 T_START=$(date +%s.%N)
 
+# shellcheck source=../lib/private-libvirtd.sh
+. "$SRC/benchmarks/lib/private-libvirtd.sh"
 WORK=
-LVD_PID=
-URI=
 cleanup() {
   local rc=$?
   set +e
-  if [ -n "$URI" ] && [ -n "$LVD_PID" ] && kill -0 "$LVD_PID" 2>/dev/null; then
-    for d in $(virsh -c "$URI" list --all --name 2>/dev/null); do
-      virsh -c "$URI" destroy "$d" >/dev/null 2>&1
-      virsh -c "$URI" undefine "$d" >/dev/null 2>&1
-    done
-  fi
-  # Any QEMU the daemon left behind, by the pid files in its own /run/libvirt.
-  if [ -n "$WORK" ]; then
-    for f in "$WORK"/libvirtd/run/qemu/*.pid; do
-      [ -f "$f" ] || continue
-      p=$(cat "$f" 2>/dev/null) && [ -n "$p" ] && kill "$p" 2>/dev/null
-    done
-  fi
-  if [ -n "$LVD_PID" ] && kill -0 "$LVD_PID" 2>/dev/null; then
-    kill "$LVD_PID"
-    for _ in $(seq 200); do kill -0 "$LVD_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$LVD_PID" 2>/dev/null && kill -9 "$LVD_PID"
-    wait "$LVD_PID" 2>/dev/null
-  fi
+  private_libvirtd_stop
   if [ -n "$WORK" ]; then
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf --one-file-system "$WORK"; fi
   fi
@@ -105,37 +87,8 @@ mkdir -m 0755 "$WORK/consoles"
 say "master $MASTER: sha256 before"
 SHA_BEFORE=$(sha256sum < "$MASTER" | cut -d' ' -f1)
 
-# --- a private libvirtd (the shell form of core's test helper PrivateLibvirtd) ----------------------
-L=$WORK/libvirtd
-mkdir -p "$L"/{etc,run,lib,log,cache,sock}
-cat > "$L/libvirtd.conf" <<EOF
-unix_sock_dir = "$L/sock"
-auth_unix_rw = "none"
-unix_sock_rw_perms = "0700"
-log_outputs = "3:file:$L/log/libvirtd.log"
-EOF
-# The host's configuration, without its domains and without autostarting anything (a network would
-# make a bridge on the host); QEMU's stdout/stderr to files (the host's virtlogd is not in here).
-cp -a /etc/libvirt/. "$L/etc"
-find "$L/etc" -path '*/autostart/*' -delete
-rm -f "$L"/etc/qemu/*.xml
-echo 'stdio_handler = "file"' >> "$L/etc/qemu.conf"
-unshare --mount --propagation private sh -c "
-  mount --bind '$L/etc' /etc/libvirt &&
-  mount --bind '$L/run' /run/libvirt &&
-  mount --bind '$L/lib' /var/lib/libvirt &&
-  mount --bind '$L/log' /var/log/libvirt &&
-  mount --bind '$L/cache' /var/cache/libvirt &&
-  { [ ! -e /dev/kvm ] || mount --bind /dev/null /dev/kvm; } &&
-  exec libvirtd -f '$L/libvirtd.conf' -p '$L/run/libvirtd.pid'" > "$L/log/stdout.log" 2>&1 &
-LVD_PID=$!
-URI="qemu+unix:///system?socket=$L/sock/libvirt-sock"
-for _ in $(seq 300); do
-  [ -S "$L/sock/libvirt-sock" ] && virsh -c "$URI" version >/dev/null 2>&1 && break
-  kill -0 "$LVD_PID" 2>/dev/null || break
-  sleep 0.1
-done
-virsh -c "$URI" version >/dev/null 2>&1 || { cat "$L/log/stdout.log" >&2; fail "private libvirtd did not answer"; }
+# --- a private libvirtd (benchmarks/lib/private-libvirtd.sh) -----------------------------------------
+private_libvirtd_start "$WORK/libvirtd" || fail "private libvirtd did not answer"
 say "private libvirtd (pid $LVD_PID) on $URI"
 
 # --- the golden domain: never defined; its writable disk is the sealed master ------------------------

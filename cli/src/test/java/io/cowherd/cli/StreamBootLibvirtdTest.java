@@ -13,7 +13,6 @@ import io.cowherd.distribution.torrent.TorrentSession;
 import io.cowherd.distribution.torrent.tracker.EmbeddedTracker;
 import io.cowherd.testkit.PrivateLibvirtd;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
@@ -29,9 +28,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.apache.commons.compress.archivers.cpio.CpioArchiveEntry;
-import org.apache.commons.compress.archivers.cpio.CpioArchiveOutputStream;
-import org.apache.commons.compress.archivers.cpio.CpioConstants;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -54,9 +50,7 @@ import picocli.CommandLine;
  */
 @Timeout(400)
 class StreamBootLibvirtdTest {
-    private static final Path GUEST = Path.of("/var/cache/cowherd/guest");
-    private static final List<String> MODULES = List.of("virtio_ring", "virtio", "virtio_pci_legacy_dev",
-            "virtio_pci_modern_dev", "virtio_pci", "virtio_blk");
+    private static final Path GUEST = BusyboxGuest.DIR;
     private static final int MIB = 1 << 20;
     private static final int DISK_MIB = 48;
     private static final Pattern LINE = Pattern.compile("COWHERD-(BOOTED|ALIVE) (\\d+) head=([0-9a-f]{32}) tail=([0-9a-f]{32})");
@@ -243,10 +237,6 @@ class StreamBootLibvirtdTest {
      */
     private Path initramfs() throws IOException {
         String init = """
-                #!/bin/busybox sh
-                /bin/busybox --install -s /bin
-                mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
-                for m in %s; do insmod /lib/$m.ko; done
                 i=0; while [ ! -b /dev/vda ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
                 sums() {
                   echo 3 > /proc/sys/vm/drop_caches
@@ -254,32 +244,8 @@ class StreamBootLibvirtdTest {
                 }
                 echo "COWHERD-BOOTED 0 $(sums)" > /dev/ttyS0
                 n=0; while true; do sleep 2; n=$((n+1)); echo "COWHERD-ALIVE $n $(sums)" > /dev/ttyS0; done
-                """.formatted(String.join(" ", MODULES), DISK_MIB - 4);
-        Path out = dir.resolve("initrd.cpio");
-        try (OutputStream os = Files.newOutputStream(out); CpioArchiveOutputStream cpio = new CpioArchiveOutputStream(os)) {
-            for (String d : List.of("bin", "lib", "proc", "sys", "dev")) {
-                CpioArchiveEntry e = new CpioArchiveEntry(CpioConstants.FORMAT_NEW, d);
-                e.setMode(CpioConstants.C_ISDIR | 0755);
-                e.setNumberOfLinks(2);
-                cpio.putArchiveEntry(e);
-                cpio.closeArchiveEntry();
-            }
-            add(cpio, "init", init.getBytes(StandardCharsets.UTF_8), 0755);
-            add(cpio, "bin/busybox", Files.readAllBytes(GUEST.resolve("busybox")), 0755);
-            for (String m : MODULES) {
-                add(cpio, "lib/" + m + ".ko", Files.readAllBytes(GUEST.resolve(m + ".ko")), 0644);
-            }
-        }
-        return out;
-    }
-
-    private static void add(CpioArchiveOutputStream cpio, String name, byte[] data, int mode) throws IOException {
-        CpioArchiveEntry e = new CpioArchiveEntry(CpioConstants.FORMAT_NEW, name, data.length);
-        e.setMode(CpioConstants.C_ISREG | mode);
-        e.setNumberOfLinks(1);
-        cpio.putArchiveEntry(e);
-        cpio.write(data);
-        cpio.closeArchiveEntry();
+                """.formatted(DISK_MIB - 4);
+        return BusyboxGuest.initramfs(dir.resolve("initrd.cpio"), BusyboxGuest.VIRTIO, init);
     }
 
     /** Waits for a console line of {@code kind} numbered at least {@code atLeast}. */

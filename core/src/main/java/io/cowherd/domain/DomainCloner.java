@@ -243,6 +243,7 @@ public class DomainCloner {
         Domain domain;
         boolean started;
         Path nvram;
+        Path seed;
         Path xmlFile;
 
         Made(String name) {
@@ -259,6 +260,7 @@ public class DomainCloner {
             throw new CowException("domain '" + sourceName + "' is running; its disks can only be cloned while it is "
                     + "shut off: `virsh shutdown " + sourceName + "`, then clone again");
         }
+        seedDirectory(options); // a seed disk with nowhere to go is refused before anything is made
         Existing existing = existing();
         Map<String, Integer> named = chooseNames(source, sourceName, options, existing, plans, outDir);
         List<String> names = List.copyOf(named.keySet());
@@ -546,11 +548,37 @@ public class DomainCloner {
                         + (options.adoptDisks() ? ", which is not a clone of master '" + masterName(p) + "'" : ""));
             }
         }
+        Path seedDir = seedDirectory(options);
+        if (seedDir != null && Files.exists(NoCloudSeed.imageFor(seedDir, name)) && !options.adoptDisks()) {
+            return Optional.of("seed image " + NoCloudSeed.imageFor(seedDir, name) + " already exists");
+        }
         Path nvram = nvramTarget(source, name, options);
         if (nvram != null && Files.exists(nvram) && !options.adoptDisks()) {
             return Optional.of("NVRAM file " + nvram + " already exists");
         }
         return Optional.empty();
+    }
+
+    /**
+     * Where the clones' NoCloud seed images go: the seed's own directory, else {@code .seeds} in a
+     * directory pool; null without a seed disk.
+     *
+     * @throws IllegalArgumentException if a seed disk is asked for in a pool that is not a
+     *     directory and no directory is given
+     */
+    private Path seedDirectory(DomainCloneOptions options) {
+        Optional<NoCloudSeed> seed = options.identity().seedDisk();
+        if (seed.isEmpty()) {
+            return null;
+        }
+        if (seed.get().directory() != null) {
+            return seed.get().directory();
+        }
+        if (!pool.backend().volumesAreFiles() || !Files.isDirectory(pool.location())) {
+            throw new IllegalArgumentException("pool " + pool.location() + " is not a directory: say where the clones' "
+                    + "seed images go (NoCloudSeed.Builder.directory)");
+        }
+        return pool.location().resolve(".seeds");
     }
 
     /** Whether {@code volume}, left by an undefined clone, can be the disk cloned from {@code p}'s master. */
@@ -664,6 +692,20 @@ public class DomainCloner {
                     xml.setDiskDriverName(p.targetDev(), "tap");
                 }
             }
+            Path seedDir = seedDirectory(options);
+            if (seedDir != null) {
+                Path image = NoCloudSeed.imageFor(seedDir, name);
+                if (options.adoptDisks()) {
+                    try {
+                        Files.deleteIfExists(image); // the seed of the undefined clone: made again for the new UUID
+                    } catch (IOException e) {
+                        throw CowIOException.wrap(image, "replacing the seed image", e);
+                    }
+                }
+                identity.seedDisk().get().write(image, name, index, hostname, uuid);
+                made.seed = image;
+                xml.addReadOnlyDisk(image);
+            }
             String text = xml.toXml();
             LOG.debug("XML of clone '{}':\n{}", name, text);
             if (outDir != null) {
@@ -775,7 +817,7 @@ public class DomainCloner {
                 cause.addSuppressed(e);
             }
         }
-        for (Path p : new Path[] {made.nvram, made.xmlFile}) {
+        for (Path p : new Path[] {made.nvram, made.seed, made.xmlFile}) {
             if (p == null) {
                 continue;
             }

@@ -604,6 +604,53 @@ public final class DomainXml {
     }
 
     /**
+     * Adds a read-only raw virtio disk with {@code image}, on the first {@code vdX} target no
+     * disk uses, and returns that target.
+     */
+    public String addReadOnlyDisk(Path image) {
+        java.util.Set<String> used = new java.util.HashSet<>();
+        for (DomainDisk d : disks()) {
+            used.add(d.targetDev());
+        }
+        String dev = null;
+        for (char c = 'b'; c <= 'z' && dev == null; c++) {
+            if (!used.contains("vd" + c)) {
+                dev = "vd" + c;
+            }
+        }
+        if (dev == null) {
+            throw new CowException("domain '" + name() + "' uses every virtio disk name vdb..vdz; no room for a seed disk");
+        }
+        Element devices = child(root(), "devices").orElseGet(() -> {
+            Element d = doc.createElement("devices");
+            root().appendChild(d);
+            return d;
+        });
+        Element disk = doc.createElement("disk");
+        disk.setAttribute("type", "file");
+        disk.setAttribute("device", "disk");
+        Element driver = doc.createElement("driver");
+        driver.setAttribute("name", "qemu");
+        driver.setAttribute("type", "raw");
+        Element source = doc.createElement("source");
+        source.setAttribute("file", image.toString());
+        Element target = doc.createElement("target");
+        target.setAttribute("dev", dev);
+        target.setAttribute("bus", "virtio");
+        disk.appendChild(driver);
+        disk.appendChild(source);
+        disk.appendChild(target);
+        disk.appendChild(doc.createElement("readonly"));
+        List<Element> disks = devices("disk");
+        if (disks.isEmpty()) {
+            devices.insertBefore(disk, devices.getFirstChild());
+        } else {
+            devices.insertBefore(disk, disks.get(disks.size() - 1).getNextSibling());
+        }
+        return dev;
+    }
+
+    /**
      * The {@code <target dev>} of every disk whose image backs directly onto the NBD export
      * {@code export} served on the Unix socket {@code socket}: its first {@code <backingStore>} is
      * {@code type='network'} with {@code <source protocol='nbd' name=EXPORT>} and

@@ -21,6 +21,9 @@ import java.util.regex.Pattern;
  *     (systemd 252 and later import them): {@code system.hostname} whenever a hostname is given
  *     (read by systemd later than 252; Debian 12's 252 ignores it, cloud-init sets the name
  *     there), and any other the caller adds ({@link Builder#credential}).</li>
+ * <li>With {@link Builder#seedDisk}, a cloud-init NoCloud seed disk per clone ({@link NoCloudSeed}):
+ *     meta data and user data (SSH keys, a script, a template of the caller's) on a small FAT
+ *     file system attached read-only.</li>
  * </ul>
  * Hostnames come from a {@link String#format} pattern with the clone's index ({@code web-%02d}),
  * by default the clone's domain name. Immutable; made with {@link #builder()}.
@@ -34,8 +37,10 @@ public final class GuestIdentity {
     private final String hostnamePattern;
     private final boolean cloudInit;
     private final Map<String, String> credentials;
+    private final NoCloudSeed seed;
 
     private GuestIdentity(Builder b) {
+        this.seed = b.seed;
         this.hostnamePattern = b.hostnamePattern;
         this.cloudInit = b.cloudInit;
         this.credentials = Map.copyOf(b.credentials);
@@ -51,7 +56,12 @@ public final class GuestIdentity {
 
     /** Whether anything beyond the SMBIOS UUID is delivered. */
     public boolean delivers() {
-        return cloudInit || !credentials.isEmpty() || hostnamePattern != null;
+        return cloudInit || !credentials.isEmpty() || hostnamePattern != null || seed != null;
+    }
+
+    /** The NoCloud seed disk each clone gets, if any. */
+    public java.util.Optional<NoCloudSeed> seedDisk() {
+        return java.util.Optional.ofNullable(seed);
     }
 
     /** Whether the NoCloud serial is written. */
@@ -101,8 +111,15 @@ public final class GuestIdentity {
         private String hostnamePattern;
         private boolean cloudInit;
         private final Map<String, String> credentials = new LinkedHashMap<>();
+        private NoCloudSeed seed;
 
         private Builder() {
+        }
+
+        /** Gives each clone a NoCloud seed disk (label cidata) with its meta data and user data, read-only. */
+        public Builder seedDisk(NoCloudSeed seed) {
+            this.seed = seed;
+            return this;
         }
 
         /** Hostnames from this {@link String#format} pattern with the clone's index, e.g. {@code web-%02d}. */
