@@ -4,7 +4,7 @@
 # scripts/build-debian-guest.sh (empty /etc/machine-id, no SSH host keys, cloud-init state cleared,
 # NoCloud allowed). A golden domain XML whose writable disk is that master goes to
 #   cowherd domain clone --connect URI --xml golden.xml --count 3 --name-pattern clone-%d
-#     --hostname web-%02d --cloud-init --pool POOL --start --output=json
+#     --hostname web-%02d --cloud-init --seed-disk --user-script SCRIPT --pool POOL --start --output=json
 # which imports the master into a qcow2 pool, makes three linked clones and defines and starts three
 # domains on a PRIVATE libvirtd (its own configuration, state and socket under the scratch
 # directory, in its own mount namespace, as the tests' PrivateLibvirtd does: the host's libvirt is
@@ -16,6 +16,8 @@
 #   - every SSH host key fingerprint distinct across the clones (same key types on each),
 #   - DHCP client ids distinct, MACs distinct and the ones cowherd chose,
 #   - SMBIOS UUIDs distinct and cowherd's clone UUIDs; SMBIOS serials ds=nocloud;i=UUID;h=HOSTNAME,
+#   - cloud-init found each clone's NoCloud seed disk (label CIDATA) and ran its user script, which
+#     prints the clone's name and index,
 #   - the master file's sha256 unchanged, the pool master's content equal to it (qemu-img compare),
 #   - each clone a qcow2 file backed by the pool master, holding only its own writes (du),
 # prints a table of the identities and the timings, and ends with `VERDICT: three distinct machines`
@@ -124,12 +126,16 @@ cat > "$WORK/golden.xml" <<EOF
 EOF
 
 # --- the clones, by cowherd's CLI ---------------------------------------------------------------------
+# Each clone's NoCloud seed disk carries this script; cloud-init runs it once (runcmd) with the
+# clone's name and index: the proof that cloud-init found the seed disk and read its user data.
+printf '#!/bin/sh\necho "COWHERD-ID seed-script=$1/$2" > /dev/ttyS0\n' > "$WORK/seed-script.sh"
 say "cowherd domain clone --count $COUNT --hostname web-%02d --cloud-init --start"
 T_CLONE0=$(date +%s.%N)
 set +e
 COWHERD_JAVA_OPTS="-Dorg.slf4j.simpleLogger.showDateTime=true -Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS" \
   "$COWHERD" domain clone --verbose --connect "$URI" --xml "$WORK/golden.xml" --count "$COUNT" \
-  --name-pattern 'clone-%d' --hostname 'web-%02d' --cloud-init --pool "$POOL" --start --output=json \
+  --name-pattern 'clone-%d' --hostname 'web-%02d' --cloud-init --seed-disk --user-script "$WORK/seed-script.sh" \
+  --pool "$POOL" --start --output=json \
   > "$WORK/clone.json" 2> "$WORK/clone.log"
 rc=$?
 set -e
@@ -162,7 +168,7 @@ while :; do
   pending=0
   for n in "${NAMES[@]}"; do
     [ -n "${BOOTED[$n]:-}" ] && continue
-    if grep -qa COWHERD-BOOTED "${CONSOLE[$n]}" 2>/dev/null; then
+    if grep -qa COWHERD-BOOTED "${CONSOLE[$n]}" 2>/dev/null && grep -qa 'COWHERD-ID seed-script=' "${CONSOLE[$n]}"; then
       BOOTED[$n]=$(date +%s.%N)
       say "$n booted"
       continue
@@ -298,6 +304,8 @@ check(distinct("smbios-uuid") and all(ids[n].get("smbios-uuid", "").lower() == c
       "SMBIOS UUIDs distinct and the clones' UUIDs")
 check(all(ids[n].get("smbios-serial") == "ds=nocloud;i=%s;h=%s" % (clones[n]["uuid"], want_host[n]) for n in names)
       and distinct("smbios-serial"), "SMBIOS serials distinct: ds=nocloud;i=<clone UUID>;h=<hostname>")
+check(all(ids[n].get("seed-script") == "%s/%s" % (n, n.rsplit("-", 1)[1]) for n in names),
+      "cloud-init read each clone's seed disk (label CIDATA) and ran its user script with the clone's name and index")
 check(sha_before == sha_after, "master unchanged: sha256 %s before and %s after" % (sha_before[:16], sha_after[:16]))
 check(pool_same == "yes", "pool master has the master's content (qemu-img compare)")
 limit = min(64 * 1024, int(pool_master_kib) // 4)
