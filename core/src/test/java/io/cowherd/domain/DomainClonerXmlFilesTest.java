@@ -249,4 +249,42 @@ class DomainClonerXmlFilesTest {
                 () -> new DomainCloner(null, fx.pool).cloneToXmlFiles(fx.sourceXml(), slash, out));
         assertEquals(List.of(), fx.cloneVolumes());
     }
+
+    @Test
+    void aSeedDiskIsWrittenPerCloneAndAttachedReadOnly() throws IOException {
+        GuestIdentity id = GuestIdentity.builder().hostnamePattern("web-%02d")
+                .seedDisk(NoCloudSeed.builder().sshAuthorizedKey("ssh-ed25519 AAAA k@x").build()).build();
+        List<ClonedDomain> clones = new DomainCloner(null, fx.pool).cloneToXmlFiles(fx.sourceXml(),
+                DomainCloneOptions.builder().namePattern("web-%02d").count(2).identity(id).build(), out);
+        for (ClonedDomain c : clones) {
+            Path seed = fx.pool.location().resolve(".seeds/" + c.name() + "-cidata.img");
+            assertTrue(Files.isRegularFile(seed), seed.toString());
+            DomainDisk disk = DomainXml.parse(c.xml()).disks().stream().filter(d -> seed.toString().equals(d.source()))
+                    .findFirst().orElseThrow(() -> new AssertionError("seed disk not attached: " + c.xml()));
+            assertTrue(disk.readOnly() && "raw".equals(disk.driverType()) && disk.targetDev().startsWith("vd"), disk.toString());
+            assertFalse(DomainXml.parse(fx.sourceXml()).disks().stream().anyMatch(d -> d.targetDev().equals(disk.targetDev())),
+                    "a target the source does not use: " + disk.targetDev());
+        }
+        // the same name again: the seed image is one of the things that make the name taken
+        Files.delete(out.resolve("web-01.xml"));
+        fx.pool.delete("web-01-vda");
+        assertThrows(NameTakenException.class, () -> new DomainCloner(null, fx.pool).cloneToXmlFiles(fx.sourceXml(),
+                DomainCloneOptions.builder().namePattern("web-%02d").count(1).identity(id).build(), out));
+    }
+
+    @Test
+    void identityForASourceWithoutSmbiosIsWarnedAbout() throws IOException {
+        String pv = fx.sourceXml().replace(">hvm</type>", ">linux</type>");
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            new DomainCloner(null, fx.pool).cloneToXmlFiles(pv, DomainCloneOptions.builder().namePattern("pv-%d").count(1)
+                    .identity(GuestIdentity.builder().cloudInit(true).build()).build(), out);
+        } finally {
+            System.setErr(err);
+        }
+        String log = captured.toString(StandardCharsets.UTF_8);
+        assertTrue(log.contains("without SMBIOS") && log.contains("cannot reach their guests"), log);
+    }
 }
