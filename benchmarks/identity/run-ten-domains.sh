@@ -8,6 +8,8 @@
 #   loop       the thesis prototype's shell loop, 10 times: qemu-img create -f qcow2 -b MASTER -F raw,
 #              the source XML with the name, disk, a new MAC and an SMBIOS serial put in by sed,
 #              virsh define
+# And through the API (benchmarks' DefineDomains: two batches in one JVM, the second warm, as a
+# management tool that embeds cowherd runs them).
 # For each: the time until all 10 are defined (disks, identity, XML; not started), the time until
 # all 10 run (cowherd: one `domain clone --start` of 10 more; the others: their define figure plus
 # `virsh start` of their 10, whose share is printed), and the disk space the 10 clones use (du).
@@ -55,8 +57,9 @@ jar=$SRC/cli/target/cowherd.jar
 if [ "${NO_BUILD:-0}" != 1 ] && { [ ! -f "$jar" ] || [ -n "$(find "$SRC" -path '*/src/main/*' -type f -newer "$jar" \
     -not -path '*/target/*' -print -quit)" ]; }; then
   say "building the CLI"
-  ./mvnw -q -B -DskipTests -pl cli -am package
+  ./mvnw -q -B -DskipTests -pl cli,benchmarks -am package
 fi
+[ -f "$SRC/benchmarks/target/benchmarks.jar" ] || ./mvnw -q -B -DskipTests -pl benchmarks -am package
 
 WORK=$(mktemp -d "${WORKDIR:-/var/tmp}/cowherd-ten.XXXXXX")
 chmod 0755 "$WORK" # libvirt's QEMU (libvirt-qemu) must reach the disks
@@ -122,12 +125,21 @@ t0=$(now)
   --hostname 'cs-%02d' --cloud-init --pool "$POOL" --start > "$WORK/cs.out"
 CW_RUN=$(echo "$(now) - $t0" | bc)
 [ "$(running cs)" = "$COUNT" ] || fail "cowherd started $(running cs) domains"
-t0=$(now)
 stop_all cs
+t0=$(now)
 start_all cs
-CW_STARTS=$(echo "$(now) - $t0" | bc) # destroy + start of the same 10: QEMU's own share
+CW_STARTS=$(echo "$(now) - $t0" | bc) # a start of the same 10 again: QEMU's own share
 stop_all cs
 CW_DU=$(du -sk "$POOL"/cw-*-vda.qcow2 | awk '{s += $1} END {print s}')
+
+# The same work through the API, as a management tool that embeds cowherd does it: JVM and
+# connection already there; a first batch in a fresh JVM, a second warm.
+say "cowherd API: two batches of $COUNT in one JVM (defined)"
+API=$(java -XX:+UseSerialGC -cp "$SRC/benchmarks/target/benchmarks.jar" io.cowherd.benchmarks.DefineDomains "$URI" "$POOL" \
+  golden "$COUNT" api 2>/dev/null)
+API_FIRST=$(sed -n 's/.*batch-a \([0-9.]*\).*/\1/p' <<< "$API")
+API_WARM=$(sed -n 's/.*batch-b \([0-9.]*\).*/\1/p' <<< "$API")
+[ -n "$API_WARM" ] || fail "the API run printed '$API'"
 
 # --- virt-clone -----------------------------------------------------------------------------------
 say "virt-clone: $COUNT full copies (defined)"
@@ -177,7 +189,10 @@ printf '%-11s %12s %12s %22s %12s\n' way "defined (s)" "running (s)" "of which s
 printf '%-11s %12.2f %12.2f %22.2f %12.1f\n' cowherd "$CW_DEF" "$CW_RUN" "$CW_STARTS" "$(echo "scale=1; $CW_DU / 1024" | bc)"
 printf '%-11s %12.2f %12.2f %22.2f %12.1f\n' virt-clone "$VC_DEF" "$VC_RUN" "$VC_STARTS" "$(echo "scale=1; $VC_DU / 1024" | bc)"
 printf '%-11s %12.2f %12.2f %22.2f %12.1f\n' loop "$LP_DEF" "$LP_RUN" "$LP_STARTS" "$(echo "scale=1; $LP_DU / 1024" | bc)"
-echo "(cowherd's starts: a destroy and start of its 10 domains after the run, the share of QEMU in its running figure)"
+echo "(cowherd's starts: its 10 domains started again with virsh after the run, QEMU's share of its running figure)"
+printf '%-11s %12.2f   (first batch in a fresh JVM; %.2f s warm, as in a long-running management tool)\n' "cowherd API" \
+  "$API_FIRST" "$API_WARM"
 echo
 echo "defined: virt-clone / cowherd = $(r "$VC_DEF" "$CW_DEF")x (goal >= 10), loop / cowherd = $(r "$LP_DEF" "$CW_DEF")x (goal >= 2)"
+echo "defined through the API (warm): virt-clone / API = $(r "$VC_DEF" "$API_WARM")x, loop / API = $(r "$LP_DEF" "$API_WARM")x"
 echo "running: virt-clone / cowherd = $(r "$VC_RUN" "$CW_RUN")x, loop / cowherd = $(r "$LP_RUN" "$CW_RUN")x"
