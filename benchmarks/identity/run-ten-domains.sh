@@ -41,16 +41,7 @@ fail() { echo "FAILED: $*"; exit 1; }
 # shellcheck source=../lib/private-libvirtd.sh
 . "$SRC/benchmarks/lib/private-libvirtd.sh"
 WORK=
-cleanup() {
-  local rc=$?
-  set +e
-  private_libvirtd_stop
-  if [ -n "$WORK" ]; then
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf --one-file-system "$WORK"; fi
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
+trap private_libvirtd_cleanup EXIT
 trap 'echo "FAILED: interrupted"; exit 130' INT TERM
 
 jar=$SRC/cli/target/cowherd.jar

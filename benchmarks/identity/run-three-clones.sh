@@ -53,16 +53,7 @@ T_START=$(date +%s.%N)
 # shellcheck source=../lib/private-libvirtd.sh
 . "$SRC/benchmarks/lib/private-libvirtd.sh"
 WORK=
-cleanup() {
-  local rc=$?
-  set +e
-  private_libvirtd_stop
-  if [ -n "$WORK" ]; then
-    if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf --one-file-system "$WORK"; fi
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
+trap private_libvirtd_cleanup EXIT
 trap 'echo "VERDICT: FAILED (interrupted)"; exit 130' INT TERM
 
 # --- the sealed master and the CLI ------------------------------------------------------------------

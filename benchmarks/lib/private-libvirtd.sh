@@ -6,6 +6,8 @@
 #
 #   private_libvirtd_start DIR   starts it under DIR; sets LVD_PID, LVD_DIR and URI
 #   private_libvirtd_stop        destroys and undefines its domains, kills any QEMU it left, stops it
+#   private_libvirtd_cleanup     for `trap private_libvirtd_cleanup EXIT`: stops it, then removes the
+#                                scratch directory $WORK (kept with KEEP=1), keeping the exit code
 #
 # QEMU's stdout/stderr go to files (the host's virtlogd is not in the namespace).
 
@@ -71,4 +73,14 @@ private_libvirtd_stop() {
     wait "$LVD_PID" 2>/dev/null
   fi
   LVD_PID=
+}
+
+private_libvirtd_cleanup() {
+  local rc=$?
+  set +e
+  private_libvirtd_stop
+  if [ -n "${WORK:-}" ]; then
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf --one-file-system "$WORK"; fi
+  fi
+  exit "$rc"
 }

@@ -101,6 +101,12 @@ final class DeployCommand implements Callable<Integer> {
         }
         DeployOptions options = DeployOptions.builder().master(name).count(count).namePattern(namePattern)
                 .firstIndex(firstIndex).identity(identity.identity(spec.commandLine())).start(!noStart).dryRun(dryRun)
+                .progress(step -> {
+                    if (!Quiet.asked(spec) && !dryRun) {
+                        spec.commandLine().getErr().println("deploy: " + step);
+                        spec.commandLine().getErr().flush();
+                    }
+                })
                 .build();
         PrintWriter out = spec.commandLine().getOut();
         boolean poolDirExisted = Files.exists(pool);

@@ -104,6 +104,8 @@ class DeployLibvirtdTest {
 
         Run first = cowherd(deploy);
         assertEquals(0, first.exit(), first.err());
+        assertTrue(first.err().contains("deploy: importing golden.raw as master golden")
+                && first.err().contains("deploy: cloning domain vm-2"), "progress on stderr: " + first.err());
         JsonNode r1 = JSON.readTree(first.out());
         assertEquals("import", r1.get("masters").get(0).get("action").asText(), first.out());
         assertEquals(pool.resolve(".bundles/golden").toString(), r1.get("bundle").asText());

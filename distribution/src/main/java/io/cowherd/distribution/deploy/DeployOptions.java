@@ -16,8 +16,10 @@ public final class DeployOptions {
     private final GuestIdentity identity;
     private final boolean start;
     private final boolean dryRun;
+    private final java.util.function.Consumer<String> progress;
 
     private DeployOptions(Builder b) {
+        this.progress = b.progress;
         this.master = b.master;
         this.count = b.count;
         this.namePattern = b.namePattern;
@@ -67,6 +69,11 @@ public final class DeployOptions {
         return dryRun;
     }
 
+    /** Told each step as it begins, in a sentence ("importing disk.raw as master golden"). */
+    public java.util.function.Consumer<String> progress() {
+        return progress;
+    }
+
     /** The name of domain {@code index} of a deployment of master {@code masterName}. */
     String nameFor(String masterName, int index) {
         return String.format(Locale.ROOT, namePattern != null ? namePattern : masterName.replace("%", "%%") + "-%d", index);
@@ -81,8 +88,15 @@ public final class DeployOptions {
         private GuestIdentity identity = GuestIdentity.NONE;
         private boolean start = true;
         private boolean dryRun;
+        private java.util.function.Consumer<String> progress = step -> { };
 
         private Builder() {
+        }
+
+        /** Tells {@code listener} each step as it begins (default: nobody). */
+        public Builder progress(java.util.function.Consumer<String> listener) {
+            this.progress = Objects.requireNonNull(listener, "listener");
+            return this;
         }
 
         /** The master's name in the pool (default: the bundle's directory name). */

@@ -103,6 +103,8 @@ public final class Deployer {
                         + "import its disks (Bundle.importInto) and clone a domain of your own (DomainCloner)"));
         DomainXml xml = DomainXml.read(bundle.path(xmlFile));
         Map<String, BundleFile> diskOf = disksByTarget(bundle, xml);
+        options.progress().accept("checking bundle " + bundle.directory() + " (" + bundle.manifest().files().size()
+                + " files) against its manifest");
         bundle.verify();
 
         List<BundleFile> disks = bundle.manifest().disks();
@@ -143,6 +145,7 @@ public final class Deployer {
             BundleFile disk = bundle.manifest().file(m.disk()).orElseThrow();
             LOG.info("importing {} of bundle {} into pool {} as master '{}'", disk.name(), bundle.directory(),
                     pool.location(), m.name());
+            options.progress().accept("importing " + disk.name() + " as master " + m.name());
             try {
                 Volume v = pool.importMaster(m.name(), bundle.path(disk), disk.format());
                 imported.add(v);
@@ -156,6 +159,11 @@ public final class Deployer {
         DomainCloner cloner = new DomainCloner(conn, pool);
         List<DomainStep> domains = new ArrayList<>();
         for (Planned p : planned) {
+            options.progress().accept(switch (p.step.action()) {
+                case CREATE -> "cloning domain " + p.step.name();
+                case TAKE_BACK -> "defining domain " + p.step.name() + " again on the disks it left";
+                case KEEP -> "domain " + p.step.name() + " is there" + (options.start() && !p.step.running() ? ": starting it" : "");
+            });
             try {
                 domains.add(p.step.action() == DomainAction.KEEP ? keep(p) : clone(cloner, xml, p, diskOf, masterNames, options));
             } catch (RuntimeException e) {
