@@ -175,12 +175,12 @@ VC_RUN=$(echo "$VC_DEF + $VC_STARTS" | bc)
 LP_RUN=$(echo "$LP_DEF + $LP_STARTS" | bc)
 r() { echo "scale=2; $1 / $2" | bc; }
 echo
-echo "ten domains from a 1 GiB master (300 MiB of data), $COUNT domains, private libvirtd, TCG"
+echo "$COUNT domains with identity from a 1 GiB master (300 MiB of data), private libvirtd, TCG"
 printf '%-11s %12s %12s %22s %12s\n' way "defined (s)" "running (s)" "of which starts (s)" "disk (MiB)"
 printf '%-11s %12.2f %12.2f %22.2f %12.1f\n' cowherd "$CW_DEF" "$CW_RUN" "$CW_STARTS" "$(echo "scale=1; $CW_DU / 1024" | bc)"
 printf '%-11s %12.2f %12.2f %22.2f %12.1f\n' virt-clone "$VC_DEF" "$VC_RUN" "$VC_STARTS" "$(echo "scale=1; $VC_DU / 1024" | bc)"
 printf '%-11s %12.2f %12.2f %22.2f %12.1f\n' loop "$LP_DEF" "$LP_RUN" "$LP_STARTS" "$(echo "scale=1; $LP_DU / 1024" | bc)"
-echo "(cowherd's starts: its 10 domains started again with virsh after the run, QEMU's share of its running figure)"
+echo "(cowherd's starts: its $COUNT domains started again with virsh after the run, QEMU's share of its running figure)"
 printf '%-11s %12.2f   (first batch in a fresh JVM; %.2f s warm, as in a long-running management tool)\n' "cowherd API" \
   "$API_FIRST" "$API_WARM"
 echo
