@@ -101,11 +101,11 @@ public final class Deployer {
                 .orElseThrow(() -> new CowException("bundle " + bundle.directory() + " has no domain XML to deploy: "
                         + "make the bundle with one (Bundle.Builder.domainXml, `cowherd bundle create --domain-xml`), or "
                         + "import its disks (Bundle.importInto) and clone a domain of your own (DomainCloner)"));
-        DomainXml xml = DomainXml.read(bundle.path(xmlFile));
-        Map<String, BundleFile> diskOf = disksByTarget(bundle, xml);
         options.progress().accept("checking bundle " + bundle.directory() + " (" + bundle.manifest().files().size()
                 + " files) against its manifest");
-        bundle.verify();
+        bundle.verify(); // before its XML is read: only bytes the manifest vouches for are parsed
+        DomainXml xml = DomainXml.read(bundle.path(xmlFile));
+        Map<String, BundleFile> diskOf = disksByTarget(bundle, xml);
 
         List<BundleFile> disks = bundle.manifest().disks();
         Map<BundleFile, String> masterNames = new LinkedHashMap<>();
