@@ -707,12 +707,7 @@ final class LibtorrentSession implements TorrentSession {
      */
     @Override
     public void fetchFirst(List<Integer> pieces) {
-        nativeLock.readLock().lock();
-        try {
-            TorrentHandle h = handle;
-            if (closed || h == null || metainfo == null || !h.isValid()) {
-                return;
-            }
+        onLiveHandle(h -> {
             synchronized (wanted) {
                 wanted.removeIf(h::havePiece);
                 java.util.LinkedHashSet<Integer> fresh = new java.util.LinkedHashSet<>();
@@ -726,6 +721,17 @@ final class LibtorrentSession implements TorrentSession {
                     fresh.addAll(wanted);
                     setDeadlines(h, fresh);
                 }
+            }
+        });
+    }
+
+    /** Runs {@code action} on the handle under the native read lock, unless closed or without metadata yet. */
+    private void onLiveHandle(java.util.function.Consumer<TorrentHandle> action) {
+        nativeLock.readLock().lock();
+        try {
+            TorrentHandle h = handle;
+            if (!closed && h != null && metainfo != null && h.isValid()) {
+                action.accept(h);
             }
         } finally {
             nativeLock.readLock().unlock();
@@ -743,20 +749,13 @@ final class LibtorrentSession implements TorrentSession {
      */
     @Override
     public void prefetch(List<Integer> pieces) {
-        nativeLock.readLock().lock();
-        try {
-            TorrentHandle h = handle;
-            if (closed || h == null || metainfo == null || !h.isValid()) {
-                return;
-            }
+        onLiveHandle(h -> {
             synchronized (wanted) {
                 profile = List.copyOf(pieces);
                 profileSplit = null;
             }
             applyProfile(h);
-        } finally {
-            nativeLock.readLock().unlock();
-        }
+        });
     }
 
     /** Puts this fetch's share of the profile behind the readers' pieces, when its stripe changed. */
