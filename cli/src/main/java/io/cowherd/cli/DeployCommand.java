@@ -128,6 +128,9 @@ final class DeployCommand implements Callable<Integer> {
                     forgetNewPool(poolExisted, poolDirExisted);
                 }
             }
+            if (m != null) {
+                checkRoomToFetch(m, where);
+            }
             Files.createDirectories(where);
             TorrentEngine engine = engineOptions.engine();
             SessionOptions o = engineOptions.forFetch(bind, magnet != null ? magnet.trackers() : m.trackers())
@@ -185,6 +188,39 @@ final class DeployCommand implements Callable<Integer> {
         }
         out.flush();
         return ExitCodes.OK;
+    }
+
+    /**
+     * Refuses, before anything is fetched, a torrent whose bundle cannot fit: what is not yet in
+     * {@code where}, and, when the pool lies on the same file system, the import of its disks
+     * (at most the bundle's size). A magnet link's size is known only later: the deployment's own
+     * check of the pool then applies.
+     */
+    private void checkRoomToFetch(Metainfo m, Path where) throws java.io.IOException {
+        Path there = where.resolve(m.name());
+        long present = 0;
+        if (Files.exists(there)) {
+            try (java.util.stream.Stream<Path> files = Files.walk(there)) {
+                present = files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
+            }
+        }
+        Path existing = where.toAbsolutePath();
+        while (!Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        Path poolExisting = pool.toAbsolutePath();
+        while (!Files.exists(poolExisting)) {
+            poolExisting = poolExisting.getParent();
+        }
+        java.nio.file.FileStore store = Files.getFileStore(existing);
+        boolean samePlace = store.equals(Files.getFileStore(poolExisting));
+        long needed = Math.max(0, m.totalSize() - present) + (samePlace ? m.totalSize() : 0);
+        long free = store.getUsableSpace();
+        if (free < needed) {
+            throw new io.cowherd.OutOfSpaceException(existing + " has " + free + " bytes free, but fetching bundle " + m.name()
+                    + " (" + m.totalSize() + " bytes) into " + where + (samePlace ? " and importing its disks into pool "
+                    + pool : "") + " may need " + needed + "; nothing was fetched or made", null);
+        }
     }
 
     /** Removes the pool this command created, when it records no volume (a refusal, a dry run). */

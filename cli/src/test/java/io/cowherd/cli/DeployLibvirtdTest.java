@@ -92,6 +92,21 @@ class DeployLibvirtdTest {
         for (int i = 0; i < 600 && !Files.exists(torrent); i++) {
             Thread.sleep(50);
         }
+        Path small = Files.createDirectories(dir.resolve("small"));
+        Process mount = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", small.toString()).inheritIO().start();
+        assertEquals(0, mount.waitFor(), "mount an 8 MiB file system (the tests run as root)");
+        try {
+            Run full = cowherd("deploy", torrent.toString(), "--pool", small.resolve("pool").toString(), "--count", "1",
+                    "--connect", daemon.uri(), "--bind", "127.0.2.42", "--no-seed");
+            assertEquals(ExitCodes.NO_SPACE, full.exit(), full.err());
+            assertTrue(full.err().contains("nothing was fetched"), full.err());
+            try (Stream<Path> left = Files.list(small)) {
+                assertEquals(List.of(), left.toList(), "a 16 MiB bundle is refused before anything is fetched or made");
+            }
+        } finally {
+            new ProcessBuilder("umount", small.toString()).inheritIO().start().waitFor();
+        }
+
         Path pool = dir.resolve("pool");
         String[] deploy = {"deploy", torrent.toString(), "--pool", pool.toString(), "--count", "2", "--name-pattern",
             "vm-%d", "--hostname", "vm-%d", "--cloud-init", "--connect", daemon.uri(), "--bind", "127.0.2.42", "--no-seed",
