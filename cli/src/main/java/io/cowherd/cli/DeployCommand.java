@@ -159,8 +159,7 @@ final class DeployCommand implements Callable<Integer> {
             }
         }
         DeployReport report;
-        String uri = connect != null ? connect : System.getenv("LIBVIRT_DEFAULT_URI");
-        Connect conn = DomainCloner.connect(uri);
+        Connect conn = connection();
         try (Pool p = poolOptions.openOrCreate(pool, PoolOptions.DEFAULT_BACKEND)) {
             report = new Deployer(conn, p).deploy(bundle, options);
         } catch (RuntimeException e) {
@@ -223,6 +222,11 @@ final class DeployCommand implements Callable<Integer> {
         }
     }
 
+    /** The libvirt connection of --connect, else $LIBVIRT_DEFAULT_URI, else libvirt's default. */
+    private Connect connection() {
+        return DomainCloner.connect(connect != null ? connect : System.getenv("LIBVIRT_DEFAULT_URI"));
+    }
+
     /** Removes the pool this command created, when it records no volume (a refusal, a dry run). */
     private void forgetNewPool(boolean poolExisted, boolean poolDirExisted) {
         if (!poolExisted) {
@@ -236,8 +240,7 @@ final class DeployCommand implements Callable<Integer> {
         String bundleName = m != null ? m.name() : magnet.displayName();
         Path there = bundleName == null ? null : where.resolve(bundleName);
         if (there != null && Files.isRegularFile(there.resolve(io.cowherd.distribution.bundle.BundleManifest.FILE_NAME))) {
-            String uri = connect != null ? connect : System.getenv("LIBVIRT_DEFAULT_URI");
-            Connect conn = DomainCloner.connect(uri);
+            Connect conn = connection();
             try (Pool p = poolOptions.openOrCreate(pool, PoolOptions.DEFAULT_BACKEND)) {
                 Map<String, Object> fetched = Map.of("bundle", there.toAbsolutePath().toString(), "would-fetch", false);
                 print(out, new Deployer(conn, p).deploy(Bundle.open(there), options), fetched);
@@ -253,10 +256,9 @@ final class DeployCommand implements Callable<Integer> {
         json.put("would-fetch", m != null ? m.name() : source);
         json.put("into", where.toAbsolutePath().toString());
         json.put("size", m != null ? m.totalSize() : null);
+        String master = name != null ? name : String.valueOf(bundleName);
         json.put("domains", java.util.stream.IntStream.range(0, options.count())
-                .mapToObj(i -> String.format(java.util.Locale.ROOT, namePattern != null ? namePattern
-                        : (name != null ? name : String.valueOf(bundleName)).replace("%", "%%") + "-%d", firstIndex + i))
-                .toList());
+                .mapToObj(i -> options.nameFor(master, options.firstIndex() + i)).toList());
         if (output.json()) {
             Json.print(out, json);
         } else {

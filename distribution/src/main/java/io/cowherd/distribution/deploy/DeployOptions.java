@@ -75,7 +75,7 @@ public final class DeployOptions {
     }
 
     /** The name of domain {@code index} of a deployment of master {@code masterName}. */
-    String nameFor(String masterName, int index) {
+    public String nameFor(String masterName, int index) {
         return String.format(Locale.ROOT, namePattern != null ? namePattern : masterName.replace("%", "%%") + "-%d", index);
     }
 
