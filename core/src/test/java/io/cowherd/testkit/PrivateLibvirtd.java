@@ -87,12 +87,43 @@ public final class PrivateLibvirtd implements AutoCloseable {
     /** Stops the daemon and whatever it started; its mounts go with its namespace. */
     @Override
     public void close() throws InterruptedException {
+        stopGuests();
         daemon.descendants().forEach(ProcessHandle::destroy);
         daemon.destroy();
         if (!daemon.waitFor(20, TimeUnit.SECONDS)) {
             daemon.descendants().forEach(ProcessHandle::destroyForcibly);
             daemon.destroyForcibly();
             daemon.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * Kills the QEMU of every guest this daemon started, by the pid files in its own
+     * {@code /run/libvirt/qemu}: libvirtd daemonizes QEMU, so a guest is not a descendant of the
+     * daemon and outlives it otherwise (a test that left its guests running leaked them all).
+     */
+    private void stopGuests() throws InterruptedException {
+        List<ProcessHandle> guests = new java.util.ArrayList<>();
+        try (java.util.stream.Stream<Path> pids = Files.list(dir.resolve("run/qemu"))) {
+            for (Path f : pids.filter(f -> f.getFileName().toString().endsWith(".pid")).toList()) {
+                try {
+                    ProcessHandle.of(Long.parseLong(Files.readString(f).strip())).ifPresent(guests::add);
+                } catch (IOException | NumberFormatException e) {
+                    // gone with its guest
+                }
+            }
+        } catch (IOException e) {
+            return; // no guest ever ran
+        }
+        guests.forEach(ProcessHandle::destroy);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        for (ProcessHandle g : guests) {
+            while (g.isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            if (g.isAlive()) {
+                g.destroyForcibly();
+            }
         }
     }
 }
