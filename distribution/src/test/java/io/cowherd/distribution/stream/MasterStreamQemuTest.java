@@ -217,6 +217,77 @@ class MasterStreamQemuTest {
         Bundle.open(tmp.resolve("out/golden")).verify();
     }
 
+    /**
+     * Issue 17, item 5: three hosts stream one master and boot a clone each on their exports; after
+     * the boots, once the hosts hold every piece between them but none holds all, the seed goes. The
+     * hosts finish from each other, byte-identical, and the clones read the source's bytes. Rates
+     * make the moment wide, not a race: each host takes in at most 1 MiB/s and sends at most 768 KiB/s,
+     * so when the three first hold the 24 MiB between them each holds about three fifths of it
+     * (58-62 of 97 pieces), and needs the others for 9 s more.
+     */
+    @Test
+    void theSeedGoesAfterTheBootsAndTheHostsFinishFromEachOther() throws Exception {
+        Path disk = SwarmFixture.randomFile(tmp.resolve("src/disk.raw"), 24L << 20, 15);
+        Path golden = Bundle.builder().disk(disk, "raw").create(tmp.resolve("seed/golden")).directory();
+        Metainfo m = Metainfo.create(golden, List.of(tracker.announceUrl()), 256 << 10, "test");
+        tracker.track(m);
+        TorrentSession seed = open.keep(engine.seed(m, golden.getParent(),
+                SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 4L << 20)));
+        List<TorrentSession> hosts = new java.util.ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            hosts.add(open.keep(engine.fetch(m, tmp.resolve("host" + i),
+                    SessionOptions.on(SwarmFixture.host()).withRateLimits(1L << 20, 768 << 10).withSeedAfter(true))));
+        }
+        List<java.util.concurrent.CompletableFuture<Run>> boots = new java.util.ArrayList<>();
+        List<Path> clones = new java.util.ArrayList<>();
+        for (int i = 0; i < hosts.size(); i++) {
+            MasterStream stream = open.keep(MasterStream.serve(hosts.get(i), tmp.resolve("host" + i), tmp.resolve("h" + i + ".sock"),
+                    MasterStream.DEFAULT_READ_TIMEOUT));
+            Path clone = tmp.resolve("clone" + i + ".qcow2");
+            ok(run("qemu-img", "create", "-q", "-f", "qcow2", "-b", stream.disks().get(0).uri(), "-F", "raw", clone.toString()));
+            // the boot: the clone reads its boot set through the export, the host still fetching
+            boots.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return run("qemu-io", "-r", "-f", "qcow2", clone.toString(), "-c", "read -q 0 256k", "-c", "read -q 14M 256k",
+                            "-c", "read -q 23M 256k");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }));
+            clones.add(clone);
+        }
+        for (var boot : boots) {
+            ok(boot.get());
+        }
+        long until = System.nanoTime() + WAIT.toNanos();
+        while (!heldBetween(hosts, m.pieceCount()) && System.nanoTime() < until) {
+            Thread.sleep(20);
+        }
+        assertTrue(heldBetween(hosts, m.pieceCount()), "the hosts came to hold every piece between them");
+        for (TorrentSession h : hosts) {
+            assertFalse(h.progress().complete(), "no host had every piece when the seed went: " + h.progress());
+        }
+        System.err.println("the seed goes; the hosts hold " + hosts.stream().map(h -> h.progress().piecesDone()).toList()
+                + " of " + m.pieceCount() + " pieces");
+        seed.close();
+        for (int i = 0; i < hosts.size(); i++) {
+            hosts.get(i).awaitCompletion(WAIT);
+            Bundle.open(tmp.resolve("host" + i + "/golden")).verify();
+            ok(run("qemu-img", "compare", "-q", "-f", "qcow2", "-F", "raw", clones.get(i).toString(), disk.toString()));
+        }
+    }
+
+    /** Whether every piece is verified on at least one of {@code hosts}. */
+    private static boolean heldBetween(List<TorrentSession> hosts, int pieces) {
+        for (int p = 0; p < pieces; p++) {
+            int piece = p;
+            if (hosts.stream().noneMatch(h -> h.havePiece(piece))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     @Test
     void anEngineThatCannotStreamIsRefusedBeforeAnythingListens() throws Exception {
         TorrentEngine ttorrent = TorrentEngines.named("ttorrent");
