@@ -8,9 +8,13 @@
 #            served, a qcow2 clone is made on it and qemu-io replays the boot set through the clone
 #   plain    the same with a bundle of the same disk without a profile (on-demand only)
 #   download fetch without --serve, then qemu-io replays the boot set from the local file
-#   seedkill as profile, from a seed of its own (its tracker apart) that is killed as soon as every
-#            host has read its boot set. Prints whether the hosts then held every piece between them (the
-#            data in their sparse downloads, seen with SEEK_DATA) and what each fetch did: finish
+#   seedkill as profile, from a seed of its own (its tracker apart) that is killed once every host
+#            has read its boot set and the hosts hold every piece between them (the data in their
+#            sparse downloads, seen with SEEK_DATA); SEEDKILL=boots kills it as soon as the boot sets
+#            are read, whatever the hosts hold. This seed is an initial seed (--initial-seeding: it
+#            sends every piece once before any twice, so the hosts hold all of them between them
+#            before any holds all; a plain seed sends many twice first), the boot profile first. The hosts keep serving until all have ended. Prints
+#            when the seed was killed, what each host then held, and what each fetch did: finish
 #            byte-identical from the others, or fail after its no-peer timeout naming the pieces no
 #            source had (the guests' reads of those would fail with an I/O error, never zeros)
 # The boot set is a boot profile (PROFILE=FILE: one recorded from a real boot of DISK, see
@@ -20,7 +24,8 @@
 # the boot set at the link rate; download with the stream <= 1.1x without.
 # Usage: benchmarks/stream/run-stream-benchmark.sh [SIZE_MIB=256] [RATE=100mbit] [BOOT_MIB=24] [ROUNDS=3]
 #   env: HOSTS=8; DISK=FILE (a raw disk to ship instead of SIZE_MIB random bytes); PROFILE=FILE (its
-#   boot profile; its disk must be the bundle's disk.raw); VARIANTS="profile plain download"; NO_BUILD=1
+#   boot profile; its disk must be the bundle's disk.raw); VARIANTS="profile plain download"; NO_BUILD=1;
+#   SEED_ARGS (added to the seed of the other variants, e.g. --initial-seeding: the profile first)
 #   (as root; needs qemu-utils, see scripts/install-test-peers.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -72,7 +77,7 @@ PY
 fi
 
 seed() {  # seed BUNDLE_DIR PORT TORRENT
-  "$TB" exec 0 "$COWHERD" seed "$1" --embedded-tracker "$(addr 0):$2" --bind "$(addr 0)" --torrent "$3" --quiet \
+  "$TB" exec 0 "$COWHERD" seed "$1" --embedded-tracker "$(addr 0):$2" --bind "$(addr 0)" --torrent "$3" ${SEED_ARGS:-} --quiet \
     > "$3.seed.out" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 600); do [ -f "$3" ] && break; sleep 0.1; done
@@ -95,6 +100,9 @@ one_streamed() {
   touch "$d.booted"
   while [ ! -f "$d/golden/disk.raw" ] && kill -0 "$fpid" 2>/dev/null; do sleep 0.05; done
   full=$(echo "$(now) - $t0" | bc)
+  touch "$d.ended"
+  # HOLD=FILE: keep serving (the others may still need this host's pieces) until FILE exists
+  while [ -n "${HOLD:-}" ] && [ ! -f "$HOLD" ] && kill -0 "$fpid" 2>/dev/null; do sleep 0.1; done
   kill "$fpid" 2>/dev/null || { echo "host $i: the fetch ended before the download did:" >&2; tail -3 "$d.out" >&2; }
   wait "$fpid" 2>/dev/null || true
   echo "$served $boot $full" > "$d.times"
@@ -148,37 +156,59 @@ if [[ " $VARIANTS " == *" seedkill "* ]]; then
   PIDS+=($!)
 fi
 tx0() { "$TB" exec 0 cat /sys/class/net/eth0/statistics/tx_bytes; }
-PIECE=$(grep -ao '12:piece lengthi[0-9]*e' "$WORK/golden-p.torrent" | grep -o '[0-9]*e$' | tr -d e)
-# held.py PIECE SIZE FILE...: how many pieces lie in data (not a hole) of one of the files
+# held.py TORRENT FILE...: how many of the torrent's pieces that hold bytes of disk.raw hold them as
+# data (not a hole) in one of FILEs (its sparse downloads); the disk's place in the torrent is read
+# from the torrent (a bundle's files come in order, the boot profile before the disk)
 cat > "$WORK/held.py" <<'PY'
 import os, sys
-plen, size, files = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+def bdecode(b, i=0):
+    c = b[i:i + 1]
+    if c == b"i":
+        j = b.index(b"e", i); return int(b[i + 1:j]), j + 1
+    if c in (b"l", b"d"):
+        out, i = [], i + 1
+        while b[i:i + 1] != b"e":
+            v, i = bdecode(b, i); out.append(v)
+        return (dict(zip(out[::2], out[1::2])) if c == b"d" else out), i + 1
+    j = b.index(b":", i); n = int(b[i:j]); return b[j + 1:j + 1 + n], j + 1 + n
+info = bdecode(open(sys.argv[1], "rb").read())[0][b"info"]
+plen, off = info[b"piece length"], 0
+for f in info.get(b"files", [{b"length": info.get(b"length"), b"path": [info[b"name"]]}]):
+    if f[b"path"][-1] == b"disk.raw":
+        size = f[b"length"]; break
+    off += f[b"length"]
+first, last = off // plen, (off + size - 1) // plen
 held = set()
-for f in files:
+for name in sys.argv[2:]:
     try:
-        fd = os.open(f, os.O_RDONLY)
+        fd = os.open(name, os.O_RDONLY)
     except FileNotFoundError:
         continue
     try:
-        off, end = 0, os.fstat(fd).st_size
-        while off < end:
+        pos, end = 0, os.fstat(fd).st_size
+        while pos < end:
             try:
-                data = os.lseek(fd, off, os.SEEK_DATA)
+                data = os.lseek(fd, pos, os.SEEK_DATA)
             except OSError:
                 break
             hole = os.lseek(fd, data, os.SEEK_HOLE)
-            first = -(-data // plen)
-            held.update(p for p in range(first, size // plen + 1) if p * plen < size and min((p + 1) * plen, size) <= hole)
-            off = hole
+            # a piece is held if its part of the disk, [max(p*plen-off, 0), min((p+1)*plen-off, size)), is data
+            for p in range(max(first, (data + off) // plen), last + 1):
+                a, b = max(p * plen - off, 0), min((p + 1) * plen - off, size)
+                if a >= hole:
+                    break
+                if a >= data and b <= hole:
+                    held.add(p)
+            pos = hole
     finally:
         os.close(fd)
-print(f"{len(held)} of {-(-size // plen)}")
+print(f"{len(held)} of {last - first + 1}")
 PY
 # seedkill_round ROUND: the seedkill variant's seed, and the watcher that kills it
 seedkill_round() {
   local round=$1 spid sent0
   "$TB" exec 0 "$COWHERD" seed "$WORK/seed-p/golden" --tracker "$ktracker" --bind "$(addr 0)" --torrent "$WORK/golden-k.torrent" \
-    --quiet > "$WORK/seed-k$round.out" 2>&1 &
+    --initial-seeding --quiet > "$WORK/seed-k$round.out" 2>&1 &
   spid=$!; PIDS+=($spid)
   # the hosts start once the seed is up and has announced (else their first announce finds no peer and
   # they wait for the tracker's next interval)
@@ -187,14 +217,24 @@ seedkill_round() {
   sent0=$(tx0)
   ( t0=$(now)
     until [ "$(ls "$WORK"/k"$round"-*.booted 2>/dev/null | wc -l)" -ge "$HOSTS" ]; do sleep 0.1; done
+    booted=$(echo "$(now) - $t0" | bc | xargs printf '%.2f')
+    held=$(python3 "$WORK/held.py" "$WORK/golden-k.torrent" "$WORK"/k"$round"-*/golden/disk.raw*)
+    if [ "${SEEDKILL:-held}" = held ]; then
+      until [ "${held% of *}" = "${held#* of }" ] || [ "$(ls "$WORK"/k"$round"-*.ended 2>/dev/null | wc -l)" -ge "$HOSTS" ]; do
+        sleep 0.2
+        held=$(python3 "$WORK/held.py" "$WORK/golden-k.torrent" "$WORK"/k"$round"-*/golden/disk.raw*)
+      done
+    fi
     kill "$spid"
-    held=$(python3 "$WORK/held.py" "$PIECE" "$SIZE" "$WORK"/k"$round"-*/golden/disk.raw*)
-    echo "round $round seedkill: seed killed at $(echo "$(now) - $t0" | bc | xargs printf '%.2f') s, after sending" \
-      "$(( ($(tx0) - sent0) >> 20 )) MiB; the hosts held $held pieces between them"
+    each=$(for i in $(seq "$HOSTS"); do python3 "$WORK/held.py" "$WORK/golden-k.torrent" "$WORK/k$round-$i"/golden/disk.raw* | cut -d' ' -f1; done | xargs)
+    echo "round $round seedkill: boot sets read at $booted s; seed killed at $(echo "$(now) - $t0" | bc | xargs printf '%.2f') s," \
+      "after sending $(( ($(tx0) - sent0) >> 20 )) MiB; the hosts held $held pieces between them, each: $each"
+    until [ "$(ls "$WORK"/k"$round"-*.ended 2>/dev/null | wc -l)" -ge "$HOSTS" ]; do sleep 0.2; done
+    touch "$WORK/k$round.release"
   ) &
   local wpid=$! pids=()
   for i in $(seq "$HOSTS"); do
-    one_streamed "$i" "$WORK/golden-k.torrent" "$WORK/k$round-$i" &
+    HOLD="$WORK/k$round.release" one_streamed "$i" "$WORK/golden-k.torrent" "$WORK/k$round-$i" &
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p"; done

@@ -2,6 +2,7 @@ package io.cowherd.cli;
 
 import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.bundle.BundleManifest;
+import io.cowherd.distribution.stream.ProfilePieces;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.SessionOptions;
 import io.cowherd.distribution.torrent.TorrentEngine;
@@ -89,8 +90,10 @@ final class SeedCommand implements Callable<Integer> {
         if (!Files.exists(content)) {
             throw new io.cowherd.NoSuchVolumeException(content + " does not exist");
         }
+        Bundle bundle = null;
         if (Files.isDirectory(content) && Files.exists(content.resolve(BundleManifest.FILE_NAME))) {
-            Bundle.open(content).verify(ProgressPrinter.of(progress, spec, "verify"));
+            bundle = Bundle.open(content);
+            bundle.verify(ProgressPrinter.of(progress, spec, "verify"));
         }
         TorrentEngine engine = engineOptions.engine();
         if (initialSeeding && (trackerChoice == null || magnet)) {
@@ -117,7 +120,10 @@ final class SeedCommand implements Callable<Integer> {
         SessionOptions o = engineOptions.apply(SessionOptions.on(announce != null || engineOptions.firstBootstrap() == null
                         ? TorrentCli.bindAddress(bind, announce) : TorrentCli.bindAddress(bind, engineOptions.firstBootstrap())))
                 .withRateLimits(0, rateUp == null ? 0 : Sizes.parse(rateUp));
-        TorrentSession s = initialSeeding ? InitialSeeder.start(m, content.toAbsolutePath().getParent(), o)
+        // a bundle's boot profile goes out first: hosts that boot clones on the stream find it soon
+        // (a libtorrent seed serves whatever the fetches ask for first; an initial seed is told)
+        TorrentSession s = initialSeeding ? InitialSeeder.start(m, content.toAbsolutePath().getParent(), o,
+                        bundle == null ? List.of() : ProfilePieces.ofBundle(bundle, m))
                 : engine.seed(m, content.toAbsolutePath().getParent(), o);
         HttpOrigin origin = null;
         if (httpOrigin != null) {

@@ -19,7 +19,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -120,7 +119,7 @@ public final class MasterStream implements AutoCloseable {
                 BundleManifest manifest = readManifest(fetch, files, manifestEntry, parent, readTimeout);
                 Map<String, Metainfo.FileEntry> diskEntries = new HashMap<>();
                 for (BundleFile disk : manifest.disks()) {
-                    Metainfo.FileEntry f = entry(m, disk.name());
+                    Metainfo.FileEntry f = m.topLevelFile(disk.name());
                     if (f == null || f.length() != disk.size()) {
                         throw new BundleIntegrityException(parent.resolve(m.name()).resolve(disk.name()), "size",
                                 "the manifest says " + disk.size() + " bytes, the torrent "
@@ -134,7 +133,7 @@ public final class MasterStream implements AutoCloseable {
                 }
                 Optional<BundleFile> profile = manifest.files().stream().filter(x -> x.role() == FileRole.BOOT_PROFILE).findFirst();
                 if (profile.isPresent()) {
-                    Metainfo.FileEntry pf = entry(m, profile.get().name());
+                    Metainfo.FileEntry pf = m.topLevelFile(profile.get().name());
                     if (pf == null) {
                         throw new BundleIntegrityException(parent.resolve(m.name()).resolve(profile.get().name()), "file",
                                 "the manifest lists it, the torrent does not");
@@ -169,16 +168,7 @@ public final class MasterStream implements AutoCloseable {
 
     /** The bundle manifest's entry: a file of that name at the top of a multi-file torrent; null if there is none. */
     private static Metainfo.FileEntry manifestEntry(Metainfo m) {
-        return m.isMultiFile() ? entry(m, BundleManifest.FILE_NAME) : null;
-    }
-
-    private static Metainfo.FileEntry entry(Metainfo m, String topLevelName) {
-        for (Metainfo.FileEntry f : m.files()) {
-            if (f.path().size() == 1 && f.path().get(0).equals(topLevelName)) {
-                return f;
-            }
-        }
-        return null;
+        return m.topLevelFile(BundleManifest.FILE_NAME);
     }
 
     /** The manifest, read through the streaming path: its pieces first, verified. */
@@ -198,25 +188,8 @@ public final class MasterStream implements AutoCloseable {
         Metainfo m = fetch.metainfo();
         Path where = parent.resolve(m.name()).resolve(BootProfile.FILE_NAME);
         BootProfile profile = BootProfile.parse(readWhole(fetch, files, f, where, BootProfile.MAX_BYTES, timeout), where);
-        LinkedHashSet<Integer> pieces = new LinkedHashSet<>();
-        int skipped = 0;
-        for (BootProfile.Read r : profile.reads()) {
-            Metainfo.FileEntry disk = disks.get(r.disk());
-            if (disk == null || r.offset() + r.length() > disk.length()) {
-                skipped++;
-                continue;
-            }
-            long from = disk.offset() + r.offset();
-            long to = from + r.length() - 1;
-            for (long p = from / m.pieceLength(); p <= to / m.pieceLength(); p++) {
-                pieces.add((int) p);
-            }
-        }
-        if (skipped > 0) {
-            LOG.warn("{}: {} of the boot profile's {} reads name no disk of the bundle or lie past its end; skipped", where,
-                    skipped, profile.reads().size());
-        }
-        fetch.prefetch(new ArrayList<>(pieces));
+        List<Integer> pieces = ProfilePieces.of(m, profile, disks, where);
+        fetch.prefetch(pieces);
         LOG.info("{}: the boot profile's {} reads ask for {} pieces first", m.name(), profile.reads().size(), pieces.size());
     }
 

@@ -135,6 +135,21 @@ public final class Metainfo {
         return multiFile;
     }
 
+    /**
+     * The file of that name at the top of a multi-file torrent (a bundle's manifest, disk or boot
+     * profile); null if there is none, or the torrent is a single file.
+     */
+    public FileEntry topLevelFile(String name) {
+        if (isMultiFile()) {
+            for (FileEntry f : files) {
+                if (f.path().size() == 1 && f.path().get(0).equals(name)) {
+                    return f;
+                }
+            }
+        }
+        return null;
+    }
+
     /** Sum of the files' sizes. */
     public long totalSize() {
         return totalSize;

@@ -90,10 +90,10 @@ public final class InitialSeeder implements TorrentSession {
     private volatile RuntimeException failure;
     private volatile boolean closed;
 
-    private InitialSeeder(Metainfo metainfo, Path parent, SessionOptions options) throws IOException {
+    private InitialSeeder(Metainfo metainfo, Path parent, SessionOptions options, List<Integer> first) throws IOException {
         this.metainfo = metainfo;
         this.options = options;
-        this.assignment = new PieceAssignment(metainfo.pieceCount());
+        this.assignment = new PieceAssignment(metainfo.pieceCount(), first);
         this.upLimit = new RateLimiter(options.maxUploadBytesPerSecond());
         this.paths = metainfo.requireDataIn(parent);
         for (Path f : paths) {
@@ -113,6 +113,16 @@ public final class InitialSeeder implements TorrentSession {
      * @throws UnsupportedFeatureException if the torrent names no HTTP tracker (peers could not find this seed)
      */
     public static InitialSeeder start(Metainfo metainfo, Path parent, SessionOptions options) {
+        return start(metainfo, parent, options, List.of());
+    }
+
+    /**
+     * As {@link #start(Metainfo, Path, SessionOptions)}, sending the pieces {@code first} (a boot
+     * profile's, {@code ProfilePieces.ofBundle}) before the others, in that order: a peer cannot ask
+     * an initial seed for a piece it was not offered, so hosts that boot clones while the master
+     * arrives would otherwise wait for their boot sets in index order.
+     */
+    public static InitialSeeder start(Metainfo metainfo, Path parent, SessionOptions options, List<Integer> first) {
         if (options.perPeerRateLimits() && options.maxUploadBytesPerSecond() > 0) {
             throw new UnsupportedFeatureException("the initial seeder limits its upload as a whole, not per peer connection "
                     + "(" + io.cowherd.distribution.torrent.EngineFeature.PEER_RATE_LIMITS + "); use SessionOptions.withRateLimits");
@@ -123,7 +133,7 @@ public final class InitialSeeder implements TorrentSession {
         }
         InitialSeeder s;
         try {
-            s = new InitialSeeder(metainfo, parent, options);
+            s = new InitialSeeder(metainfo, parent, options, first);
         } catch (IOException e) {
             throw CowIOException.wrap(parent, "opening the data of " + metainfo.name() + " in", e);
         }

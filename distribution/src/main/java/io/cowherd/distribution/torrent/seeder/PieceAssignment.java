@@ -2,6 +2,7 @@ package io.cowherd.distribution.torrent.seeder;
 
 import java.util.BitSet;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -23,6 +24,10 @@ import java.util.Map;
  * of the seed sending half of them there first and its own rack then needing them back across the
  * link. With every peer equally near (one rack, or all in other subnets) nothing changes.
  *
+ * <p>Order: new pieces go out in the order given first (a boot profile's pieces, so that hosts that
+ * boot clones while the master arrives find their boot sets in the swarm soon; a peer cannot ask an
+ * initial seed for a piece it has not been offered), then in index order.
+ *
  * <p>Peers are keys of any type (the seeder uses its connections). Thread-safe.
  */
 final class PieceAssignment {
@@ -37,6 +42,10 @@ final class PieceAssignment {
      */
     private final BitSet offeredOnce = new BitSet();
     private final Map<Object, Peer> peers = new HashMap<>();
+    /** Pieces to offer before the others, in this order. */
+    private final int[] first;
+    /** Where in {@link #first} the pieces not yet offered once begin. */
+    private int firstFrom;
 
     private static final class Peer {
         /** What the peer announced (bitfield, HAVE). */
@@ -62,7 +71,13 @@ final class PieceAssignment {
     }
 
     PieceAssignment(int pieces) {
+        this(pieces, List.of());
+    }
+
+    /** New pieces in the order of {@code first} (pieces of the torrent), then the rest in index order. */
+    PieceAssignment(int pieces, List<Integer> first) {
         this.pieces = pieces;
+        this.first = first.stream().mapToInt(Integer::intValue).filter(i -> i >= 0 && i < pieces).distinct().toArray();
     }
 
     /** A peer connected; as near as every other peer that connected so (one rack). */
@@ -141,6 +156,16 @@ final class PieceAssignment {
         int need = target - p.pending.cardinality();
         // fresh pieces first, in order: each leaves the seed once; to a far peer only when no near one takes them
         boolean fresh = p.near || !nearPeerTakes(now);
+        while (firstFrom < first.length && offeredOnce.get(first[firstFrom])) {
+            firstFrom++;
+        }
+        for (int k = firstFrom; fresh && need > 0 && k < first.length; k++) {
+            int i = first[k];
+            if (!offeredOnce.get(i) && !p.has.get(i)) {
+                take(p, i, out);
+                need--;
+            }
+        }
         for (int i = offeredOnce.nextClearBit(0); fresh && need > 0 && i < pieces; i = offeredOnce.nextClearBit(i + 1)) {
             if (!p.has.get(i)) {
                 take(p, i, out);

@@ -110,6 +110,26 @@ class InitialSeederTest {
         assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("lt/disk.raw")));
     }
 
+    /** A boot profile's pieces (here the last four, backwards) leave the seed before the others. */
+    @Test
+    void piecesGivenFirstArriveFirst() throws Exception {
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/disk.raw"), 8L << 20, 48);
+        Metainfo m = torrentOf(data, 128 << 10);
+        int last = m.pieceCount() - 1;
+        List<Integer> first = List.of(last, last - 1, last - 2, last - 3);
+        open.keep(InitialSeeder.start(m, tmp.resolve("seed"), SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 1L << 20),
+                first));
+        TorrentSession fetch = fetch(m, "out");
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (fetch.progress().piecesDone() < first.size() && System.nanoTime() < end) {
+            Thread.sleep(5);
+        }
+        List<Integer> held = java.util.stream.IntStream.range(0, m.pieceCount()).filter(fetch::havePiece).boxed().toList();
+        assertTrue(held.containsAll(first), "the four pieces given first came first: " + held);
+        fetch.awaitCompletion(WAIT);
+        assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("out/disk.raw")));
+    }
+
     @Test
     void piecesOfAFetchThatWentAwayAreSentAgain() throws Exception {
         Path data = SwarmFixture.randomFile(tmp.resolve("seed/disk.raw"), 16L << 20, 47);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.BitSet;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The initial seed's policy: every piece to one peer first, more to whoever takes them faster, lost pieces again. */
@@ -44,6 +45,21 @@ class PieceAssignmentTest {
         for (int i = 0; i < 40; i++) {
             assertEquals(slowGot.get(i), a.mayRequest(slow, i), "the slow peer may ask for piece " + i + " only if offered");
         }
+    }
+
+    @Test
+    void piecesGivenFirstGoOutFirstInTheirOrderThenTheRestInIndexOrder() {
+        PieceAssignment a = new PieceAssignment(12, List.of(9, 3, 99, 3, 7, -1)); // a boot profile's pieces; 99, -1 ignored
+        a.connected("p", T0);
+        a.connected("q", T0);
+        a.hasAll("q", BitSet.valueOf(new long[] {1L << 7}), T0); // q holds 7: nobody is offered it
+        List<Integer> order = new java.util.ArrayList<>();
+        for (int round = 0; round < 20 && !a.allOfferedOnce(); round++) {
+            BitSet o = a.offer(round % 2 == 0 ? "p" : "q", 1, T0);
+            o.stream().forEach(order::add);
+            receiveAll(a, round % 2 == 0 ? "p" : "q", o, T0);
+        }
+        assertEquals(List.of(9, 3, 0, 1, 2, 4, 5, 6, 8, 10, 11), order);
     }
 
     @Test
