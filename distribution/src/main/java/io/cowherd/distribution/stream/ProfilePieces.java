@@ -4,6 +4,7 @@ import io.cowherd.distribution.bundle.BootProfile;
 import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.bundle.BundleFile;
 import io.cowherd.distribution.bundle.BundleIntegrityException;
+import io.cowherd.distribution.bundle.BundleManifest;
 import io.cowherd.distribution.bundle.FileRole;
 import io.cowherd.distribution.torrent.Metainfo;
 import java.nio.file.Path;
@@ -18,9 +19,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The pieces of a bundle's torrent under its boot profile's reads, in the order of the reads: what
- * a streaming fetch asks for first ({@link MasterStream}) and what an initial seed offers first
- * ({@code cowherd seed --initial-seeding} of a bundle with a profile), so that every host's boot set
- * leaves the seed before the rest of the master.
+ * a streaming fetch asks for first ({@link MasterStream}) and, after the manifest and the profile
+ * themselves, what an initial seed offers first ({@code cowherd seed --initial-seeding} of a bundle
+ * with a profile), so that every host's boot set leaves the seed before the rest of the master.
  */
 public final class ProfilePieces {
     private static final Logger LOG = LoggerFactory.getLogger(ProfilePieces.class);
@@ -57,8 +58,9 @@ public final class ProfilePieces {
     }
 
     /**
-     * The pieces of {@code m}, the torrent of the local bundle {@code bundle}, under the bundle's boot
-     * profile; empty if it has none.
+     * What a host that streams the local bundle {@code bundle} (its torrent {@code m}) reads first, as
+     * pieces in order: the manifest's and the boot profile's own pieces (a stream reads them before it
+     * serves anything), then those under the profile's reads; empty if the bundle has no profile.
      *
      * @throws BundleIntegrityException if the torrent lacks a disk or the profile the manifest lists,
      *     or the profile is malformed
@@ -73,8 +75,15 @@ public final class ProfilePieces {
             disks.put(disk.name(), entry(m, disk.name(), bundle.path(disk)));
         }
         Path where = bundle.path(profile.get());
-        entry(m, profile.get().name(), where);
-        return of(m, BootProfile.read(where), disks, where);
+        LinkedHashSet<Integer> pieces = new LinkedHashSet<>();
+        for (Metainfo.FileEntry f : List.of(entry(m, BundleManifest.FILE_NAME, bundle.directory().resolve(BundleManifest.FILE_NAME)),
+                entry(m, profile.get().name(), where))) {
+            for (long p = f.offset() / m.pieceLength(); p <= (f.offset() + Math.max(1, f.length()) - 1) / m.pieceLength(); p++) {
+                pieces.add((int) p);
+            }
+        }
+        pieces.addAll(of(m, BootProfile.read(where), disks, where));
+        return new ArrayList<>(pieces);
     }
 
     private static Metainfo.FileEntry entry(Metainfo m, String name, Path where) {

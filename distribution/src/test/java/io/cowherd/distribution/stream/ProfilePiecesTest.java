@@ -15,7 +15,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The pieces under a bundle's boot profile, as an initial seed offers them first. */
+/** What a host streaming a bundle reads first, as pieces: what an initial seed offers first. */
 class ProfilePiecesTest {
     private static final List<URI> TRACKER = List.of(URI.create("http://127.0.0.1:1/announce"));
 
@@ -23,7 +23,7 @@ class ProfilePiecesTest {
     Path tmp;
 
     @Test
-    void theReadsPiecesInTheirOrderEachOnceShiftedByTheFilesBeforeTheDisk() throws Exception {
+    void theManifestAndProfileFirstThenTheReadsPiecesInTheirOrderEachOnce() throws Exception {
         Path disk = SwarmFixture.randomFile(tmp.resolve("src/disk.raw"), 1L << 20, 3);
         Path profile = tmp.resolve("src/profile");
         new BootProfile(List.of(new BootProfile.Read("disk.raw", 600_000, 100), new BootProfile.Read("disk.raw", 0, 40_000),
@@ -34,9 +34,10 @@ class ProfilePiecesTest {
         assertEquals(Files.size(bundle.directory().resolve("boot-profile")) + Files.size(bundle.directory().resolve(
                 "cowherd-bundle.manifest")), at, "the disk comes after the profile and the manifest");
         int p = 16 << 10;
-        // the last two reads fall in pieces already named
-        List<Integer> expected = new java.util.ArrayList<>(List.of((int) ((at + 600_000) / p)));
-        for (long i = at / p; i <= (at + 39_999) / p; i++) {
+        // first the piece that holds the profile and the manifest, then the reads' (the last two fall
+        // in pieces already named)
+        List<Integer> expected = new java.util.ArrayList<>(List.of(0, (int) ((at + 600_000) / p)));
+        for (long i = at / p + 1; i <= (at + 39_999) / p; i++) {
             expected.add((int) i);
         }
         assertEquals(expected, ProfilePieces.ofBundle(bundle, m));
