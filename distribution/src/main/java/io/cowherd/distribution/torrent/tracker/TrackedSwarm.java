@@ -32,7 +32,8 @@ final class TrackedSwarm {
      */
     static final int FAR_PEERS = 2;
     /**
-     * Hosts per rack told of far peers: the rack's fresh peers with the lowest id hashes, the same
+     * Hosts per rack told of far peers: the rack's fresh peers of the lowest {@link Peer#gatewayRank}
+     * (fetches before origin seeds, then by id hash), the same
      * ones announce after announce (one that goes quiet is replaced within {@link #FRESH_NANOS}).
      * Gateways meet gateways only, so a rack has at most 2 x 2 x 2 links to the rest, on two of its
      * hosts, together as fast as the seed (two, not one, so a slow gateway does not starve its rack,
@@ -42,8 +43,21 @@ final class TrackedSwarm {
      */
     static final int GATEWAYS = 2;
 
-    /** One peer as it last announced; {@code idHash}: its id hashed with the swarm's salt, for {@link #farFew}. */
-    record Peer(byte[] peerId, byte[] ip, int port, boolean seed, long seenNanos, long idHash) {
+    /**
+     * One peer as it last announced; {@code idHash}: its id hashed with the swarm's salt, for
+     * {@link #farFew}; {@code bornSeed}: it was a seed at its first announce (an origin, not a fetch
+     * that finished).
+     */
+    record Peer(byte[] peerId, byte[] ip, int port, boolean seed, long seenNanos, long idHash, boolean bornSeed) {
+        /**
+         * Its rank for being its rack's gateway, lowest first: fetches before seeds that were born so
+         * (an initial seed sends new pieces to its own rack first, so another rack would get little
+         * from it; a rack of seeds only still has one), then by {@code idHash}. A fetch keeps its rank
+         * when it finishes: a new gateway would draw across the link all that it still lacks.
+         */
+        long gatewayRank() {
+            return (bornSeed ? Long.MIN_VALUE : 0) | idHash >>> 1;
+        }
     }
 
     private final Map<String, Peer> peers = new ConcurrentHashMap<>();
@@ -61,7 +75,8 @@ final class TrackedSwarm {
         if (stopped) {
             peers.remove(key);
         } else {
-            peers.put(key, new Peer(peerId, ip, port, seed, now, hash(salt, peerId)));
+            Peer was = peers.get(key);
+            peers.put(key, new Peer(peerId, ip, port, seed, now, hash(salt, peerId), was == null ? seed : was.bornSeed()));
         }
     }
 
@@ -98,6 +113,8 @@ final class TrackedSwarm {
         List<List<Peer>> byPrefix = new ArrayList<>(Collections.nCopies(from.length * 8 + 1, null));
         int near = 0;
         long askerHash = hash(salt, requesterId);
+        Peer asker = peers.get(key(requesterId));
+        long askerRank = asker != null ? asker.gatewayRank() : askerHash >>> 1;
         int lowerInRack = 0;
         List<Peer> far = new ArrayList<>();
         for (Peer p : peers.values()) {
@@ -114,7 +131,7 @@ final class TrackedSwarm {
                 }
                 bucket.add(p);
                 near++;
-                if (Long.compareUnsigned(p.idHash(), askerHash) < 0) {
+                if (Long.compareUnsigned(p.gatewayRank(), askerRank) < 0) {
                     lowerInRack++;
                 }
             }
@@ -133,8 +150,8 @@ final class TrackedSwarm {
     }
 
     /**
-     * The gateways among {@code far}: of each rack, the {@link #GATEWAYS} peers with the lowest id
-     * hashes, as each of them finds itself. Gateways meet gateways only: each far connection makes
+     * The gateways among {@code far}: of each rack, the {@link #GATEWAYS} peers of the lowest
+     * {@link Peer#gatewayRank}, as each of them finds itself. Gateways meet gateways only: each far connection makes
      * its rack-side host draw much of what its rack lacks across the link (its far peer is often the
      * only one holding a piece), so the fewer hosts of a rack have one, the fewer copies cross.
      */
@@ -144,7 +161,7 @@ final class TrackedSwarm {
             byte[] rack = Arrays.copyOf(p.ip(), Locality.rackBits(p.ip().length) / 8);
             Peer[] lowest = byRack.computeIfAbsent(java.nio.ByteBuffer.wrap(rack), k -> new Peer[GATEWAYS]);
             for (int i = 0; i < GATEWAYS; i++) {
-                if (lowest[i] == null || Long.compareUnsigned(p.idHash(), lowest[i].idHash()) < 0) {
+                if (lowest[i] == null || Long.compareUnsigned(p.gatewayRank(), lowest[i].gatewayRank()) < 0) {
                     System.arraycopy(lowest, i, lowest, i + 1, GATEWAYS - i - 1);
                     lowest[i] = p;
                     break;

@@ -129,6 +129,55 @@ class TrackerLocalityTest {
         }
     }
 
+    /**
+     * An origin seed is its rack's gateway only when its rack holds nothing else: an initial seed
+     * sends new pieces to its own rack first, so a gateway of another rack would get little from it.
+     * A fetch that finishes (announces as a seed) stays its rack's gateway: a new one would draw
+     * across the link all it still lacks.
+     */
+    @Test
+    void gatewaysAreFetchesBeforeOriginSeedsAndStayGatewaysWhenTheyFinish() {
+        long now = System.nanoTime();
+        // 50 swarms, each with its own salt: ranked by id hash alone the seed would be among rack A's
+        // 13 peers' lowest two in about 7 of them
+        for (int run = 0; run < 50; run++) {
+            TrackedSwarm swarm = new TrackedSwarm(true);
+            for (int host = 0; host <= 24; host++) { // host 0 (the seed) and the even hosts in rack A
+                swarm.announce(peerId(host), ip(host), 6881, host == 0, false, now);
+            }
+            Set<Integer> before = gatewaysOf(swarm, now);
+            assertFalse(before.contains(0), "the origin seed is no gateway: " + before);
+            assertEquals(2 * TrackedSwarm.GATEWAYS, before.size(), before.toString());
+            for (int host : before) {
+                swarm.announce(peerId(host), ip(host), 6881, true, false, now); // finished
+            }
+            assertEquals(before, gatewaysOf(swarm, now), "finished gateways stay gateways");
+        }
+        // a rack of the origin seed only: the seed is its gateway, and named to the other rack's gateways
+        TrackedSwarm alone = new TrackedSwarm(true);
+        alone.announce(peerId(0), new byte[] {10, 78, 9, 1}, 6881, true, false, now);
+        for (int host = 1; host <= 6; host++) {
+            alone.announce(peerId(host), ip(host), 6881, false, false, now);
+        }
+        long named = 0;
+        for (int host = 1; host <= 6; host++) {
+            named += alone.nearest(peerId(host), ip(host), 200, now).stream().filter(p -> p.ip()[2] == 9).count();
+        }
+        assertEquals(2 * TrackedSwarm.GATEWAYS, named, "the seed alone in its subnet is named to every gateway of both racks");
+    }
+
+    /** The hosts (as numbered by {@link #ip}) told of far peers. */
+    private static Set<Integer> gatewaysOf(TrackedSwarm swarm, long now) {
+        Set<Integer> out = new java.util.TreeSet<>();
+        for (int host = 0; host <= 24; host++) {
+            int rack = host % 2 + 1;
+            if (swarm.nearest(peerId(host), ip(host), 200, now).stream().anyMatch(p -> p.ip()[2] != rack)) {
+                out.add(host);
+            }
+        }
+        return out;
+    }
+
     private static byte[] ip(int host) {
         return new byte[] {10, 78, (byte) (host % 2 + 1), (byte) (host + 2)};
     }
