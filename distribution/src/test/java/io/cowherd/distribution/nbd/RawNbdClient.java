@@ -16,11 +16,12 @@ import java.util.concurrent.TimeUnit;
  * wrong, and reads the server's answers field by field.
  */
 final class RawNbdClient implements AutoCloseable {
-    static final long NBDMAGIC = 0x4e42444d41474943L;
-    static final long IHAVEOPT = 0x49484156454F5054L;
-    static final long OPTION_REPLY_MAGIC = 0x3e889045565a9L;
-    static final int REQUEST_MAGIC = 0x25609513;
-    static final int SIMPLE_REPLY_MAGIC = 0x67446698;
+    // the magic numbers are the server's (NbdProtocol): QEMU's and libnbd's clients check them against the spec
+    static final long NBDMAGIC = NbdProtocol.NBDMAGIC;
+    static final long IHAVEOPT = NbdProtocol.IHAVEOPT;
+    static final long OPTION_REPLY_MAGIC = NbdProtocol.OPTION_REPLY_MAGIC;
+    static final int REQUEST_MAGIC = NbdProtocol.REQUEST_MAGIC;
+    static final int SIMPLE_REPLY_MAGIC = NbdProtocol.SIMPLE_REPLY_MAGIC;
 
     /** One option reply. */
     record OptionReply(int option, int type, byte[] data) {
