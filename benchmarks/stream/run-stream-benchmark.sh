@@ -25,7 +25,7 @@
 # Usage: benchmarks/stream/run-stream-benchmark.sh [SIZE_MIB=256] [RATE=100mbit] [BOOT_MIB=24] [ROUNDS=3]
 #   env: HOSTS=8; DISK=FILE (a raw disk to ship instead of SIZE_MIB random bytes); PROFILE=FILE (its
 #   boot profile; its disk must be the bundle's disk.raw); VARIANTS="profile plain download"; NO_BUILD=1;
-#   SEED_ARGS (added to the seed of the other variants, e.g. --initial-seeding: the profile first)
+#   SEED_ARGS (added to every seed, e.g. "--initial-seeding --piece-size 128K"; seedkill's seed is an initial one either way)
 #   (as root; needs qemu-utils, see scripts/install-test-peers.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -147,8 +147,10 @@ if [[ " $VARIANTS " == *" seedkill "* ]]; then
   # the seed to kill announces to a tracker of its own on host 0, which outlives it; a first run of it
   # writes the torrent (the same info hash every time) for the tracker to track
   ktracker="http://$(addr 0):6980/announce"
+  # SEED_ARGS too (e.g. --piece-size), with --initial-seeding once
+  read -ra KILL_ARGS <<< "$(sed 's/--initial-seeding//g' <<< "${SEED_ARGS:-}") --initial-seeding"
   "$TB" exec 0 "$COWHERD" seed "$WORK/seed-p/golden" --tracker "$ktracker" --bind "$(addr 0)" --torrent "$WORK/golden-k.torrent" \
-    --quiet > /dev/null 2>&1 &
+    "${KILL_ARGS[@]}" --quiet > /dev/null 2>&1 &
   kpid=$!
   for _ in $(seq 600); do [ -f "$WORK/golden-k.torrent" ] && break; sleep 0.1; done
   kill "$kpid"; wait "$kpid" 2>/dev/null || true
@@ -208,7 +210,7 @@ PY
 seedkill_round() {
   local round=$1 spid sent0
   "$TB" exec 0 "$COWHERD" seed "$WORK/seed-p/golden" --tracker "$ktracker" --bind "$(addr 0)" --torrent "$WORK/golden-k.torrent" \
-    --initial-seeding --quiet > "$WORK/seed-k$round.out" 2>&1 &
+    "${KILL_ARGS[@]}" --quiet > "$WORK/seed-k$round.out" 2>&1 &
   spid=$!; PIDS+=($spid)
   # the hosts start once the seed is up and has announced (else their first announce finds no peer and
   # they wait for the tracker's next interval)
