@@ -56,6 +56,13 @@ class MasterStreamQemuTest {
         tracker = open.keep(EmbeddedTracker.start(SwarmFixture.trackerAddress()));
     }
 
+    /** A torrent of {@code content} (256 KiB pieces) on the test's tracker. */
+    private Metainfo tracked(Path content) {
+        Metainfo m = Metainfo.create(content, List.of(tracker.announceUrl()), 256 << 10, "test");
+        tracker.track(m);
+        return m;
+    }
+
     private static Run run(String... command) throws Exception {
         return NbdTestFiles.run(command);
     }
@@ -122,8 +129,7 @@ class MasterStreamQemuTest {
     @Test
     void aReadOfAPieceNoSourceHasFailsWithAnIoErrorAfterTheTimeoutAndVerifiedRangesStillRead() throws Exception {
         Path data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), 16L << 20, 12);
-        Metainfo m = Metainfo.create(data, List.of(tracker.announceUrl()), 256 << 10, "test");
-        tracker.track(m);
+        Metainfo m = tracked(data);
         TorrentSession seed = engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 1L << 20));
         TorrentSession fetch = open.keep(engine.fetch(m, tmp.resolve("out"), SessionOptions.on(SwarmFixture.host())));
         MasterStream stream = open.keep(MasterStream.serve(fetch, tmp.resolve("out"), tmp.resolve("raw.sock"), Duration.ofSeconds(3)));
@@ -164,8 +170,7 @@ class MasterStreamQemuTest {
     void aStreamRecordsItsReadsAndABundleWithThatProfileFetchesTheirPiecesFirst() throws Exception {
         Path disk = SwarmFixture.randomFile(tmp.resolve("src/disk.raw"), 16L << 20, 14);
         Path plain = Bundle.builder().disk(disk, "raw").create(tmp.resolve("seed1/golden")).directory();
-        Metainfo m1 = Metainfo.create(plain, List.of(tracker.announceUrl()), 256 << 10, "test");
-        tracker.track(m1);
+        Metainfo m1 = tracked(plain);
         open.keep(engine.seed(m1, plain.getParent(), SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 2L << 20)));
         TorrentSession first = open.keep(engine.fetch(m1, tmp.resolve("out1"), SessionOptions.on(SwarmFixture.host())));
         MasterStream recording = open.keep(MasterStream.serve(first, tmp.resolve("out1"), tmp.resolve("rec.sock"),
@@ -229,8 +234,7 @@ class MasterStreamQemuTest {
     void theSeedGoesAfterTheBootsAndTheHostsFinishFromEachOther() throws Exception {
         Path disk = SwarmFixture.randomFile(tmp.resolve("src/disk.raw"), 24L << 20, 15);
         Path golden = Bundle.builder().disk(disk, "raw").create(tmp.resolve("seed/golden")).directory();
-        Metainfo m = Metainfo.create(golden, List.of(tracker.announceUrl()), 256 << 10, "test");
-        tracker.track(m);
+        Metainfo m = tracked(golden);
         TorrentSession seed = open.keep(engine.seed(m, golden.getParent(),
                 SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 4L << 20)));
         List<TorrentSession> hosts = new java.util.ArrayList<>();
@@ -292,8 +296,7 @@ class MasterStreamQemuTest {
     void anEngineThatCannotStreamIsRefusedBeforeAnythingListens() throws Exception {
         TorrentEngine ttorrent = TorrentEngines.named("ttorrent");
         Path data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), 1L << 20, 13);
-        Metainfo m = Metainfo.create(data, List.of(tracker.announceUrl()), 256 << 10, "test");
-        tracker.track(m);
+        Metainfo m = tracked(data);
         TorrentSession fetch = open.keep(ttorrent.fetch(m, tmp.resolve("out"), SessionOptions.on(SwarmFixture.host())));
         UnsupportedFeatureException e = assertThrows(UnsupportedFeatureException.class,
                 () -> MasterStream.serve(fetch, tmp.resolve("out"), tmp.resolve("t.sock"), Duration.ofSeconds(3)));
