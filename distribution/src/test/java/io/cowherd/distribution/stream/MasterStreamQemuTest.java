@@ -19,6 +19,7 @@ import io.cowherd.distribution.torrent.SwarmFixture;
 import io.cowherd.distribution.torrent.TorrentEngine;
 import io.cowherd.distribution.torrent.TorrentEngines;
 import io.cowherd.distribution.torrent.TorrentSession;
+import io.cowherd.distribution.torrent.seeder.InitialSeeder;
 import io.cowherd.distribution.torrent.tracker.EmbeddedTracker;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -225,22 +226,29 @@ class MasterStreamQemuTest {
     /**
      * Issue 17, item 5: three hosts stream one master and boot a clone each on their exports; after
      * the boots, once the hosts hold every piece between them but none holds all, the seed goes. The
-     * hosts finish from each other, byte-identical, and the clones read the source's bytes. Rates
-     * make the moment wide, not a race: each host takes in at most 1 MiB/s and sends at most 768 KiB/s,
-     * so when the three first hold the 24 MiB between them each holds about three fifths of it
-     * (58-62 of 97 pieces), and needs the others for 9 s more.
+     * hosts finish from each other, byte-identical, and the clones read the source's bytes.
+     *
+     * <p>The rates bound the moment, so it is no race: an initial seed (the boot profile first) sends
+     * every piece once before any twice, and fast enough for all that the hosts take in; each host
+     * takes in at most 1 MiB/s and sends at most 256 KiB/s, so at least half of what it takes in is
+     * new: the three hold the 16 MiB between them after at most 16 / (3 x 0.5) = 10.7 s, while none
+     * can hold all of it before 16 s.
      */
     @Test
     void theSeedGoesAfterTheBootsAndTheHostsFinishFromEachOther() throws Exception {
-        Path disk = SwarmFixture.randomFile(tmp.resolve("src/disk.raw"), 24L << 20, 15);
-        Path golden = Bundle.builder().disk(disk, "raw").create(tmp.resolve("seed/golden")).directory();
-        Metainfo m = tracked(golden);
-        TorrentSession seed = open.keep(engine.seed(m, golden.getParent(),
-                SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 4L << 20)));
+        Path disk = SwarmFixture.randomFile(tmp.resolve("src/disk.raw"), 16L << 20, 15);
+        String[] bootSet = {"read -q 0 256k", "read -q 9M 256k", "read -q 15M 256k"};
+        Path profile = tmp.resolve("src/boot-profile");
+        new BootProfile(List.of(new BootProfile.Read("disk.raw", 0, 256 << 10), new BootProfile.Read("disk.raw", 9L << 20, 256 << 10),
+                new BootProfile.Read("disk.raw", 15L << 20, 256 << 10))).save(profile);
+        Bundle bundle = Bundle.builder().disk(disk, "raw").bootProfile(profile).create(tmp.resolve("seed/golden"));
+        Metainfo m = tracked(bundle.directory());
+        TorrentSession seed = open.keep(InitialSeeder.start(m, bundle.directory().getParent(),
+                SessionOptions.on(SwarmFixture.host()).withRateLimits(0, 8L << 20), ProfilePieces.ofBundle(bundle, m)));
         List<TorrentSession> hosts = new java.util.ArrayList<>();
         for (int i = 0; i < 3; i++) {
             hosts.add(open.keep(engine.fetch(m, tmp.resolve("host" + i),
-                    SessionOptions.on(SwarmFixture.host()).withRateLimits(1L << 20, 768 << 10).withSeedAfter(true))));
+                    SessionOptions.on(SwarmFixture.host()).withRateLimits(1L << 20, 256 << 10).withSeedAfter(true))));
         }
         List<java.util.concurrent.CompletableFuture<Run>> boots = new java.util.ArrayList<>();
         List<Path> clones = new java.util.ArrayList<>();
@@ -252,8 +260,7 @@ class MasterStreamQemuTest {
             // the boot: the clone reads its boot set through the export, the host still fetching
             boots.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
                 try {
-                    return run("qemu-io", "-r", "-f", "qcow2", clone.toString(), "-c", "read -q 0 256k", "-c", "read -q 14M 256k",
-                            "-c", "read -q 23M 256k");
+                    return run("qemu-io", "-r", "-f", "qcow2", clone.toString(), "-c", bootSet[0], "-c", bootSet[1], "-c", bootSet[2]);
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
