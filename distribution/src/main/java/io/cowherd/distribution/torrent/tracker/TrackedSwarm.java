@@ -32,33 +32,37 @@ final class TrackedSwarm {
      */
     static final int FAR_PEERS = 2;
     /**
-     * Hosts per rack told of far peers: the rack's fresh peers of the lowest {@link Peer#gatewayRank}
-     * (fetches before origin seeds, then by id hash), the same
-     * ones announce after announce (one that goes quiet is replaced within {@link #FRESH_NANOS}).
-     * Gateways meet gateways only, so a rack has at most 2 x 2 x 2 links to the rest, on two of its
-     * hosts, together as fast as the seed (two, not one, so a slow gateway does not starve its rack,
-     * nor a gone one for {@link #FRESH_NANOS}); a host alone in its /24 is its rack's gateway. Each
-     * gateway still draws about one copy across (24 hosts in two racks: 3.5-3.9 copies crossed in
-     * all); fewer would need the gateways to split the pieces between them.
+     * Hosts per rack told of far peers: the rack's first fresh peers in {@link #GATEWAY_ORDER}
+     * (fetches before origin seeds, the earliest first), the same ones announce after announce (one
+     * that goes quiet is replaced within {@link #FRESH_NANOS}); gateways meet gateways only; a host
+     * alone in its /24 is its rack's gateway. The number trades the bytes that cross between racks
+     * against time, as a gateway's far peers give it only their fair share of their upload: 24 hosts
+     * in two racks at 20 Mbit/s (docs/distribution.md) took 324 s with one gateway per rack and 1.0
+     * copies crossed, 109 s and 1.8 with two, 95 s and 2.1 with three, 90 s and 3.3 with five;
+     * without locality 85 s and 10.4.
      */
-    static final int GATEWAYS = 2;
+    static final int GATEWAYS = 3;
 
     /**
      * One peer as it last announced; {@code idHash}: its id hashed with the swarm's salt, for
-     * {@link #farFew}; {@code bornSeed}: it was a seed at its first announce (an origin, not a fetch
-     * that finished).
+     * {@link #farFew}; {@code firstSeenNanos}: its first announce; {@code bornSeed}: it was a seed
+     * then (an origin, not a fetch that finished).
      */
-    record Peer(byte[] peerId, byte[] ip, int port, boolean seed, long seenNanos, long idHash, boolean bornSeed) {
-        /**
-         * Its rank for being its rack's gateway, lowest first: fetches before seeds that were born so
-         * (an initial seed sends new pieces to its own rack first, so another rack would get little
-         * from it; a rack of seeds only still has one), then by {@code idHash}. A fetch keeps its rank
-         * when it finishes: a new gateway would draw across the link all that it still lacks.
-         */
-        long gatewayRank() {
-            return (bornSeed ? Long.MIN_VALUE : 0) | idHash >>> 1;
-        }
+    record Peer(byte[] peerId, byte[] ip, int port, boolean seed, long seenNanos, long idHash, long firstSeenNanos,
+            boolean bornSeed) {
     }
+
+    /**
+     * The order in which a rack's peers are its gateways: fetches before origin seeds (an initial
+     * seed sends new pieces to its own rack first, so another rack would get little from it; a rack
+     * of seeds only still has one), then the earliest first, then by id hash. Earliest, not by hash
+     * alone: hosts start one after another, and each that came to rank lowest so far would have been
+     * a gateway for a while and kept its far connections (about three per rack of twelve; 24 hosts
+     * moved 2.4 copies across with one gateway per rack). A fetch keeps its place when it finishes:
+     * a new gateway would draw across all it still lacks.
+     */
+    static final java.util.Comparator<Peer> GATEWAY_ORDER = java.util.Comparator.comparing(Peer::bornSeed)
+            .thenComparingLong(Peer::firstSeenNanos).thenComparing(Peer::idHash, Long::compareUnsigned);
 
     private final Map<String, Peer> peers = new ConcurrentHashMap<>();
     private final boolean locality;
@@ -76,7 +80,8 @@ final class TrackedSwarm {
             peers.remove(key);
         } else {
             Peer was = peers.get(key);
-            peers.put(key, new Peer(peerId, ip, port, seed, now, hash(salt, peerId), was == null ? seed : was.bornSeed()));
+            peers.put(key, new Peer(peerId, ip, port, seed, now, hash(salt, peerId), was == null ? now : was.firstSeenNanos(),
+                    was == null ? seed : was.bornSeed()));
         }
     }
 
@@ -113,8 +118,8 @@ final class TrackedSwarm {
         List<List<Peer>> byPrefix = new ArrayList<>(Collections.nCopies(from.length * 8 + 1, null));
         int near = 0;
         long askerHash = hash(salt, requesterId);
+        // the asker announced just before it asks; one that left (stopped) is no gateway
         Peer asker = peers.get(key(requesterId));
-        long askerRank = asker != null ? asker.gatewayRank() : askerHash >>> 1;
         int lowerInRack = 0;
         List<Peer> far = new ArrayList<>();
         for (Peer p : peers.values()) {
@@ -131,7 +136,7 @@ final class TrackedSwarm {
                 }
                 bucket.add(p);
                 near++;
-                if (Long.compareUnsigned(p.gatewayRank(), askerRank) < 0) {
+                if (asker == null || GATEWAY_ORDER.compare(p, asker) < 0) {
                     lowerInRack++;
                 }
             }
@@ -151,7 +156,7 @@ final class TrackedSwarm {
 
     /**
      * The gateways among {@code far}: of each rack, the {@link #GATEWAYS} peers of the lowest
-     * {@link Peer#gatewayRank}, as each of them finds itself. Gateways meet gateways only: each far connection makes
+     * {@link #GATEWAY_ORDER}, as each of them finds itself. Gateways meet gateways only: each far connection makes
      * its rack-side host draw much of what its rack lacks across the link (its far peer is often the
      * only one holding a piece), so the fewer hosts of a rack have one, the fewer copies cross.
      */
@@ -161,7 +166,7 @@ final class TrackedSwarm {
             byte[] rack = Arrays.copyOf(p.ip(), Locality.rackBits(p.ip().length) / 8);
             Peer[] lowest = byRack.computeIfAbsent(java.nio.ByteBuffer.wrap(rack), k -> new Peer[GATEWAYS]);
             for (int i = 0; i < GATEWAYS; i++) {
-                if (lowest[i] == null || Long.compareUnsigned(p.gatewayRank(), lowest[i].gatewayRank()) < 0) {
+                if (lowest[i] == null || GATEWAY_ORDER.compare(p, lowest[i]) < 0) {
                     System.arraycopy(lowest, i, lowest, i + 1, GATEWAYS - i - 1);
                     lowest[i] = p;
                     break;

@@ -166,6 +166,37 @@ class TrackerLocalityTest {
         assertEquals(2 * TrackedSwarm.GATEWAYS, named, "the seed alone in its subnet is named to every gateway of both racks");
     }
 
+    /**
+     * Hosts that start one after another, each asking as soon as it announced (as the benchmark's
+     * fetches do): only the first {@link TrackedSwarm#GATEWAYS} of each rack are ever told of far
+     * peers. Ranked by id hash alone, each host that came to rank lowest so far was a gateway for a
+     * while, and its far connections stayed.
+     */
+    @Test
+    void theEarliestFetchesOfARackAreItsGatewaysFromTheStart() {
+        for (int run = 0; run < 20; run++) {
+            TrackedSwarm swarm = new TrackedSwarm(true);
+            long now = System.nanoTime();
+            swarm.announce(peerId(0), ip(0), 6881, true, false, now);
+            Set<Integer> everTold = new java.util.TreeSet<>();
+            for (int host = 1; host <= 24; host++) {
+                now += 100_000_000L;
+                swarm.announce(peerId(host), ip(host), 6881, false, false, now);
+                for (int asker = 1; asker <= host; asker++) {
+                    int rack = asker % 2 + 1;
+                    if (swarm.nearest(peerId(asker), ip(asker), 200, now).stream().anyMatch(p -> p.ip()[2] != rack)) {
+                        everTold.add(asker);
+                    }
+                }
+            }
+            Set<Integer> first = new java.util.TreeSet<>();
+            for (int host = 1; host <= 2 * TrackedSwarm.GATEWAYS; host++) {
+                first.add(host); // hosts alternate between the racks
+            }
+            assertEquals(first, everTold, "run " + run);
+        }
+    }
+
     /** The hosts (as numbered by {@link #ip}) told of far peers. */
     private static Set<Integer> gatewaysOf(TrackedSwarm swarm, long now) {
         Set<Integer> out = new java.util.TreeSet<>();
