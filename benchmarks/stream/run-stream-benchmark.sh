@@ -9,12 +9,12 @@
 #   plain    the same with a bundle of the same disk without a profile (on-demand only)
 #   download fetch without --serve, then qemu-io replays the boot set from the local file
 #   seedkill as profile, from a seed of its own (its tracker apart) that is killed once every host
-#            has read its boot set and the hosts hold every piece between them (the data in their
-#            sparse downloads, seen with SEEK_DATA); SEEDKILL=boots kills it as soon as the boot sets
+#            has read its boot set and every piece has left it once (its log says so; the hosts then
+#            hold every piece between them); SEEDKILL=boots kills it as soon as the boot sets
 #            are read, whatever the hosts hold. This seed is an initial seed (--initial-seeding: it
 #            sends every piece once before any twice, so the hosts hold all of them between them
 #            before any holds all; a plain seed sends many twice first), the boot profile first. The hosts keep serving until all have ended. Prints
-#            when the seed was killed, what each host then held, and what each fetch did: finish
+#            when the seed was killed, how many hosts had the whole disk then, and what each fetch did: finish
 #            byte-identical from the others, or fail after its no-peer timeout naming the pieces no
 #            source had (the guests' reads of those would fail with an I/O error, never zeros)
 # The boot set is a boot profile (PROFILE=FILE: one recorded from a real boot of DISK, see
@@ -158,59 +158,12 @@ if [[ " $VARIANTS " == *" seedkill "* ]]; then
   PIDS+=($!)
 fi
 tx0() { "$TB" exec 0 cat /sys/class/net/eth0/statistics/tx_bytes; }
-# held.py TORRENT FILE...: how many of the torrent's pieces that hold bytes of disk.raw hold them as
-# data (not a hole) in one of FILEs (its sparse downloads); the disk's place in the torrent is read
-# from the torrent (a bundle's files come in order, the boot profile before the disk)
-cat > "$WORK/held.py" <<'PY'
-import os, sys
-def bdecode(b, i=0):
-    c = b[i:i + 1]
-    if c == b"i":
-        j = b.index(b"e", i); return int(b[i + 1:j]), j + 1
-    if c in (b"l", b"d"):
-        out, i = [], i + 1
-        while b[i:i + 1] != b"e":
-            v, i = bdecode(b, i); out.append(v)
-        return (dict(zip(out[::2], out[1::2])) if c == b"d" else out), i + 1
-    j = b.index(b":", i); n = int(b[i:j]); return b[j + 1:j + 1 + n], j + 1 + n
-info = bdecode(open(sys.argv[1], "rb").read())[0][b"info"]
-plen, off = info[b"piece length"], 0
-for f in info.get(b"files", [{b"length": info.get(b"length"), b"path": [info[b"name"]]}]):
-    if f[b"path"][-1] == b"disk.raw":
-        size = f[b"length"]; break
-    off += f[b"length"]
-first, last = off // plen, (off + size - 1) // plen
-held = set()
-for name in sys.argv[2:]:
-    try:
-        fd = os.open(name, os.O_RDONLY)
-    except FileNotFoundError:
-        continue
-    try:
-        pos, end = 0, os.fstat(fd).st_size
-        while pos < end:
-            try:
-                data = os.lseek(fd, pos, os.SEEK_DATA)
-            except OSError:
-                break
-            hole = os.lseek(fd, data, os.SEEK_HOLE)
-            # a piece is held if its part of the disk, [max(p*plen-off, 0), min((p+1)*plen-off, size)), is data
-            for p in range(max(first, (data + off) // plen), last + 1):
-                a, b = max(p * plen - off, 0), min((p + 1) * plen - off, size)
-                if a >= hole:
-                    break
-                if a >= data and b <= hole:
-                    held.add(p)
-            pos = hole
-    finally:
-        os.close(fd)
-print(f"{len(held)} of {last - first + 1}")
-PY
 # seedkill_round ROUND: the seedkill variant's seed, and the watcher that kills it
 seedkill_round() {
   local round=$1 spid sent0
-  "$TB" exec 0 "$COWHERD" seed "$WORK/seed-p/golden" --tracker "$ktracker" --bind "$(addr 0)" --torrent "$WORK/golden-k.torrent" \
-    "${KILL_ARGS[@]}" --quiet > "$WORK/seed-k$round.out" 2>&1 &
+  # -v: the seed logs when every piece has left it once (and so is on some host)
+  "$TB" exec 0 "$COWHERD" -v seed "$WORK/seed-p/golden" --tracker "$ktracker" --bind "$(addr 0)" --torrent "$WORK/golden-k.torrent" \
+    "${KILL_ARGS[@]}" > "$WORK/seed-k$round.out" 2>&1 &
   spid=$!; PIDS+=($spid)
   # the hosts start once the seed is up and has announced (else their first announce finds no peer and
   # they wait for the tracker's next interval)
@@ -220,17 +173,16 @@ seedkill_round() {
   ( t0=$(now)
     until [ "$(ls "$WORK"/k"$round"-*.booted 2>/dev/null | wc -l)" -ge "$HOSTS" ]; do sleep 0.1; done
     booted=$(echo "$(now) - $t0" | bc | xargs printf '%.2f')
-    held=$(python3 "$WORK/held.py" "$WORK/golden-k.torrent" "$WORK"/k"$round"-*/golden/disk.raw*)
     if [ "${SEEDKILL:-held}" = held ]; then
-      until [ "${held% of *}" = "${held#* of }" ] || [ "$(ls "$WORK"/k"$round"-*.ended 2>/dev/null | wc -l)" -ge "$HOSTS" ]; do
-        sleep 0.2
-        held=$(python3 "$WORK/held.py" "$WORK/golden-k.torrent" "$WORK"/k"$round"-*/golden/disk.raw*)
-      done
+      until grep -q 'every piece has left once' "$WORK/seed-k$round.out" \
+          || [ "$(ls "$WORK"/k"$round"-*.ended 2>/dev/null | wc -l)" -ge "$HOSTS" ]; do sleep 0.1; done
     fi
     kill "$spid"
-    each=$(for i in $(seq "$HOSTS"); do python3 "$WORK/held.py" "$WORK/golden-k.torrent" "$WORK/k$round-$i"/golden/disk.raw* | cut -d' ' -f1; done | xargs)
+    done_hosts=$(find "$WORK" -path "$WORK/k$round-*/golden/disk.raw" 2>/dev/null | wc -l)
     echo "round $round seedkill: boot sets read at $booted s; seed killed at $(echo "$(now) - $t0" | bc | xargs printf '%.2f') s," \
-      "after sending $(( ($(tx0) - sent0) >> 20 )) MiB; the hosts held $held pieces between them, each: $each"
+      "after sending $(( ($(tx0) - sent0) >> 20 )) MiB;" \
+      "$(grep -q 'every piece has left once' "$WORK/seed-k$round.out" && echo "every piece had left it once" || echo "not every piece had left it");" \
+      "$done_hosts of $HOSTS hosts had the whole disk then"
     until [ "$(ls "$WORK"/k"$round"-*.ended 2>/dev/null | wc -l)" -ge "$HOSTS" ]; do sleep 0.2; done
     touch "$WORK/k$round.release"
   ) &
