@@ -124,7 +124,11 @@ class TrackerLocalityTest {
             if (locality) {
                 assertEquals(TrackedSwarm.GATEWAYS, gateways[1], "rack A's gateways");
                 assertEquals(TrackedSwarm.GATEWAYS, gateways[2], "rack B's gateways");
-                assertEquals(gatewayIds, farPicks, "gateways are told of the other rack's gateways, of no other host");
+                // each gateway names FAR_PEERS of the other rack's GATEWAYS gateways: all named are
+                // gateways, not all gateways are named (with three gateways and two far peers, one
+                // may be named by none, and still connects out to two itself)
+                assertTrue(gatewayIds.containsAll(farPicks), "gateways are told of the other rack's gateways, of no other host: "
+                        + farPicks + " named, gateways " + gatewayIds);
             }
         }
     }
