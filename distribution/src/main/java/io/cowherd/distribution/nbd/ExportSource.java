@@ -24,12 +24,16 @@ public interface ExportSource {
     void read(long offset, ByteBuffer dst) throws IOException;
 
     /**
-     * Whether a read may wait for data still to come. If not (a complete file), the server reads
-     * on the connection's own thread and spares a hand-off to a worker per request.
+     * Whether a read of this range may wait for data still to come. If not (a complete file, or
+     * a range whose data is all here), the server reads on the connection's own thread and spares
+     * a hand-off to a worker: a guest's boot reads one range after another, and on a busy host
+     * each hand-off is a thread to wake.
      *
-     * @return true unless every read returns as soon as the disk allows; true by default
+     * @param offset where the range starts in the export
+     * @param length its length in bytes
+     * @return true unless this read returns as soon as the disk allows; true by default
      */
-    default boolean readsMayWait() {
+    default boolean readMayWait(long offset, int length) {
         return true;
     }
 }

@@ -60,7 +60,7 @@ public final class FileExportSource implements ExportSource, AutoCloseable {
 
     /** @return false: the file is complete */
     @Override
-    public boolean readsMayWait() {
+    public boolean readMayWait(long offset, int length) {
         return false;
     }
 

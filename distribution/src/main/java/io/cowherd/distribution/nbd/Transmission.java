@@ -128,7 +128,7 @@ final class Transmission {
                 inFlightBytes.release(length);
             }
         };
-        if (!export.source().readsMayWait()) {
+        if (!export.source().readMayWait(offset, length)) {
             job.run(); // nothing to wait for: a hand-off would only cost
             return;
         }

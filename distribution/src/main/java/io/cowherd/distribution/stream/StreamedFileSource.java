@@ -83,6 +83,21 @@ final class StreamedFileSource implements ExportSource {
         files.read(from, dst);
     }
 
+    /** @return false once every piece of the range has been read back and verified */
+    @Override
+    public boolean readMayWait(long offset, int length) {
+        if (allVerified.get() || length == 0) {
+            return false;
+        }
+        long from = start + offset;
+        for (int p = pieceAt(from); p <= pieceAt(from + length - 1); p++) {
+            if (!isVerified(p)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Makes sure every piece from {@code first} to {@code last} is verified on disk, asking for the missing ones first. */
     private void awaitRange(int first, int last, long offset, int length) throws IOException {
         List<Integer> missing = new ArrayList<>();

@@ -50,6 +50,7 @@ import org.libtorrent4j.alerts.HashFailedAlert;
 import org.libtorrent4j.alerts.ListenFailedAlert;
 import org.libtorrent4j.alerts.ListenSucceededAlert;
 import org.libtorrent4j.alerts.PeerBanAlert;
+import org.libtorrent4j.alerts.PieceFinishedAlert;
 import org.libtorrent4j.alerts.SocketType;
 import org.libtorrent4j.alerts.StateChangedAlert;
 import org.libtorrent4j.alerts.TorrentErrorAlert;
@@ -112,6 +113,13 @@ final class LibtorrentSession implements TorrentSession {
     private final java.util.Set<Integer> profileShare = new java.util.HashSet<>();
     /** The stripe ("RANK/COUNT") the share was taken for; guarded by {@link #wanted}. */
     private String profileSplit;
+    /**
+     * Pieces libtorrent said it verified ("piece finished" alerts: the pieces its check of the data on
+     * disk kept, then each piece received); guarded by itself. What the bookkeeping of wanted pieces
+     * looks at instead of asking libtorrent: each such question waits its turn on libtorrent's network
+     * thread, milliseconds on a busy host, and a reader's miss asked dozens of them.
+     */
+    private final java.util.BitSet held = new java.util.BitSet();
     /** Notified at each piece verified, for readers waiting in {@link #awaitPiece}. */
     private final Object pieceArrived = new Object();
     /** Whether the check of the data on disk is over (only the alert thread changes it). */
@@ -120,6 +128,14 @@ final class LibtorrentSession implements TorrentSession {
     private final SessionWatch watch;
     /** This fetch's stripe of the pieces; only the monitor thread changes it. */
     private volatile PieceStripes stripes;
+    /** The stripe's pieces as flags, or null before the first; only the monitor thread changes it. */
+    private boolean[] stripe;
+    /**
+     * Whether only the boot profile's pieces (and what readers wait for) are wanted now: all fetches
+     * of a bundle boot from the same pieces, and rarest-first among those alone spreads them as fast
+     * as the swarm can, each once from the seed; only the monitor thread changes it.
+     */
+    private boolean bootSetFirst;
     /** The benchmark diagnostic ({@link LibtorrentTrace}), usually null. */
     private volatile LibtorrentTrace trace;
     /** When the next DHT announce of a session without peers is due, and the wait after it (monitor thread only). */
@@ -133,6 +149,9 @@ final class LibtorrentSession implements TorrentSession {
         this.options = options;
         this.seeder = seeder;
         this.finished = seeder;
+        if (seeder && metainfo != null) {
+            held.set(0, metainfo.pieceCount());
+        }
         this.watch = new SessionWatch(name(), options, seeder);
         this.monitor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "cowherd-libtorrent-" + name());
@@ -379,6 +398,9 @@ final class LibtorrentSession implements TorrentSession {
                     // the state change out of checking, then one for each piece received: alerts come in order
                     case PIECE_FINISHED -> {
                         (checked ? piecesFetched : piecesResumed).incrementAndGet();
+                        synchronized (held) {
+                            held.set(((PieceFinishedAlert) a).pieceIndex());
+                        }
                         synchronized (pieceArrived) {
                             pieceArrived.notifyAll();
                         }
@@ -466,37 +488,88 @@ final class LibtorrentSession implements TorrentSession {
      * libtorrent's picker halves the availability of pieces at priority 4 to 6 and then prefers the
      * higher priority among equals: rarest-first still decides, the stripe breaks its ties. (Priority
      * 7 ignores availability: a fetch then asked the seed for stripe pieces other fetches already held.)
+     *
+     * <p>While a boot profile has pieces this fetch lacks, every other piece gets priority 0 (see
+     * {@link #bootSetFirst}): the swarm's own rarest-first then moves the boot set alone.
      */
     private void updateStripes() {
-        if (stripes == null) {
-            if (!options.tuning().pieceStripes()) {
-                return; // for measuring without them
+        boolean[] changed = null;
+        if (options.tuning().pieceStripes()) { // off only for measuring without them
+            if (stripes == null) {
+                stripes = new PieceStripes(metainfo.pieceCount(), options.bindAddress());
             }
-            stripes = new PieceStripes(metainfo.pieceCount(), options.bindAddress());
-        }
-        List<InetAddress> fetches = new ArrayList<>();
-        for (PeerInfo peer : handle.peerInfo()) {
-            InetAddress address = addressOf(peer.ip());
-            if (peer.progressPpm() < 1_000_000 && address != null) {
-                fetches.add(address);
-            }
-        }
-        boolean[] stripe = stripes.update(fetches);
-        if (stripe != null) {
-            Priority[] priorities = new Priority[stripe.length];
-            for (int i = 0; i < stripe.length; i++) {
-                priorities[i] = stripe[i] ? Priority.SIX : Priority.DEFAULT;
-            }
-            synchronized (wanted) {
-                // a reader waits for these: their deadlines gave them the top priority, keep it
-                for (int piece : wanted) {
-                    priorities[piece] = Priority.TOP_PRIORITY;
+            List<InetAddress> fetches = new ArrayList<>();
+            for (PeerInfo peer : handle.peerInfo()) {
+                InetAddress address = addressOf(peer.ip());
+                if (peer.progressPpm() < 1_000_000 && address != null) {
+                    fetches.add(address);
                 }
             }
-            handle.prioritizePieces(priorities);
-            LOG.debug("{}: stripe {} of {}", name(), stripes.rank(), stripes.count());
+            changed = stripes.update(fetches);
+            if (changed != null) {
+                stripe = changed;
+                LOG.debug("{}: stripe {} of {}", name(), stripes.rank(), stripes.count());
+            }
+        }
+        boolean first = lacksBootSet();
+        if (changed == null && first == bootSetFirst) {
+            return;
+        }
+        if (first != bootSetFirst) {
+            bootSetFirst = first;
+            keepSeedsWhileBootSetFirst(first);
+            LOG.info("{}: {}", name(), first ? "the boot profile's pieces first, the others held back"
+                    : "the boot profile's pieces held; every piece wanted");
+        }
+        Priority[] priorities = new Priority[metainfo.pieceCount()];
+        boolean[] s = stripe;
+        for (int i = 0; i < priorities.length; i++) {
+            priorities[i] = s != null && s[i] ? Priority.SIX : Priority.DEFAULT;
+        }
+        synchronized (wanted) {
+            if (first) {
+                java.util.Set<Integer> boot = new java.util.HashSet<>(profile);
+                for (int i = 0; i < priorities.length; i++) {
+                    if (!boot.contains(i)) {
+                        priorities[i] = Priority.IGNORE;
+                    }
+                }
+            }
+            // a reader waits for these: their deadlines gave them the top priority, keep it
+            for (int piece : wanted) {
+                priorities[piece] = Priority.TOP_PRIORITY;
+            }
+        }
+        handle.prioritizePieces(priorities);
+        if (changed != null) {
             applyProfile(handle);
         }
+    }
+
+    /** Whether a boot profile is set and this fetch lacks some of its pieces. */
+    private boolean lacksBootSet() {
+        synchronized (wanted) {
+            if (profile == null) {
+                return false;
+            }
+            for (int piece : profile) {
+                if (!holds(piece)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    /**
+     * A torrent whose wanted pieces are all held is "finished" to libtorrent, which then drops its
+     * connections to seeds; while only the boot set is wanted that would cut this fetch off from the
+     * seed for the moment between holding the boot set and wanting the rest again.
+     */
+    private void keepSeedsWhileBootSetFirst(boolean first) {
+        SettingsPack sp = new SettingsPack();
+        bool(sp, settings_pack.bool_types.close_redundant_connections, !first);
+        session.applySettings(sp);
     }
 
     /** This fetch's stripe as "RANK/COUNT" ("0/1": alone or none yet), for tests. */
@@ -682,12 +755,22 @@ final class LibtorrentSession implements TorrentSession {
                 st.totalPayloadUpload(), st.numPeers(), hashFailures.get(), seeder ? 0 : piecesResumed.get());
     }
 
+    /** Whether libtorrent said it verified the piece (see {@link #held}); asks nothing of libtorrent. */
+    private boolean holds(int piece) {
+        synchronized (held) {
+            return held.get(piece);
+        }
+    }
+
     @Override
     public boolean havePiece(int piece) {
         nativeLock.readLock().lock();
         try {
             if (closed) {
                 return finished; // the files stay; a finished fetch holds every piece
+            }
+            if (holds(piece)) {
+                return true;
             }
             TorrentHandle h = handle;
             return h != null && metainfo != null && h.isValid() && h.havePiece(piece);
@@ -709,10 +792,10 @@ final class LibtorrentSession implements TorrentSession {
     public void fetchFirst(List<Integer> pieces) {
         onLiveHandle(h -> {
             synchronized (wanted) {
-                wanted.removeIf(h::havePiece);
+                wanted.removeIf(this::holds);
                 java.util.LinkedHashSet<Integer> fresh = new java.util.LinkedHashSet<>();
                 for (int piece : pieces) {
-                    if (!wanted.contains(piece) && !h.havePiece(piece)) {
+                    if (!wanted.contains(piece) && !holds(piece)) {
                         fresh.add(piece);
                     }
                 }
@@ -769,13 +852,13 @@ final class LibtorrentSession implements TorrentSession {
             profileSplit = split;
             java.util.LinkedHashSet<Integer> next = new java.util.LinkedHashSet<>();
             for (int piece : wanted) {
-                if (!profileShare.contains(piece) && !h.havePiece(piece)) {
+                if (!profileShare.contains(piece) && !holds(piece)) {
                     next.add(piece); // a reader's
                 }
             }
             profileShare.clear();
             for (int piece : s == null ? profile : s.share(profile)) {
-                if (!h.havePiece(piece)) {
+                if (!holds(piece)) {
                     profileShare.add(piece);
                     next.add(piece);
                 }

@@ -76,4 +76,52 @@ class LibtorrentEngineTest {
         List<String> trace = Files.readAllLines(Path.of(prefix + "." + seedHost.getHostAddress()));
         assertTrue(trace.stream().anyMatch(l -> l.matches("\\d+\\.\\d{3} up \\d+ \\d+ 127\\.0\\.1\\.\\d+")), "block lines");
     }
+
+    /**
+     * A fetch with a boot profile holds all of the profile's pieces before any other: a seed sends
+     * 64 pieces at 2 MiB/s to two fetches whose profile is every fourth piece. Each takes its share
+     * of the profile (half) from the seed as deadlines; the other half must then come from the other
+     * fetch before anything else, although rarest-first would rank pieces no fetch holds first (the
+     * other's share is held by one). A few others may be under way before the profile is set.
+     */
+    @Test
+    void aFetchWithABootProfileHoldsItsPiecesBeforeAnyOther() throws Exception {
+        TorrentEngine engine = new LibtorrentEngine();
+        EmbeddedTracker tracker = open.keep(EmbeddedTracker.start(SwarmFixture.trackerAddress()));
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), 16L << 20, 9);
+        Metainfo m = Metainfo.create(data, List.of(tracker.announceUrl()), 256 << 10, "test");
+        tracker.track(m);
+        open.keep(engine.seed(m, data.getParent(), SwarmFixture.uploadLimited(engine, SessionOptions.on(SwarmFixture.host()), 2L << 20)));
+        List<Integer> profile = new ArrayList<>();
+        for (int p = 2; p < m.pieceCount(); p += 4) {
+            profile.add(p);
+        }
+        List<LibtorrentSession> fetches = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            LibtorrentSession fetch = (LibtorrentSession) open.keep(engine.fetch(m, tmp.resolve("out" + i),
+                    SessionOptions.on(SwarmFixture.host())));
+            fetch.prefetch(profile);
+            fetches.add(fetch);
+        }
+        int[] othersBefore = {-1, -1};
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while ((othersBefore[0] < 0 || othersBefore[1] < 0) && System.nanoTime() < deadline) {
+            for (int i = 0; i < 2; i++) {
+                LibtorrentSession fetch = fetches.get(i);
+                if (othersBefore[i] < 0 && profile.stream().allMatch(fetch::havePiece)) {
+                    othersBefore[i] = (int) java.util.stream.IntStream.range(0, m.pieceCount())
+                            .filter(p -> !profile.contains(p) && fetch.havePiece(p)).count();
+                }
+            }
+            Thread.sleep(10);
+        }
+        for (int i = 0; i < 2; i++) {
+            assertTrue(othersBefore[i] >= 0, "fetch " + i + " held the profile's 16 pieces");
+            assertTrue(othersBefore[i] <= 4, "fetch " + i + " held " + othersBefore[i] + " of the 48 other pieces before the profile's");
+        }
+        for (int i = 0; i < 2; i++) {
+            fetches.get(i).awaitCompletion(WAIT);
+            assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("out" + i + "/golden.raw")));
+        }
+    }
 }
