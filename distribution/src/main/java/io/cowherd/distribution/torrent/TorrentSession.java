@@ -51,7 +51,8 @@ public interface TorrentSession extends AutoCloseable {
      * Asks for {@code pieces}, which readers are expected to read in that order (a boot profile's),
      * before the swarm's own order, behind the pieces readers wait for now. An engine may take only
      * its share of them from the seed when other fetches of the same torrent want them too, and
-     * the rest from those fetches; by default it asks for all of them ({@link #fetchFirst}).
+     * the rest from those fetches, and may hold back every other piece until it holds these (the
+     * libtorrent engine does both); by default it asks for all of them ({@link #fetchFirst}).
      *
      * @throws io.cowherd.UnsupportedFeatureException unless the engine declares {@link EngineFeature#STREAMING}
      */

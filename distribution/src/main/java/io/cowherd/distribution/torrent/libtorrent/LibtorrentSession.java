@@ -136,6 +136,8 @@ final class LibtorrentSession implements TorrentSession {
      * as the swarm can, each once from the seed; only the monitor thread changes it.
      */
     private boolean bootSetFirst;
+    /** Whether the boot profile's turn is over (its pieces held, or none came for a while); only the monitor thread changes it. */
+    private boolean bootSetDone;
     /** The benchmark diagnostic ({@link LibtorrentTrace}), usually null. */
     private volatile LibtorrentTrace trace;
     /** When the next DHT announce of a session without peers is due, and the wait after it (monitor thread only). */
@@ -490,7 +492,10 @@ final class LibtorrentSession implements TorrentSession {
      * 7 ignores availability: a fetch then asked the seed for stripe pieces other fetches already held.)
      *
      * <p>While a boot profile has pieces this fetch lacks, every other piece gets priority 0 (see
-     * {@link #bootSetFirst}): the swarm's own rarest-first then moves the boot set alone.
+     * {@link #bootSetFirst}): the swarm's own rarest-first then moves the boot set alone. That ends
+     * for good once the profile's pieces are held, or when no piece has come for
+     * {@value #BOOT_SET_STALL_SECONDS} s (a profile piece no source has: the rest must still come,
+     * so that the fetch holds what it can and its failure names only the pieces nobody had).
      */
     private void updateStripes() {
         boolean[] changed = null;
@@ -511,7 +516,18 @@ final class LibtorrentSession implements TorrentSession {
                 LOG.debug("{}: stripe {} of {}", name(), stripes.rank(), stripes.count());
             }
         }
-        boolean first = lacksBootSet();
+        boolean first = false;
+        if (!bootSetDone && hasProfile()) {
+            if (!lacksBootSet()) {
+                bootSetDone = true;
+            } else if (bootSetFirst && watch.quietFor(Duration.ofSeconds(BOOT_SET_STALL_SECONDS))) {
+                bootSetDone = true;
+                LOG.info("{}: no piece for {} s while the boot profile's came first; every piece wanted", name(),
+                        BOOT_SET_STALL_SECONDS);
+            } else {
+                first = true;
+            }
+        }
         if (changed == null && first == bootSetFirst) {
             return;
         }
@@ -543,6 +559,14 @@ final class LibtorrentSession implements TorrentSession {
         handle.prioritizePieces(priorities);
         if (changed != null) {
             applyProfile(handle);
+        }
+    }
+
+    private static final int BOOT_SET_STALL_SECONDS = 10;
+
+    private boolean hasProfile() {
+        synchronized (wanted) {
+            return profile != null;
         }
     }
 
