@@ -33,6 +33,7 @@ EOF
   echo 'stdio_handler = "file"' >> "$L/etc/qemu.conf"
   unshare --mount --propagation private sh -c "
     mount --bind '$L/etc' /etc/libvirt &&
+    mkdir -p /run/libvirt &&
     mount --bind '$L/run' /run/libvirt &&
     mount --bind '$L/lib' /var/lib/libvirt &&
     mount --bind '$L/log' /var/log/libvirt &&

@@ -46,6 +46,9 @@ public final class PrivateLibvirtd implements AutoCloseable {
                 // QEMU's output goes to a file: the host's virtlogd is out of this namespace's /run/libvirt
                 "echo 'stdio_handler = \"file\"' >> " + d.resolve("etc/qemu.conf"),
                 "mount --bind " + d.resolve("etc") + " /etc/libvirt",
+                // libvirtd's service makes /run/libvirt when it starts; where none ever started (a fresh
+                // machine or container without systemd) it is missing, and a mount needs its mount point
+                "mkdir -p /run/libvirt",
                 "mount --bind " + d.resolve("run") + " /run/libvirt",
                 "mount --bind " + d.resolve("lib") + " /var/lib/libvirt",
                 "mount --bind " + d.resolve("log") + " /var/log/libvirt",

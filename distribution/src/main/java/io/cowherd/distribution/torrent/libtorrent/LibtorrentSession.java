@@ -520,6 +520,7 @@ final class LibtorrentSession implements TorrentSession {
         if (!bootSetDone && hasProfile()) {
             if (!lacksBootSet()) {
                 bootSetDone = true;
+                LOG.info("{}: the boot profile's pieces held; every piece wanted", name());
             } else if (bootSetFirst && watch.quietFor(Duration.ofSeconds(BOOT_SET_STALL_SECONDS))) {
                 bootSetDone = true;
                 LOG.info("{}: no piece for {} s while the boot profile's came first; every piece wanted", name(),
@@ -534,8 +535,9 @@ final class LibtorrentSession implements TorrentSession {
         if (first != bootSetFirst) {
             bootSetFirst = first;
             keepSeedsWhileBootSetFirst(first);
-            LOG.info("{}: {}", name(), first ? "the boot profile's pieces first, the others held back"
-                    : "the boot profile's pieces held; every piece wanted");
+            if (first) {
+                LOG.info("{}: the boot profile's pieces first, the others held back", name());
+            }
         }
         Priority[] priorities = new Priority[metainfo.pieceCount()];
         boolean[] s = stripe;

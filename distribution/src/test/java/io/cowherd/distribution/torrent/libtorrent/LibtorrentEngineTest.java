@@ -124,4 +124,41 @@ class LibtorrentEngineTest {
             assertTrue(SwarmFixture.sameBytes(data, tmp.resolve("out" + i + "/golden.raw")));
         }
     }
+
+    /**
+     * A profile piece no source has does not hold back the rest: the seed's copy of piece 6 (in the
+     * profile) is corrupt, so the seed drops it at the first request and nobody has it. After 10 s
+     * without a piece the fetch wants everything again and gets the other 63; held back for good, it
+     * would have held the profile's other 15 only.
+     */
+    @Test
+    void aProfilePieceNoSourceHasDoesNotHoldBackTheRest() throws Exception {
+        TorrentEngine engine = new LibtorrentEngine();
+        EmbeddedTracker tracker = open.keep(EmbeddedTracker.start(SwarmFixture.trackerAddress()));
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), 16L << 20, 10);
+        Metainfo m = Metainfo.create(data, List.of(tracker.announceUrl()), 256 << 10, "test");
+        tracker.track(m);
+        int lost = 6;
+        try (var f = java.nio.channels.FileChannel.open(data, java.nio.file.StandardOpenOption.WRITE)) {
+            byte[] junk = new byte[4096];
+            java.util.Arrays.fill(junk, (byte) 0x5a);
+            f.write(java.nio.ByteBuffer.wrap(junk), (long) lost * (256 << 10));
+        }
+        open.keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host())));
+        List<Integer> profile = new ArrayList<>();
+        for (int p = 2; p < m.pieceCount(); p += 4) {
+            profile.add(p);
+        }
+        LibtorrentSession fetch = (LibtorrentSession) open.keep(engine.fetch(m, tmp.resolve("out"),
+                SessionOptions.on(SwarmFixture.host()).withNoPeerTimeout(Duration.ofSeconds(60))));
+        fetch.prefetch(profile);
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        int held = 0;
+        while (held < m.pieceCount() - 1 && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+            held = fetch.progress().piecesDone();
+        }
+        assertEquals(m.pieceCount() - 1, held, "every piece but the lost one arrived");
+        assertTrue(!fetch.havePiece(lost), "nobody had piece " + lost);
+    }
 }
