@@ -45,7 +45,7 @@ set -euo pipefail
 RUNS=${1:-3}; MIB=${2:-256}; N=${3:-8}; RATE=${4:-100mbit}; RACKS=${RACKS:-1}; INTER=${INTER:-100mbit}
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
 JAR=$ROOT/cli/target/cowherd.jar; TB=$HERE/testbed.sh
-COWHERD=$ROOT/cli/cowherd  # the launcher operators use: start-up friendly JVM options for seed and fetch
+COWHERD=$ROOT/cli/cowherd  # the launcher operators use: its JVM options for seed and fetch
 WORK=${WORK:-/tmp/cowherd-swarm}; PIDS=()
 [ -f "$JAR" ] || { echo "build first: ./mvnw -B -q -DskipTests package" >&2; exit 1; }
 

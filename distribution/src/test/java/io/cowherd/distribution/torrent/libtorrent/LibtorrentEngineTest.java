@@ -37,14 +37,29 @@ class LibtorrentEngineTest {
     @RegisterExtension
     final OpenResources open = new OpenResources();
 
+    /** {@code tmp/seed/golden.raw}: random bytes (seeded by {@code seed}); its torrent, tracked by a tracker of the test's own. */
+    private Metainfo trackedTorrent(long size, int pieceLength, long seed) throws Exception {
+        EmbeddedTracker tracker = open.keep(EmbeddedTracker.start(SwarmFixture.trackerAddress()));
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), size, seed);
+        Metainfo m = Metainfo.create(data, List.of(tracker.announceUrl()), pieceLength, "test");
+        tracker.track(m);
+        return m;
+    }
+
+    /** A boot profile's pieces for the tests: every fourth piece from piece 2. */
+    private static List<Integer> everyFourthFromTwo(Metainfo m) {
+        List<Integer> profile = new ArrayList<>();
+        for (int p = 2; p < m.pieceCount(); p += 4) {
+            profile.add(p);
+        }
+        return profile;
+    }
 
     @Test
     void fetchesStartingTogetherTakeDisjointStripesAndTheTraceRecordsWhatTheSeedSent() throws Exception {
         TorrentEngine engine = new LibtorrentEngine();
-        EmbeddedTracker tracker = open.keep(EmbeddedTracker.start(SwarmFixture.trackerAddress()));
-        Path data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), 12L << 20, 8);
-        Metainfo m = Metainfo.create(data, List.of(tracker.announceUrl()), 64 << 10, "test");
-        tracker.track(m);
+        Metainfo m = trackedTorrent(12L << 20, 64 << 10, 8);
+        Path data = tmp.resolve("seed/golden.raw");
         InetAddress seedHost = SwarmFixture.host();
         String prefix = tmp.resolve("trace").toString();
         System.setProperty(LibtorrentTrace.PROPERTY, prefix);
@@ -87,15 +102,10 @@ class LibtorrentEngineTest {
     @Test
     void aFetchWithABootProfileHoldsItsPiecesBeforeAnyOther() throws Exception {
         TorrentEngine engine = new LibtorrentEngine();
-        EmbeddedTracker tracker = open.keep(EmbeddedTracker.start(SwarmFixture.trackerAddress()));
-        Path data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), 16L << 20, 9);
-        Metainfo m = Metainfo.create(data, List.of(tracker.announceUrl()), 256 << 10, "test");
-        tracker.track(m);
+        Metainfo m = trackedTorrent(16L << 20, 256 << 10, 9);
+        Path data = tmp.resolve("seed/golden.raw");
         open.keep(engine.seed(m, data.getParent(), SwarmFixture.uploadLimited(engine, SessionOptions.on(SwarmFixture.host()), 2L << 20)));
-        List<Integer> profile = new ArrayList<>();
-        for (int p = 2; p < m.pieceCount(); p += 4) {
-            profile.add(p);
-        }
+        List<Integer> profile = everyFourthFromTwo(m);
         List<LibtorrentSession> fetches = new ArrayList<>();
         for (int i = 0; i < 2; i++) {
             LibtorrentSession fetch = (LibtorrentSession) open.keep(engine.fetch(m, tmp.resolve("out" + i),
@@ -134,10 +144,8 @@ class LibtorrentEngineTest {
     @Test
     void aProfilePieceNoSourceHasDoesNotHoldBackTheRest() throws Exception {
         TorrentEngine engine = new LibtorrentEngine();
-        EmbeddedTracker tracker = open.keep(EmbeddedTracker.start(SwarmFixture.trackerAddress()));
-        Path data = SwarmFixture.randomFile(tmp.resolve("seed/golden.raw"), 16L << 20, 10);
-        Metainfo m = Metainfo.create(data, List.of(tracker.announceUrl()), 256 << 10, "test");
-        tracker.track(m);
+        Metainfo m = trackedTorrent(16L << 20, 256 << 10, 10);
+        Path data = tmp.resolve("seed/golden.raw");
         int lost = 6;
         try (var f = java.nio.channels.FileChannel.open(data, java.nio.file.StandardOpenOption.WRITE)) {
             byte[] junk = new byte[4096];
@@ -145,10 +153,7 @@ class LibtorrentEngineTest {
             f.write(java.nio.ByteBuffer.wrap(junk), (long) lost * (256 << 10));
         }
         open.keep(engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host())));
-        List<Integer> profile = new ArrayList<>();
-        for (int p = 2; p < m.pieceCount(); p += 4) {
-            profile.add(p);
-        }
+        List<Integer> profile = everyFourthFromTwo(m);
         LibtorrentSession fetch = (LibtorrentSession) open.keep(engine.fetch(m, tmp.resolve("out"),
                 SessionOptions.on(SwarmFixture.host()).withNoPeerTimeout(Duration.ofSeconds(60))));
         fetch.prefetch(profile);
