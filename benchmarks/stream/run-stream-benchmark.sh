@@ -52,7 +52,9 @@ COWHERD=$PWD/cli/cowherd
 "$TB" down "$HOSTS" > /dev/null 2>&1 || true
 "$TB" up "$HOSTS" "$RATE" > /dev/null
 addr() { "$TB" addr "$1"; }
-now() { date +%s.%N; }
+now() { echo "$EPOCHREALTIME"; }
+# the waits below poll with builtins only (nap, wait_for_line): forks cost the hosts' CPU
+source benchmarks/lib/wait.sh
 
 if [ -n "${DISK:-}" ]; then
   cp --sparse=always "$DISK" "$WORK/disk.raw"
@@ -80,7 +82,7 @@ seed() {  # seed BUNDLE_DIR PORT TORRENT
   "$TB" exec 0 "$COWHERD" seed "$1" --embedded-tracker "$(addr 0):$2" --bind "$(addr 0)" --torrent "$3" ${SEED_ARGS:-} --quiet \
     > "$3.seed.out" 2>&1 &
   PIDS+=($!)
-  for _ in $(seq 600); do [ -f "$3" ] && break; sleep 0.1; done
+  for _ in $(seq 600); do [ -f "$3" ] && break; nap 0.1; done
 }
 
 # one_streamed I TORRENT D [ARGS...]: host I fetches with --serve; as soon as the export is served a
@@ -89,20 +91,20 @@ seed() {  # seed BUNDLE_DIR PORT TORRENT
 one_streamed() {
   local i=$1 torrent=$2 d=$3; shift 3
   local t0 served boot full
-  t0=$(now)
+  t0=$EPOCHREALTIME
   "$TB" exec "$i" "$COWHERD" fetch "$torrent" --into "$d" --bind "$(addr "$i")" --serve --quiet "$@" > "$d.out" 2>&1 &
   local fpid=$!
-  for _ in $(seq 3000); do grep -q '^serving disk.raw' "$d.out" 2>/dev/null && break; sleep 0.02; done
-  served=$(echo "$(now) - $t0" | bc)
+  wait_for_line "$d.out" 'serving disk.raw*' "$fpid" || { echo "host $i: the fetch ended before it served:" >&2; tail -3 "$d.out" >&2; exit 1; }
+  served=$(echo "$EPOCHREALTIME - $t0" | bc)
   qemu-img create -q -f qcow2 -b "nbd+unix:///disk.raw?socket=$d/golden.sock" -F raw "$d.clone.qcow2" "$SIZE"
   qemu-io -f qcow2 "$d.clone.qcow2" < "$WORK/reads" > /dev/null
-  boot=$(echo "$(now) - $t0" | bc)
+  boot=$(echo "$EPOCHREALTIME - $t0" | bc)
   touch "$d.booted"
-  while [ ! -f "$d/golden/disk.raw" ] && kill -0 "$fpid" 2>/dev/null; do sleep 0.05; done
-  full=$(echo "$(now) - $t0" | bc)
+  while [ ! -f "$d/golden/disk.raw" ] && kill -0 "$fpid" 2>/dev/null; do nap 0.05; done
+  full=$(echo "$EPOCHREALTIME - $t0" | bc)
   touch "$d.ended"
   # HOLD=FILE: keep serving (the others may still need this host's pieces) until FILE exists
-  while [ -n "${HOLD:-}" ] && [ ! -f "$HOLD" ] && kill -0 "$fpid" 2>/dev/null; do sleep 0.1; done
+  while [ -n "${HOLD:-}" ] && [ ! -f "$HOLD" ] && kill -0 "$fpid" 2>/dev/null; do nap 0.1; done
   kill "$fpid" 2>/dev/null || { echo "host $i: the fetch ended before the download did:" >&2; tail -3 "$d.out" >&2; }
   wait "$fpid" 2>/dev/null || true
   echo "$served $boot $full" > "$d.times"
@@ -111,11 +113,11 @@ one_streamed() {
 # one_download I TORRENT D: host I fetches, then replays the boot set from the local file. D.times: "FULL READ".
 one_download() {
   local i=$1 torrent=$2 d=$3 t0 full
-  t0=$(now)
+  t0=$EPOCHREALTIME
   "$TB" exec "$i" "$COWHERD" fetch "$torrent" --into "$d" --bind "$(addr "$i")" --quiet > "$d.out" 2>&1
-  full=$(echo "$(now) - $t0" | bc)
+  full=$(echo "$EPOCHREALTIME - $t0" | bc)
   qemu-io -r -f raw "$d/golden/disk.raw" < "$WORK/reads" > /dev/null
-  echo "$full $(echo "$(now) - $t0" | bc)" > "$d.times"
+  echo "$full $(echo "$EPOCHREALTIME - $t0" | bc)" > "$d.times"
 }
 
 # on_all FUNCTION TORRENT TAG [ARGS...]: FUNCTION on hosts 1..HOSTS at once; checks every copy
@@ -137,7 +139,7 @@ seed "$WORK/seed/golden" 6969 "$WORK/golden.torrent"
 if [ -z "${PROFILE:-}" ]; then
   # the profile of the made-up boot set: one streamed run records its reads (written when the fetch stops)
   one_streamed 1 "$WORK/golden.torrent" "$WORK/record" --record-profile "$WORK/boot-profile"
-  for _ in $(seq 100); do [ -f "$WORK/boot-profile" ] && break; sleep 0.1; done
+  for _ in $(seq 100); do [ -f "$WORK/boot-profile" ] && break; nap 0.1; done
   rm -rf "$WORK/record"*
 fi
 "$COWHERD" bundle create --into "$WORK/seed-p/golden" -f raw --boot-profile "$WORK/boot-profile" "$WORK/disk.raw" > /dev/null
@@ -152,12 +154,14 @@ if [[ " $VARIANTS " == *" seedkill "* ]]; then
   "$TB" exec 0 "$COWHERD" seed "$WORK/seed-p/golden" --tracker "$ktracker" --bind "$(addr 0)" --torrent "$WORK/golden-k.torrent" \
     "${KILL_ARGS[@]}" --quiet > /dev/null 2>&1 &
   kpid=$!
-  for _ in $(seq 600); do [ -f "$WORK/golden-k.torrent" ] && break; sleep 0.1; done
+  for _ in $(seq 600); do [ -f "$WORK/golden-k.torrent" ] && break; nap 0.1; done
   kill "$kpid"; wait "$kpid" 2>/dev/null || true
   "$TB" exec 0 "$COWHERD" tracker "$(addr 0):6980" "$WORK/golden-k.torrent" --quiet > "$WORK/tracker.out" 2>&1 &
   PIDS+=($!)
 fi
 tx0() { "$TB" exec 0 cat /sys/class/net/eth0/statistics/tx_bytes; }
+# all_marked ROUND WHAT: whether every host of the seedkill round has its WHAT (booted, ended) mark
+all_marked() { local f n=0; for f in "$WORK/k$1"-*."$2"; do [ -e "$f" ] && n=$((n + 1)); done; [ "$n" -ge "$HOSTS" ]; }
 # seedkill_round ROUND: the seedkill variant's seed, and the watcher that kills it
 seedkill_round() {
   local round=$1 spid sent0
@@ -167,15 +171,16 @@ seedkill_round() {
   spid=$!; PIDS+=($spid)
   # the hosts start once the seed is up and has announced (else their first announce finds no peer and
   # they wait for the tracker's next interval)
-  for _ in $(seq 600); do grep -q '^seeding ' "$WORK/seed-k$round.out" 2>/dev/null && break; sleep 0.05; done
+  wait_for_line "$WORK/seed-k$round.out" 'seeding *' "$spid" || { echo "the seed to kill did not start:" >&2; tail -3 "$WORK/seed-k$round.out" >&2; exit 1; }
   sleep 1
   sent0=$(tx0)
+  # the seed's log says when every piece has left it once
+  ( wait_for_line "$WORK/seed-k$round.out" '*every piece has left once*' "$spid" && touch "$WORK/k$round.sent" ) &
   ( t0=$(now)
-    until [ "$(ls "$WORK"/k"$round"-*.booted 2>/dev/null | wc -l)" -ge "$HOSTS" ]; do sleep 0.1; done
+    until all_marked "$round" booted; do nap 0.1; done
     booted=$(echo "$(now) - $t0" | bc | xargs printf '%.2f')
     if [ "${SEEDKILL:-held}" = held ]; then
-      until grep -q 'every piece has left once' "$WORK/seed-k$round.out" \
-          || [ "$(ls "$WORK"/k"$round"-*.ended 2>/dev/null | wc -l)" -ge "$HOSTS" ]; do sleep 0.1; done
+      until [ -e "$WORK/k$round.sent" ] || all_marked "$round" ended; do nap 0.1; done
     fi
     kill "$spid"
     done_hosts=$(find "$WORK" -path "$WORK/k$round-*/golden/disk.raw" 2>/dev/null | wc -l)
@@ -183,7 +188,7 @@ seedkill_round() {
       "after sending $(( ($(tx0) - sent0) >> 20 )) MiB;" \
       "$(grep -q 'every piece has left once' "$WORK/seed-k$round.out" && echo "every piece had left it once" || echo "not every piece had left it");" \
       "$done_hosts of $HOSTS hosts had the whole disk then"
-    until [ "$(ls "$WORK"/k"$round"-*.ended 2>/dev/null | wc -l)" -ge "$HOSTS" ]; do sleep 0.2; done
+    until all_marked "$round" ended; do nap 0.2; done
     touch "$WORK/k$round.release"
   ) &
   local wpid=$! pids=()

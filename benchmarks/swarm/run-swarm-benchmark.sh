@@ -58,7 +58,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-now() { date +%s.%N; }
+now() { echo "$EPOCHREALTIME"; }
+# the waits below poll with builtins only (nap, wait_for_line): forks cost the hosts' CPU
+source "$ROOT/benchmarks/lib/wait.sh"
 declare -A ADDRS
 addr() { echo "${ADDRS[$1]}"; }
 
@@ -86,11 +88,10 @@ inter_end() {
 }
 
 wait_marks() {  # wait_marks PATTERN: until every host's marker file exists
-  while :; do
-    local done=0 i
-    for i in $(seq 1 "$N"); do [ -e "$(printf "$1" "$i")" ] && done=$((done + 1)); done
-    [ "$done" = "$N" ] && return 0
-    sleep 0.05
+  local i f
+  for i in $(seq 1 "$N"); do
+    printf -v f "$1" "$i"
+    until [ -e "$f" ]; do nap 0.05; done
   done
 }
 
@@ -101,28 +102,26 @@ run_cowherd() {  # run_cowherd [ENGINE]
   rm -rf "$WORK"/h* "$WORK/t.torrent" "$WORK/seed.log"
   env ${SEED_JAVA_OPTS:+"COWHERD_JAVA_OPTS=$SEED_JAVA_OPTS"} "$TB" exec 0 "$COWHERD" seed "$WORK/seed/payload" "${eopt[@]}" --embedded-tracker "$(addr 0):6969" \
       --bind "$(addr 0)" --torrent "$WORK/t.torrent" ${PIECE:+--piece-size "$PIECE"} ${SEED_ARGS:-} > "$WORK/seed.log" 2>&1 & track $!
-  until grep -q '^seeding' "$WORK/seed.log" 2>/dev/null; do sleep 0.1; done
+  wait_for_line "$WORK/seed.log" 'seeding*' "${PIDS[-1]}" || { echo "the seed did not start:" >&2; tail -3 "$WORK/seed.log" >&2; exit 1; }
   grep '^engine' "$WORK/seed.log" >&2 || true
   inter_start
   local t0; t0=$(now)
+  local watchers=() fp
   for i in $(seq 1 "$N"); do
     mkdir -p "$WORK/h$i"
     "$TB" exec "$i" "$COWHERD" fetch "$WORK/t.torrent" "${eopt[@]}" --into "$WORK/h$i" --bind "$(addr "$i")" \
-        --quiet --seed-after ${FETCH_ARGS:-} > "$WORK/h$i.log" 2>&1 & track $!
+        --quiet --seed-after ${FETCH_ARGS:-} > "$WORK/h$i.log" 2>&1 & fp=$!; track $fp
+    # a watcher per host notes when its log says "fetched"
+    ( wait_for_line "$WORK/h$i.log" 'fetched*' "$fp" && echo "$EPOCHREALTIME" > "$WORK/h$i.done" ) & watchers+=($!)
   done
-  local fin=() done_hosts=0 f
-  # one grep per round (forks are slow on two busy cores): the hosts whose log says "fetched"
-  local t1
-  while [ "$done_hosts" -lt "$N" ]; do
-    local seen; seen=$(grep -l '^fetched' "$WORK"/h*.log 2>/dev/null || true); t1=$(now); done_hosts=0
-    for f in $seen; do
-      done_hosts=$((done_hosts + 1)); f=${f##*/h}; f=${f%.log}
-      [ -n "${fin[$f]:-}" ] || fin[$f]=$t1
-    done
-    [ "$done_hosts" -lt "$N" ] && sleep 0.05
-  done
+  wait "${watchers[@]}" || true
   inter_end
-  for f in "${!fin[@]}"; do fin[$f]=$(echo "${fin[$f]} - $t0" | bc); done
+  local fin=() t1=0
+  for i in $(seq 1 "$N"); do
+    [ -s "$WORK/h$i.done" ] || { echo "host $i: the fetch ended without fetching:" >&2; tail -3 "$WORK/h$i.log" >&2; exit 1; }
+    fin[$i]=$(echo "$(< "$WORK/h$i.done") - $t0" | bc)
+    t1=$(echo "if ($(< "$WORK/h$i.done") > $t1) $(< "$WORK/h$i.done") else $t1" | bc)
+  done
   [ -n "${TIMELINE:-}" ] && echo "started at $t0 (epoch s); hosts done at (s): ${fin[*]}" >&2
   for i in $(seq 1 "$N"); do cmp -s "$SRC" "$WORK/h$i/payload/image.raw" || { echo "host $i: bytes differ" >&2; exit 1; }; done
   stop_pids
