@@ -519,9 +519,11 @@ public final class InitialSeeder implements TorrentSession {
         }
     }
 
-    /** Whether every piece has left this seed at least once. */
-    public boolean everyPieceOffered() {
-        return assignment.allOfferedOnce();
+    /** Whether every piece has left this seed in full at least once (since it started). */
+    public boolean everyPieceSent() {
+        synchronized (sentOnce) {
+            return sentOnce.cardinality() == metainfo.pieceCount();
+        }
     }
 
     @Override

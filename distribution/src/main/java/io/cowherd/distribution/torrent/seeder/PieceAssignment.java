@@ -7,8 +7,8 @@ import java.util.Map;
 
 /**
  * Which pieces an {@link InitialSeeder} offers to which peer: each piece to one peer only, as long
- * as there are pieces no peer has been offered or holds, so that every byte leaves the seed once
- * and the peers pass the pieces to each other.
+ * as there are pieces no connected peer has been offered or holds, so that every byte leaves the
+ * seed once and the peers pass the pieces to each other.
  *
  * <p>A peer is offered (told "I have") a few pieces at a time and more as the previous ones leave;
  * a fast peer so takes more of the seed's upload than a slow one, and no peer waits for a fixed
@@ -28,6 +28,14 @@ import java.util.Map;
  * boot clones while the master arrives find their boot sets in the swarm soon; a peer cannot ask an
  * initial seed for a piece it has not been offered), then in index order.
  *
+ * <p>Waves: only connected peers count. A seed that outlives its first fetches serves the next
+ * hosts (a fleet that grows, a second batch) as it served the first: once those peers have left,
+ * their pieces are new again, offered once each and in the order given. Counting every piece ever
+ * offered instead left a second wave with the end-of-transfer rule below for everything: every
+ * peer offered the same pieces in index order (a boot profile's first no more), most of them sent
+ * several times (eight hosts streaming a Debian disk read their boot sets in 30.8 s instead of
+ * 24.6 s in the wave before).
+ *
  * <p>Peers are keys of any type (the seeder uses its connections). Thread-safe.
  */
 final class PieceAssignment {
@@ -36,16 +44,9 @@ final class PieceAssignment {
     static final long STALL_NANOS = 2_000_000_000L;
 
     private final int pieces;
-    /**
-     * Pieces offered to some peer at least once, or announced by one (a seed restarted, or hosts
-     * that already hold part of the data, should not send those again).
-     */
-    private final BitSet offeredOnce = new BitSet();
     private final Map<Object, Peer> peers = new HashMap<>();
     /** Pieces to offer before the others, in this order. */
     private final int[] first;
-    /** Where in {@link #first} the pieces not yet offered once begin. */
-    private int firstFrom;
 
     private static final class Peer {
         /** What the peer announced (bitfield, HAVE). */
@@ -101,7 +102,6 @@ final class PieceAssignment {
             return;
         }
         p.has.set(piece);
-        offeredOnce.set(piece);
         p.pending.clear(piece);
         p.unconfirmed.clear(piece);
         p.lastGain = now;
@@ -138,9 +138,9 @@ final class PieceAssignment {
         return p == null ? 0 : p.pending.cardinality();
     }
 
-    /** Whether every piece has been offered to some peer. */
+    /** Whether every piece has been offered to a connected peer, or is held by one. */
     synchronized boolean allOfferedOnce() {
-        return offeredOnce.cardinality() == pieces;
+        return inSwarm().cardinality() == pieces;
     }
 
     /**
@@ -156,23 +156,21 @@ final class PieceAssignment {
         int need = target - p.pending.cardinality();
         // fresh pieces first, in order: each leaves the seed once; to a far peer only when no near one takes them
         boolean fresh = p.near || !nearPeerTakes(now);
-        while (firstFrom < first.length && offeredOnce.get(first[firstFrom])) {
-            firstFrom++;
-        }
-        for (int k = firstFrom; fresh && need > 0 && k < first.length; k++) {
+        BitSet swarm = inSwarm();
+        for (int k = 0; fresh && need > 0 && k < first.length; k++) {
             int i = first[k];
-            if (!offeredOnce.get(i) && !p.has.get(i)) {
+            if (!swarm.get(i)) {
                 take(p, i, out);
+                swarm.set(i);
                 need--;
             }
         }
-        for (int i = offeredOnce.nextClearBit(0); fresh && need > 0 && i < pieces; i = offeredOnce.nextClearBit(i + 1)) {
-            if (!p.has.get(i)) {
-                take(p, i, out);
-                need--;
-            }
+        for (int i = swarm.nextClearBit(0); fresh && need > 0 && i < pieces; i = swarm.nextClearBit(i + 1)) {
+            take(p, i, out);
+            swarm.set(i);
+            need--;
         }
-        if (offeredOnce.cardinality() == pieces) {
+        if (swarm.cardinality() == pieces) {
             BitSet lacking = new BitSet();
             lacking.set(0, pieces);
             lacking.andNot(p.has);
@@ -215,8 +213,18 @@ final class PieceAssignment {
     private void take(Peer p, int piece, BitSet out) {
         p.offered.set(piece);
         p.pending.set(piece);
-        offeredOnce.set(piece);
         out.set(piece);
+    }
+
+    /** Pieces a connected peer holds, is being sent by the seed, or was sent and has not announced yet. */
+    private BitSet inSwarm() {
+        BitSet b = new BitSet(pieces);
+        for (Peer q : peers.values()) {
+            b.or(q.has);
+            b.or(q.pending);
+            b.or(q.unconfirmed);
+        }
+        return b;
     }
 
     /** For each piece, how many other connected peers hold it or are receiving it from the seed. */

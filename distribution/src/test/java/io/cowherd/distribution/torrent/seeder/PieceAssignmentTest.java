@@ -90,6 +90,37 @@ class PieceAssignmentTest {
         assertEquals(toGone, again, "the three pieces no connected peer holds");
     }
 
+    /**
+     * A seed that outlives its first fetches: the next wave of hosts is served as the first was,
+     * each piece once, the given order first (with every piece ever offered counted, the second
+     * wave got the end-of-transfer rule: both peers offered piece 0 first).
+     */
+    @Test
+    void aSecondWaveGetsEachPieceOnceInTheGivenOrderAgain() {
+        PieceAssignment a = new PieceAssignment(6, List.of(4, 1));
+        for (String p : new String[] {"a", "b"}) {
+            a.connected(p, T0);
+        }
+        for (int round = 0; round < 20 && !a.allOfferedOnce(); round++) {
+            String p = round % 2 == 0 ? "a" : "b";
+            receiveAll(a, p, a.offer(p, 1, T0), T0);
+        }
+        a.disconnected("a");
+        a.disconnected("b");
+        assertFalse(a.allOfferedOnce(), "no connected peer holds anything");
+        a.connected("c", T0);
+        a.connected("d", T0);
+        List<Integer> order = new java.util.ArrayList<>();
+        for (int round = 0; round < 6; round++) {
+            String p = round % 2 == 0 ? "c" : "d";
+            BitSet o = a.offer(p, 1, T0);
+            o.stream().forEach(order::add);
+            receiveAll(a, p, o, T0);
+        }
+        assertEquals(List.of(4, 1, 0, 2, 3, 5), order, "each piece once, the given ones first");
+        assertTrue(a.allOfferedOnce());
+    }
+
     @Test
     void oncePiecesAreAllOutTheRarestAreOfferedToHelpThemSpread() {
         PieceAssignment a = new PieceAssignment(4);
