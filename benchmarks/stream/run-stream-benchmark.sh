@@ -25,7 +25,8 @@
 # Usage: benchmarks/stream/run-stream-benchmark.sh [SIZE_MIB=256] [RATE=100mbit] [BOOT_MIB=24] [ROUNDS=3]
 #   env: HOSTS=8; DISK=FILE (a raw disk to ship instead of SIZE_MIB random bytes); PROFILE=FILE (its
 #   boot profile; its disk must be the bundle's disk.raw); VARIANTS="profile plain download"; NO_BUILD=1;
-#   SEED_ARGS (added to every seed, e.g. "--initial-seeding --piece-size 128K"; seedkill's seed is an initial one either way)
+#   SEED_ARGS (added to every seed; default --initial-seeding, the best measured for streaming fleets
+#   (docs/nbd.md); SEED_ARGS= for a plain seed; seedkill's seed is an initial one either way)
 #   (as root; needs qemu-utils, see scripts/install-test-peers.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,6 +36,7 @@ BOOT_MIB=${3:-24}
 ROUNDS=${4:-3}
 HOSTS=${HOSTS:-8}
 VARIANTS=${VARIANTS:-profile plain download seedkill}
+SEED_ARGS=${SEED_ARGS---initial-seeding}
 export TB_PREFIX=${TB_PREFIX:-cst} TB_NET=${TB_NET:-10.76.0}
 TB=$PWD/benchmarks/swarm/testbed.sh
 WORK=$(mktemp -d /var/tmp/cowherd-stream.XXXXXX)
@@ -79,7 +81,7 @@ PY
 fi
 
 seed() {  # seed BUNDLE_DIR PORT TORRENT
-  "$TB" exec 0 "$COWHERD" seed "$1" --embedded-tracker "$(addr 0):$2" --bind "$(addr 0)" --torrent "$3" ${SEED_ARGS:-} --quiet \
+  "$TB" exec 0 "$COWHERD" seed "$1" --embedded-tracker "$(addr 0):$2" --bind "$(addr 0)" --torrent "$3" $SEED_ARGS --quiet \
     > "$3.seed.out" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 600); do [ -f "$3" ] && break; nap 0.1; done
@@ -150,7 +152,7 @@ if [[ " $VARIANTS " == *" seedkill "* ]]; then
   # writes the torrent (the same info hash every time) for the tracker to track
   ktracker="http://$(addr 0):6980/announce"
   # SEED_ARGS too (e.g. --piece-size), with --initial-seeding once
-  read -ra KILL_ARGS <<< "$(sed 's/--initial-seeding//g' <<< "${SEED_ARGS:-}") --initial-seeding"
+  read -ra KILL_ARGS <<< "$(sed 's/--initial-seeding//g' <<< "$SEED_ARGS") --initial-seeding"
   "$TB" exec 0 "$COWHERD" seed "$WORK/seed-p/golden" --tracker "$ktracker" --bind "$(addr 0)" --torrent "$WORK/golden-k.torrent" \
     "${KILL_ARGS[@]}" --quiet > /dev/null 2>&1 &
   kpid=$!
