@@ -69,6 +69,14 @@ final class PieceAssignment {
             lastGain = now;
             lastDrawn = now;
         }
+
+        /** What it holds, or is being sent by the seed, or was sent and has not announced yet. */
+        BitSet heldOrComing() {
+            BitSet b = (BitSet) has.clone();
+            b.or(pending);
+            b.or(unconfirmed);
+            return b;
+        }
     }
 
     PieceAssignment(int pieces) {
@@ -138,8 +146,8 @@ final class PieceAssignment {
         return p == null ? 0 : p.pending.cardinality();
     }
 
-    /** Whether every piece has been offered to a connected peer, or is held by one. */
-    synchronized boolean allOfferedOnce() {
+    /** Whether every piece is held by a connected peer or has been offered to one. */
+    synchronized boolean everyPieceInSwarm() {
         return inSwarm().cardinality() == pieces;
     }
 
@@ -216,13 +224,11 @@ final class PieceAssignment {
         out.set(piece);
     }
 
-    /** Pieces a connected peer holds, is being sent by the seed, or was sent and has not announced yet. */
+    /** Pieces a connected peer holds or is receiving from the seed: the swarm's. */
     private BitSet inSwarm() {
         BitSet b = new BitSet(pieces);
         for (Peer q : peers.values()) {
-            b.or(q.has);
-            b.or(q.pending);
-            b.or(q.unconfirmed);
+            b.or(q.heldOrComing());
         }
         return b;
     }
@@ -232,10 +238,7 @@ final class PieceAssignment {
         int[] n = new int[pieces];
         for (Peer q : peers.values()) {
             if (q != except) {
-                BitSet b = (BitSet) q.has.clone();
-                b.or(q.pending);
-                b.or(q.unconfirmed);
-                b.stream().filter(i -> i < pieces).forEach(i -> n[i]++);
+                q.heldOrComing().stream().filter(i -> i < pieces).forEach(i -> n[i]++);
             }
         }
         return n;

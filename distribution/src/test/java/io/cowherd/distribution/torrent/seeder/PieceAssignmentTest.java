@@ -31,14 +31,14 @@ class PieceAssignmentTest {
         BitSet slowGot = a.offer(slow, 2, T0); // the slow peer never finishes these
         seen.or(slowGot);
         int fastGot = 0;
-        for (int round = 0; round < 100 && !a.allOfferedOnce(); round++) {
+        for (int round = 0; round < 100 && !a.everyPieceInSwarm(); round++) {
             BitSet o = a.offer(fast, 2, T0);
             assertFalse(o.intersects(seen), "a piece offered twice while others were never offered: " + o);
             seen.or(o);
             fastGot += o.cardinality();
             receiveAll(a, fast, o, T0);
         }
-        assertTrue(a.allOfferedOnce());
+        assertTrue(a.everyPieceInSwarm());
         assertEquals(40, seen.cardinality());
         assertEquals(38, fastGot, "the peer that took its pieces got every piece but the slow one's two");
         assertEquals(2, a.pending(slow));
@@ -54,7 +54,7 @@ class PieceAssignmentTest {
         a.connected("q", T0);
         a.hasAll("q", BitSet.valueOf(new long[] {1L << 7}), T0); // q holds 7: nobody is offered it
         List<Integer> order = new java.util.ArrayList<>();
-        for (int round = 0; round < 20 && !a.allOfferedOnce(); round++) {
+        for (int round = 0; round < 20 && !a.everyPieceInSwarm(); round++) {
             BitSet o = a.offer(round % 2 == 0 ? "p" : "q", 1, T0);
             o.stream().forEach(order::add);
             receiveAll(a, round % 2 == 0 ? "p" : "q", o, T0);
@@ -83,7 +83,7 @@ class PieceAssignmentTest {
         BitSet toGone = a.offer("gone", 3, T0);
         BitSet toStays = a.offer("stays", 3, T0);
         receiveAll(a, "stays", toStays, T0);
-        assertTrue(a.allOfferedOnce());
+        assertTrue(a.everyPieceInSwarm());
         a.sent("gone", toGone.nextSetBit(0), T0); // sent, never announced: lost with its receiver too
         a.disconnected("gone");
         BitSet again = a.offer("stays", 3, T0);
@@ -101,13 +101,13 @@ class PieceAssignmentTest {
         for (String p : new String[] {"a", "b"}) {
             a.connected(p, T0);
         }
-        for (int round = 0; round < 20 && !a.allOfferedOnce(); round++) {
+        for (int round = 0; round < 20 && !a.everyPieceInSwarm(); round++) {
             String p = round % 2 == 0 ? "a" : "b";
             receiveAll(a, p, a.offer(p, 1, T0), T0);
         }
         a.disconnected("a");
         a.disconnected("b");
-        assertFalse(a.allOfferedOnce(), "no connected peer holds anything");
+        assertFalse(a.everyPieceInSwarm(), "no connected peer holds anything");
         a.connected("c", T0);
         a.connected("d", T0);
         List<Integer> order = new java.util.ArrayList<>();
@@ -118,7 +118,7 @@ class PieceAssignmentTest {
             receiveAll(a, p, o, T0);
         }
         assertEquals(List.of(4, 1, 0, 2, 3, 5), order, "each piece once, the given ones first");
-        assertTrue(a.allOfferedOnce());
+        assertTrue(a.everyPieceInSwarm());
     }
 
     @Test
@@ -166,7 +166,7 @@ class PieceAssignmentTest {
         a.connected("far", false, T0);
         long now = T0;
         BitSet toNear = new BitSet();
-        for (int round = 0; round < 100 && !a.allOfferedOnce(); round++) {
+        for (int round = 0; round < 100 && !a.everyPieceInSwarm(); round++) {
             now += 100_000_000L; // a piece every 100 ms: the near peer keeps drawing
             assertTrue(a.offer("far", 4, now).isEmpty(), "a new piece offered to the far peer in round " + round);
             BitSet o = a.offer("near", 4, now);
