@@ -972,11 +972,21 @@ final class LibtorrentSession implements TorrentSession {
         closed = true;
         monitor.shutdownNow();
         nativeLock.writeLock().lock();
+        // libtorrent4j's stop() sleeps 750 ms (ignoring an interrupt) for its alert thread to see the
+        // session gone, then joins that thread anyway: an interrupt ends the sleep at once, the join
+        // still waits. The sleep was most of the time after a fetch completed (0.76 s of 3.97 s for
+        // 1 GiB on loopback).
+        boolean interrupted = Thread.interrupted();
         try {
+            Thread.currentThread().interrupt();
             session.stop(); // closes connections and files; pieces written so far stay in the .part files
         } catch (RuntimeException e) {
             LOG.debug("stopping the libtorrent session: {}", e.toString());
         } finally {
+            Thread.interrupted(); // still set if stop() returned before its sleep
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
             nativeLock.writeLock().unlock();
             if (trace != null) {
                 trace.close();

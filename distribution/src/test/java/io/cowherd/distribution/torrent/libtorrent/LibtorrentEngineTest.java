@@ -1,6 +1,7 @@
 package io.cowherd.distribution.torrent.libtorrent;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cowherd.distribution.torrent.Metainfo;
@@ -165,5 +166,24 @@ class LibtorrentEngineTest {
         }
         assertEquals(m.pieceCount() - 1, held, "every piece but the lost one arrived");
         assertTrue(!fetch.havePiece(lost), "nobody had piece " + lost);
+    }
+
+    /** close() interrupts its own thread to cut libtorrent4j's stop() short: the caller must not see it. */
+    @Test
+    void closingASessionLeavesTheCallersInterruptStatusAsItWas() throws Exception {
+        TorrentEngine engine = new LibtorrentEngine();
+        Metainfo m = trackedTorrent(1L << 20, 256 << 10, 11);
+        Path data = tmp.resolve("seed/golden.raw");
+        engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host())).close();
+        assertFalse(Thread.currentThread().isInterrupted(), "close() left an interrupt behind");
+
+        var seed = engine.seed(m, data.getParent(), SessionOptions.on(SwarmFixture.host()));
+        Thread.currentThread().interrupt();
+        try {
+            seed.close();
+            assertTrue(Thread.currentThread().isInterrupted(), "close() swallowed the caller's interrupt");
+        } finally {
+            Thread.interrupted();
+        }
     }
 }
