@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The launcher cli/cowherd and its class-data archive (AppCDS) for seed and fetch: a first run writes
-# it, a later run checks, adopts and maps it; --help writes none; an archive cut short or damaged is
+# it, a later run checks, adopts and maps it (one of several written at once; the others dropped); --help writes none; an archive cut short or damaged is
 # dropped (mapped, it would crash the JVM), one of another jar replaced; the JVM's messages never
 # reach the output; the command's PID is the JVM's (exec), so a kill reaches it. Runs a copy of the launcher and the built jar in a
 # scratch directory with its own cache (XDG_CACHE_HOME), a seed on loopback.
@@ -72,8 +72,21 @@ no_jvm_messages "$T/s5.out"
 now=$(archives seed)
 [ "$(wc -l <<< "$now")" = 1 ] && [ "${now%.*}" != "${first%.*}" ] || fail "after the jar changed: '$now'"
 
-# the command's own output is untouched: a fetch of the seed's payload, then its JSON
+# first runs that started together each wrote one (archive.PID): a later run adopts one and drops
+# the others whose writers have ended, also once the archive is in place; a writer's still running is kept
+true & dead1=$!; true & dead2=$!; true & dead3=$!; wait "$dead1" "$dead2" "$dead3" || true
+dir=$XDG_CACHE_HOME/cowherd
+cp "$dir/$now" "$dir/${now%.*}.$dead1"; cp "$dir/$now" "$dir/${now%.*}.$dead2"; cp "$dir/$now" "$dir/${now%.*}.$$"
 seed_run "$T/s6.out"
+kill "$SEED"; wait "$SEED" || true
+[ "$(archives seed | tr '\n' ' ')" = "${now%.*} ${now%.*}.$$ " ] || fail "after runs that started together: $(archives seed)"
+cp "$dir/${now%.*}" "$dir/${now%.*}.$dead3"
+seed_run "$T/s7.out"
+kill "$SEED"; wait "$SEED" || true
+[ "$(archives seed | tr '\n' ' ')" = "${now%.*} ${now%.*}.$$ " ] || fail "a late one was not dropped: $(archives seed)"
+
+# the command's own output is untouched: a fetch of the seed's payload, then its JSON
+seed_run "$T/s8.out"
 "$C" fetch "$T/p.torrent" --into "$T/f" --bind 127.0.0.2 --output json > "$T/f.json" 2> "$T/f.json.err"
 kill "$SEED"; wait "$SEED" || true
 python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$T/f.json" || fail "fetch --output json: $(head -c 300 "$T/f.json")"
