@@ -227,7 +227,10 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # the figures: medians over hosts and rounds, the bound for the boot set, the ratios
-python3 - "$WORK" "$RATE" "$SIZE" "$HOSTS" "$ROUNDS" "$VARIANTS" "$WORK/golden.torrent" <<'PY'
+# the pieces the boot set touches: in the profile bundle's torrent when there is one (a bundle
+# with a boot profile gets smaller pieces), else the plain one's
+torrent=$WORK/golden-p.torrent; [ -f "$torrent" ] || torrent=$WORK/golden.torrent
+python3 - "$WORK" "$RATE" "$SIZE" "$HOSTS" "$ROUNDS" "$VARIANTS" "$torrent" <<'PY'
 import os, re, statistics, sys
 work, rate, size, hosts, rounds, variants = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6].split()
 m = re.fullmatch(r"(\d+)(k|m|g)bit", rate)
@@ -238,7 +241,8 @@ spans, covered, end = sorted((o, o + n) for o, n in reads), 0, -1
 for a, b in spans:
     if b > end:
         covered += b - max(a, end); end = b
-# the piece length the bundle's torrent chose, from its "piece length" key
+# the piece length the bundle's torrent chose, from its "piece length" key (the disk's offset in the
+# torrent is left out: the profile and the manifest, tens of KiB, come before it)
 meta = open(sys.argv[7], "rb").read()
 plen = int(re.search(rb"12:piece lengthi(\d+)e", meta).group(1))
 pieces = {p for o, n in reads for p in range(o // plen, (o + n - 1) // plen + 1)}

@@ -11,7 +11,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import io.cowherd.Pool;
+import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.Pools;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -156,6 +158,37 @@ class DistributionCliTest {
         assertEquals("golden", fetched.get("masters").get(0).get("name").asText());
         assertEquals("master", fetched.get("masters").get(0).get("role").asText());
         assertFalse(f.err().contains("%"), "--quiet: no progress: " + f.err());
+    }
+
+    /**
+     * A bundle with a boot profile is cut into about twice as many pieces as one without (a boot
+     * waits for whole pieces); {@code --piece-size} still decides when given.
+     */
+    @Test
+    void aBundleWithABootProfileIsSeededInSmallerPieces() throws Exception {
+        Path disk = dir.resolve("big.raw");
+        try (var f = new java.io.RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(300L << 20); // sparse: 256 KiB pieces by the usual rule, 128 KiB for streaming
+        }
+        Path profile = Files.writeString(dir.resolve("profile"), "cowherd-boot-profile\t1\nbig.raw\t0\t4096\n");
+        CliTest.Run r = CliTest.cowherd("bundle", "create", "--into", dir.resolve("p/big").toString(), "-f", "raw",
+                "--boot-profile", profile.toString(), disk.toString());
+        assertEquals(0, r.exit(), r.err());
+        long size = Bundle.open(dir.resolve("p/big")).manifest().totalSize();
+        assertEquals(256 << 10, io.cowherd.distribution.torrent.Metainfo.choosePieceLength(size), "the usual rule");
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        for (String[] c : new String[][] {{"128K"}, {"1M", "--piece-size", "1M"}}) {
+            int port;
+            try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                port = s.getLocalPort();
+            }
+            List<String> args = new java.util.ArrayList<>(List.of("seed", dir.resolve("p/big").toString(),
+                    "--embedded-tracker", "127.0.0.1:" + port, "--bind", "127.0.2.30", "--torrent",
+                    dir.resolve("p" + c[0] + ".torrent").toString(), "--output=json"));
+            args.addAll(List.of(c).subList(1, c.length));
+            String seedOut = startSeed("}", args.toArray(String[]::new));
+            assertEquals(Sizes.parse(c[0]), json.readTree(seedOut).get("piece-size").asLong(), seedOut);
+        }
     }
 
     /**

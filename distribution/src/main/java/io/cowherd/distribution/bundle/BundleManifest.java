@@ -52,6 +52,11 @@ public record BundleManifest(List<BundleFile> files) {
         return files.stream().filter(f -> f.role() == FileRole.DISK).toList();
     }
 
+    /** The boot profile ({@link FileRole#BOOT_PROFILE}), if the bundle carries one. */
+    public Optional<BundleFile> bootProfile() {
+        return files.stream().filter(f -> f.role() == FileRole.BOOT_PROFILE).findFirst();
+    }
+
     /** The file called {@code name}, if any. */
     public Optional<BundleFile> file(String name) {
         return files.stream().filter(f -> f.name().equals(name)).findFirst();

@@ -4,7 +4,6 @@ import io.cowherd.distribution.bundle.BootProfile;
 import io.cowherd.distribution.bundle.BundleFile;
 import io.cowherd.distribution.bundle.BundleIntegrityException;
 import io.cowherd.distribution.bundle.BundleManifest;
-import io.cowherd.distribution.bundle.FileRole;
 import io.cowherd.distribution.nbd.NbdExport;
 import io.cowherd.distribution.nbd.NbdServer;
 import io.cowherd.distribution.torrent.EngineFeature;
@@ -131,7 +130,7 @@ public final class MasterStream implements AutoCloseable {
                             disk.virtualSize()));
                     diskEntries.put(disk.name(), f);
                 }
-                Optional<BundleFile> profile = manifest.files().stream().filter(x -> x.role() == FileRole.BOOT_PROFILE).findFirst();
+                Optional<BundleFile> profile = manifest.bootProfile();
                 if (profile.isPresent()) {
                     Metainfo.FileEntry pf = m.topLevelFile(profile.get().name());
                     if (pf == null) {

@@ -5,7 +5,6 @@ import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.bundle.BundleFile;
 import io.cowherd.distribution.bundle.BundleIntegrityException;
 import io.cowherd.distribution.bundle.BundleManifest;
-import io.cowherd.distribution.bundle.FileRole;
 import io.cowherd.distribution.torrent.Metainfo;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -66,7 +65,7 @@ public final class ProfilePieces {
      *     or the profile is malformed
      */
     public static List<Integer> ofBundle(Bundle bundle, Metainfo m) {
-        Optional<BundleFile> profile = bundle.manifest().files().stream().filter(f -> f.role() == FileRole.BOOT_PROFILE).findFirst();
+        Optional<BundleFile> profile = bundle.manifest().bootProfile();
         if (profile.isEmpty()) {
             return List.of();
         }
