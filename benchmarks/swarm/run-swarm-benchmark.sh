@@ -258,7 +258,7 @@ printf ') s\n'
 # The goals are the benchmark's (256 MiB to 8 hosts; in two racks 128 MiB to 24 hosts at 20
 # Mbit/s); a smaller check says nothing about them.
 goal=''; copy_goal=''
-[ "$RACKS" = 1 ] && [ "$MIB" = 256 ] && [ "$N" = 8 ] && goal=' (goal <= 1.25x)'
+[ "$RACKS" = 1 ] && [ "$MIB" = 256 ] && [ "$N" = 8 ] && goal=' (goal <= 1.15x)'
 if [ "$RACKS" = 2 ] && [ "$MIB" = 128 ] && [ "$N" = 24 ] && [ "$RATE" = 20mbit ]; then
   goal=' (goal for initial <= 1.25x)'; copy_goal=' (goal with locality <= 1.3)'
 fi
