@@ -26,7 +26,8 @@
 #   env: HOSTS=8; DISK=FILE (a raw disk to ship instead of SIZE_MIB random bytes); PROFILE=FILE (its
 #   boot profile; its disk must be the bundle's disk.raw); VARIANTS="profile plain download"; NO_BUILD=1;
 #   SEED_ARGS (added to every seed; default --initial-seeding, the best measured for streaming fleets
-#   (docs/nbd.md); SEED_ARGS= for a plain seed; seedkill's seed is an initial one either way)
+#   (docs/nbd.md); SEED_ARGS= for a plain seed; seedkill's seed is an initial one either way);
+#   FETCH_ARGS (added to the streamed fetches, e.g. -v); KEEP=1 keeps the work directory and its logs
 #   (as root; needs qemu-utils, see scripts/install-test-peers.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -46,7 +47,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   "$TB" down "$HOSTS" > /dev/null 2>&1 || true
-  rm -rf "$WORK"
+  if [ -n "${KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 [ -n "${NO_BUILD:-}" ] || ./mvnw -q -B -DskipTests -pl cli -am package
@@ -94,7 +95,8 @@ one_streamed() {
   local i=$1 torrent=$2 d=$3; shift 3
   local t0 served boot full
   t0=$EPOCHREALTIME
-  "$TB" exec "$i" "$COWHERD" fetch "$torrent" --into "$d" --bind "$(addr "$i")" --serve --quiet "$@" > "$d.out" 2>&1 &
+  # shellcheck disable=SC2086 # FETCH_ARGS is a list of options
+  "$TB" exec "$i" "$COWHERD" fetch "$torrent" --into "$d" --bind "$(addr "$i")" --serve --quiet ${FETCH_ARGS:-} "$@" > "$d.out" 2>&1 &
   local fpid=$!
   wait_for_line "$d.out" 'serving disk.raw*' "$fpid" || { echo "host $i: the fetch ended before it served:" >&2; tail -3 "$d.out" >&2; exit 1; }
   served=$(echo "$EPOCHREALTIME - $t0" | bc)
@@ -222,6 +224,7 @@ for round in $(seq "$ROUNDS"); do
     tag=$(case $v in profile) echo p ;; plain) echo s ;; download) echo f ;; seedkill) echo k ;; esac)
     for i in $(seq "$HOSTS"); do cat "$WORK/$tag$round-$i.times" >> "$WORK/$v.times"; done
     echo "round $round $v: $(for i in $(seq "$HOSTS"); do printf '[%s] ' "$(cat "$WORK/$tag$round-$i.times")"; done)"
+    [ -z "${KEEP:-}" ] || { mkdir -p "$WORK/logs"; cp "$WORK/$tag$round-"*.out "$WORK/logs/"; }
     rm -rf "$WORK/$tag$round-"*
   done
 done
