@@ -402,8 +402,8 @@ public final class Metainfo {
      * for whole pieces, so smaller pieces move fewer bytes before the guest has what it reads; too
      * small, and the hosts' per-piece work slows the swarm. The Debian guest's boot (96.4 MiB read
      * from a 768 MiB disk) touches 178 MiB in 512 KiB pieces, 150 MiB in 256 KiB, 128 MiB in 128
-     * KiB; streamed to 8 hosts at 100 Mbit/s its boot set took 23.49 s, 20.57 s and 28.49 s (medians
-     * of 3 rounds, docs/nbd.md), with the full download no slower at 256 KiB.
+     * KiB; streamed to 8 hosts at 100 Mbit/s its boot set took 23.49 s, 20.57-23.42 s (three runs)
+     * and 28.49 s (medians of 3 rounds, docs/nbd.md), with the full download no slower at 256 KiB.
      */
     public static int choosePieceLengthForStreaming(long totalSize) {
         return choosePieceLength(totalSize, 4096);
