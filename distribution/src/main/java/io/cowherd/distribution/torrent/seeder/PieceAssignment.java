@@ -70,12 +70,11 @@ final class PieceAssignment {
             lastDrawn = now;
         }
 
-        /** What it holds, or is being sent by the seed, or was sent and has not announced yet. */
-        BitSet heldOrComing() {
-            BitSet b = (BitSet) has.clone();
+        /** Adds to {@code b} what it holds, or is being sent by the seed, or was sent and has not announced yet. */
+        void addHeldOrComing(BitSet b) {
+            b.or(has);
             b.or(pending);
             b.or(unconfirmed);
-            return b;
         }
     }
 
@@ -228,7 +227,7 @@ final class PieceAssignment {
     private BitSet inSwarm() {
         BitSet b = new BitSet(pieces);
         for (Peer q : peers.values()) {
-            b.or(q.heldOrComing());
+            q.addHeldOrComing(b); // no copy per peer: this runs at each piece offered
         }
         return b;
     }
@@ -238,7 +237,9 @@ final class PieceAssignment {
         int[] n = new int[pieces];
         for (Peer q : peers.values()) {
             if (q != except) {
-                q.heldOrComing().stream().filter(i -> i < pieces).forEach(i -> n[i]++);
+                BitSet b = new BitSet(pieces);
+                q.addHeldOrComing(b);
+                b.stream().filter(i -> i < pieces).forEach(i -> n[i]++);
             }
         }
         return n;
