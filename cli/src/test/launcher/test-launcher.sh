@@ -85,6 +85,15 @@ seed_run "$T/s7.out"
 kill "$SEED"; wait "$SEED" || true
 [ "$(archives seed | tr '\n' ' ')" = "${now%.*} ${now%.*}.$$ " ] || fail "a late one was not dropped: $(archives seed)"
 
+# launchers that start together find the same ended writers' archives: one adopts one, the others say nothing
+key=${now%.*}; key=${key#cds-seed-}; key=${key%.jsa}
+for k in 1 2 3; do true & d=$!; wait "$d"; cp "$dir/${now%.*}" "$dir/cds-fetch-$key.jsa.$d"; done
+pids=(); for k in 1 2 3 4; do "$C" fetch "$T/nosuch.torrent" --into "$T/n$k" > "$T/n$k.out" 2> "$T/n$k.err" & pids+=($!); done
+wait "${pids[@]}" || true
+! grep -h "mv:\|rm:\|cannot stat" "$T"/n?.err || fail "a launcher that started with others complained (above)"
+[ "$(archives fetch)" = "cds-fetch-$key.jsa" ] || fail "launchers started together left: $(archives fetch)"
+find "$dir" -name 'cds-fetch-*' -delete
+
 # the command's own output is untouched: a fetch of the seed's payload, then its JSON
 seed_run "$T/s8.out"
 "$C" fetch "$T/p.torrent" --into "$T/f" --bind 127.0.0.2 --output json > "$T/f.json" 2> "$T/f.json.err"
@@ -93,4 +102,4 @@ python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$T/f.json" || fail 
 cmp -s "$T/payload.raw" "$T/f/payload.raw" || fail "the fetched payload differs"
 [[ $(archives fetch) == cds-fetch-*.jsa.* ]] || fail "the first fetch wrote no archive: $(archives fetch)"
 "$C" fetch --engine nosuch "$T/p.torrent" --into "$T/g" > /dev/null 2>&1 && fail "a bad engine exited 0"
-echo "launcher: ok (archive written on exit, checked, adopted and mapped; cut or damaged ones dropped; renewed for another jar; output untouched)"
+echo "launcher: ok (archive written on exit, checked, adopted and mapped, quietly by one of several started together; cut or damaged ones dropped; renewed for another jar; output untouched)"
