@@ -1,5 +1,6 @@
 package io.cowherd.distribution.nbd;
 
+import io.cowherd.distribution.internal.BufferPool;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -43,7 +44,8 @@ public final class NbdServer implements AutoCloseable {
     private final Semaphore clientSlots;
     private final Set<Wire> connections = ConcurrentHashMap.newKeySet();
     private final ExecutorService workers;
-    private final BufferPool buffers = new BufferPool(64);
+    /** Read replies' buffers: 64 of 1 MiB, which most reads fit. */
+    private final BufferPool buffers = new BufferPool(64, 1 << 20);
     private final AtomicLong clientCount = new AtomicLong();
     private final Thread acceptor;
     private volatile boolean closed;

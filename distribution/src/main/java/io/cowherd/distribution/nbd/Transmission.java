@@ -2,6 +2,7 @@ package io.cowherd.distribution.nbd;
 
 import static io.cowherd.distribution.nbd.NbdProtocol.*;
 
+import io.cowherd.distribution.internal.BufferPool;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.Executor;

@@ -29,13 +29,6 @@ final class FetchedFiles implements AutoCloseable {
         this.channels = new AtomicReferenceArray<>(paths.size());
     }
 
-    /** The bytes of piece {@code piece}, whatever they are now. */
-    byte[] piece(int piece) throws IOException {
-        byte[] data = new byte[(int) metainfo.pieceSize(piece)];
-        read((long) piece * metainfo.pieceLength(), ByteBuffer.wrap(data));
-        return data;
-    }
-
     /** Fills {@code dst} with the torrent's bytes from {@code offset} on. */
     void read(long offset, ByteBuffer dst) throws IOException {
         List<Metainfo.FileEntry> files = metainfo.files();

@@ -56,14 +56,25 @@ public final class MasterStream implements AutoCloseable {
     private final NbdServer server;
     private final List<StreamedDisk> disks;
     private final ReadRecorder recorder;
+    /** The threads verifying the boot profile's pieces as they arrive ({@link StreamedFileSource#verifyAhead}). */
+    private final List<Thread> verifiers;
+    /** The exports' sources, by export name. */
+    private final Map<String, StreamedFileSource> sources;
 
     private MasterStream(TorrentSession fetch, FetchedFiles files, NbdServer server, List<StreamedDisk> disks,
-            ReadRecorder recorder) {
+            ReadRecorder recorder, List<Thread> verifiers, Map<String, StreamedFileSource> sources) {
         this.fetch = fetch;
         this.files = files;
         this.server = server;
         this.disks = List.copyOf(disks);
         this.recorder = recorder;
+        this.verifiers = List.copyOf(verifiers);
+        this.sources = Map.copyOf(sources);
+    }
+
+    /** The source behind export {@code name}, or null (for tests in this package). */
+    StreamedFileSource source(String name) {
+        return sources.get(name);
     }
 
     /**
@@ -110,6 +121,8 @@ public final class MasterStream implements AutoCloseable {
         }
         fetch.havePiece(0); // refuses here, before anything listens, on an engine that cannot stream
         FetchedFiles files = new FetchedFiles(m, parent);
+        List<Thread> verifiers = new ArrayList<>();
+        Map<String, StreamedFileSource> sources = new HashMap<>();
         try {
             List<NbdExport> exports = new ArrayList<>();
             List<StreamedDisk> disks = new ArrayList<>();
@@ -117,6 +130,7 @@ public final class MasterStream implements AutoCloseable {
             if (manifestEntry != null) {
                 BundleManifest manifest = readManifest(fetch, files, manifestEntry, parent, readTimeout);
                 Map<String, Metainfo.FileEntry> diskEntries = new HashMap<>();
+                List<StreamedFileSource> diskSources = new ArrayList<>();
                 for (BundleFile disk : manifest.disks()) {
                     Metainfo.FileEntry f = m.topLevelFile(disk.name());
                     if (f == null || f.length() != disk.size()) {
@@ -124,8 +138,12 @@ public final class MasterStream implements AutoCloseable {
                                 "the manifest says " + disk.size() + " bytes, the torrent "
                                         + (f == null ? "has no such file" : "says " + f.length()));
                     }
-                    exports.add(export(disk.name(), "disk of bundle " + m.name() + " (" + disk.format() + ", streaming)",
-                            fetch, files, f, readTimeout, recorder));
+                    StreamedFileSource source = new StreamedFileSource(disk.name(), fetch, files, f.offset(), f.length(),
+                            readTimeout, recorder);
+                    exports.add(new NbdExport(disk.name(), "disk of bundle " + m.name() + " (" + disk.format() + ", streaming)",
+                            source));
+                    diskSources.add(source);
+                    sources.put(disk.name(), source);
                     disks.add(new StreamedDisk(disk.name(), NbdServer.uri(socket, disk.name()), disk.format(), f.length(),
                             disk.virtualSize()));
                     diskEntries.put(disk.name(), f);
@@ -137,7 +155,10 @@ public final class MasterStream implements AutoCloseable {
                         throw new BundleIntegrityException(parent.resolve(m.name()).resolve(profile.get().name()), "file",
                                 "the manifest lists it, the torrent does not");
                     }
-                    prefetch(fetch, files, pf, parent, diskEntries, readTimeout);
+                    List<Integer> first = prefetch(fetch, files, pf, parent, diskEntries, readTimeout);
+                    for (StreamedFileSource source : diskSources) {
+                        verifiers.add(source.verifyAhead(first));
+                    }
                 }
             } else {
                 for (Metainfo.FileEntry f : m.files()) {
@@ -152,8 +173,9 @@ public final class MasterStream implements AutoCloseable {
             NbdServer server = NbdServer.start(socket, exports);
             openToOtherUsers(socket);
             LOG.info("streaming {} on {}: {}", m.name(), socket, disks.stream().map(StreamedDisk::export).toList());
-            return new MasterStream(fetch, files, server, disks, recorder);
+            return new MasterStream(fetch, files, server, disks, recorder, verifiers, sources);
         } catch (RuntimeException e) {
+            verifiers.forEach(Thread::interrupt);
             files.close();
             throw e;
         }
@@ -181,8 +203,10 @@ public final class MasterStream implements AutoCloseable {
      * The bundle's boot profile, read through the streaming path, then the pieces under its reads
      * asked for first, in the order of the reads (reads of a disk the bundle does not export, or past
      * its end, are skipped with a warning: the bundle's author checked them, a hostile one did not).
+     *
+     * @return those pieces, in that order
      */
-    private static void prefetch(TorrentSession fetch, FetchedFiles files, Metainfo.FileEntry f, Path parent,
+    private static List<Integer> prefetch(TorrentSession fetch, FetchedFiles files, Metainfo.FileEntry f, Path parent,
             Map<String, Metainfo.FileEntry> disks, Duration timeout) {
         Metainfo m = fetch.metainfo();
         Path where = parent.resolve(m.name()).resolve(BootProfile.FILE_NAME);
@@ -190,6 +214,7 @@ public final class MasterStream implements AutoCloseable {
         List<Integer> pieces = ProfilePieces.of(m, profile, disks, where);
         fetch.prefetch(pieces);
         LOG.info("{}: the boot profile's {} reads ask for {} pieces first", m.name(), profile.reads().size(), pieces.size());
+        return pieces;
     }
 
     private static byte[] readWhole(TorrentSession fetch, FetchedFiles files, Metainfo.FileEntry f, Path where, long max,
@@ -252,6 +277,7 @@ public final class MasterStream implements AutoCloseable {
     /** Stops serving (clients are disconnected) and releases the files. */
     @Override
     public void close() {
+        verifiers.forEach(Thread::interrupt);
         server.close();
         files.close();
     }

@@ -1,5 +1,6 @@
 package io.cowherd.distribution.stream;
 
+import io.cowherd.distribution.internal.BufferPool;
 import io.cowherd.distribution.nbd.ExportSource;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.TorrentSession;
@@ -36,7 +37,12 @@ final class StreamedFileSource implements ExportSource {
     private final Duration timeout;
     /** Told of every read, or null. */
     private final ReadRecorder recorder;
+    /** Pieces hashed right on disk; guards itself and {@link #hashing}. */
     private final BitSet verified;
+    /** Pieces a thread hashes now. */
+    private final BitSet hashing = new BitSet();
+    /** What pieces are read back into to be hashed: a few readers verify at once. */
+    private final BufferPool pieceBuffers;
     private final java.util.concurrent.atomic.AtomicBoolean allVerified = new java.util.concurrent.atomic.AtomicBoolean();
     private final int firstPiece;
     private final int lastPiece;
@@ -58,6 +64,7 @@ final class StreamedFileSource implements ExportSource {
         this.timeout = timeout;
         this.recorder = recorder;
         this.verified = new BitSet(metainfo.pieceCount());
+        this.pieceBuffers = new BufferPool(4, metainfo.pieceLength());
         this.firstPiece = size == 0 ? 0 : pieceAt(start);
         this.lastPiece = size == 0 ? -1 : pieceAt(start + size - 1);
     }
@@ -125,26 +132,91 @@ final class StreamedFileSource implements ExportSource {
 
     private void awaitPiece(int piece, long deadline, long offset, int length) throws IOException {
         try {
-            while (!isVerified(piece)) {
-                long left = deadline - System.nanoTime();
-                if (session.havePiece(piece)) {
-                    if (metainfo.pieceMatches(piece, files.piece(piece))) {
-                        markVerified(piece);
-                        return;
-                    }
-                    // held by the engine, but not yet what it hashed on disk: look again soon
-                    if (left <= 0) {
-                        throw unavailable(piece, offset, length, "the engine holds it, but the bytes on disk do not match its hash");
-                    }
-                    TimeUnit.MILLISECONDS.sleep(REREAD_MILLIS);
-                } else if (left <= 0 || !session.awaitPiece(piece, Duration.ofNanos(left))) {
-                    // the time is up, or the fetch stopped without it
-                    throw unavailable(piece, offset, length, "no peer sent it in time");
-                }
+            String why = awaitVerified(piece, deadline);
+            if (why != null) {
+                throw unavailable(piece, offset, length, why);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("export " + name + ": interrupted while waiting for piece " + piece);
+        }
+    }
+
+    /**
+     * Waits until {@code piece} is held by the engine and hashes right on disk, at most until
+     * {@code deadline} ({@link System#nanoTime()}). One thread hashes a piece at a time; the others
+     * wait for its verdict.
+     *
+     * @return null once the piece is verified; otherwise why it is not
+     */
+    private String awaitVerified(int piece, long deadline) throws IOException, InterruptedException {
+        while (!isVerified(piece)) {
+            long left = deadline - System.nanoTime();
+            if (session.havePiece(piece)) {
+                if (!claim(piece)) {
+                    awaitOtherHash(piece);
+                    continue;
+                }
+                boolean matches = false;
+                try {
+                    matches = onDiskMatches(piece);
+                } finally {
+                    release(piece, matches);
+                }
+                if (matches) {
+                    return null;
+                }
+                // held by the engine, but not yet what it hashed on disk: look again soon
+                if (left <= 0) {
+                    return "the engine holds it, but the bytes on disk do not match its hash";
+                }
+                TimeUnit.MILLISECONDS.sleep(REREAD_MILLIS);
+            } else if (left <= 0 || !session.awaitPiece(piece, Duration.ofNanos(left))) {
+                // the time is up, or the fetch stopped without it
+                return "no peer sent it in time";
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Verifies {@code pieces} (those of them in this file) in their order as they arrive, on a
+     * thread of its own, until interrupted: a boot profile's, so that a guest's boot reads find them
+     * verified and are answered on the connection's thread at once, instead of each first read of a
+     * piece waiting for a hand-off to a worker and a hash (on a host whose cores are busy, a
+     * thread to wake each time). A piece that does not come within the read timeout is left to the reads.
+     *
+     * @return the thread, started
+     */
+    Thread verifyAhead(List<Integer> pieces) {
+        List<Integer> mine = pieces.stream().filter(p -> p >= firstPiece && p <= lastPiece).toList();
+        Thread t = new Thread(() -> {
+            int done = 0;
+            try {
+                for (int piece : mine) {
+                    if (awaitVerified(piece, System.nanoTime() + timeout.toNanos()) == null) {
+                        done++;
+                    }
+                }
+                LOG.debug("export {}: {} of the {} pieces asked for first verified ahead of the reads", name, done, mine.size());
+            } catch (InterruptedException e) {
+                // the stream closed
+            } catch (IOException e) {
+                LOG.debug("export {}: verifying ahead stopped: {}", name, e.toString());
+            }
+        }, "verify-ahead " + name);
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    private boolean onDiskMatches(int piece) throws IOException {
+        ByteBuffer data = pieceBuffers.take((int) metainfo.pieceSize(piece));
+        try {
+            files.read((long) piece * metainfo.pieceLength(), data);
+            return metainfo.pieceMatches(piece, data.flip());
+        } finally {
+            pieceBuffers.give(data);
         }
     }
 
@@ -161,15 +233,40 @@ final class StreamedFileSource implements ExportSource {
         return (int) (torrentOffset / metainfo.pieceLength());
     }
 
-    private boolean isVerified(int piece) {
+    /** Whether {@code piece} (of the torrent) has been hashed right on disk by this source. */
+    boolean isVerified(int piece) {
         synchronized (verified) {
             return verified.get(piece);
         }
     }
 
-    private void markVerified(int piece) {
+    /** @return whether this thread may hash {@code piece} now (no other does) */
+    private boolean claim(int piece) {
         synchronized (verified) {
-            verified.set(piece);
+            if (hashing.get(piece)) {
+                return false;
+            }
+            hashing.set(piece);
+            return true;
+        }
+    }
+
+    private void release(int piece, boolean matches) {
+        synchronized (verified) {
+            hashing.clear(piece);
+            if (matches) {
+                verified.set(piece);
+            }
+            verified.notifyAll();
+        }
+    }
+
+    /** Waits for the thread that hashes {@code piece} to finish (briefly: its verdict may be "not yet"). */
+    private void awaitOtherHash(int piece) throws InterruptedException {
+        synchronized (verified) {
+            if (hashing.get(piece)) {
+                verified.wait(REREAD_MILLIS);
+            }
         }
     }
 

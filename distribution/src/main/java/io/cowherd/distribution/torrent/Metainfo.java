@@ -115,9 +115,11 @@ public final class Metainfo {
         return java.util.Arrays.copyOfRange(pieces, i * 20, i * 20 + 20);
     }
 
-    /** Whether {@code data} is piece {@code i}: its SHA-1 is the piece's hash. */
-    public boolean pieceMatches(int i, byte[] data) {
-        return java.util.Arrays.equals(sha1(data), 0, 20, pieces, i * 20, i * 20 + 20);
+    /** Whether the bytes {@code data} has left (position to limit, which it consumes) are piece {@code i}: its SHA-1 is the piece's hash. */
+    public boolean pieceMatches(int i, ByteBuffer data) {
+        MessageDigest sha1 = sha1Digest();
+        sha1.update(data);
+        return java.util.Arrays.equals(sha1.digest(), 0, 20, pieces, i * 20, i * 20 + 20);
     }
 
     /** Size of piece {@code i}. */
@@ -378,8 +380,12 @@ public final class Metainfo {
     }
 
     static byte[] sha1(byte[] b) {
+        return sha1Digest().digest(b);
+    }
+
+    private static MessageDigest sha1Digest() {
         try {
-            return MessageDigest.getInstance("SHA-1").digest(b);
+            return MessageDigest.getInstance("SHA-1");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

@@ -25,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -204,7 +205,8 @@ class MasterStreamQemuTest {
         // it had sent for other pieces): from then on, only blocks already on their way may arrive
         // ahead of the profile. Before it, the fetch took pieces in the swarm's order while it
         // fetched the manifest and the profile: how many depends on the machine's load, not on us.
-        open.keep(MasterStream.serve(fetch, tmp.resolve("out"), tmp.resolve("golden.sock"), MasterStream.DEFAULT_READ_TIMEOUT));
+        MasterStream stream = open.keep(MasterStream.serve(fetch, tmp.resolve("out"), tmp.resolve("golden.sock"),
+                MasterStream.DEFAULT_READ_TIMEOUT));
         int doneBefore = fetch.progress().piecesDone();
         long profileHeldBefore = pieces.stream().filter(fetch::havePiece).count();
         long until = System.nanoTime() + WAIT.toNanos();
@@ -219,6 +221,14 @@ class MasterStreamQemuTest {
         // in the swarm's own order the profile's pieces would come last among the rest: about 30 others
         assertTrue(othersAfter <= 10, "once asked for, the profile's " + pieces.size() + " pieces came first: " + othersAfter
                 + " other pieces arrived meanwhile (" + othersBefore + " before)");
+        // and verified as they arrived, with no reader: a boot's reads of them need no hash and no hand-off
+        StreamedFileSource source = stream.source("disk.raw");
+        until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!pieces.stream().allMatch(source::isVerified) && System.nanoTime() < until) {
+            Thread.sleep(5);
+        }
+        assertEquals(List.of(), pieces.stream().filter(p -> !source.isVerified(p)).toList(),
+                "the profile's pieces not verified ahead of the reads");
         fetch.awaitCompletion(WAIT);
         Bundle.open(tmp.resolve("out/golden")).verify();
     }

@@ -4,6 +4,7 @@ import io.cowherd.CowException;
 import io.cowherd.CowIOException;
 import io.cowherd.UnsupportedFeatureException;
 import io.cowherd.distribution.internal.Addresses;
+import io.cowherd.distribution.internal.BufferPool;
 import io.cowherd.distribution.internal.Locality;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.Progress;
@@ -67,6 +68,8 @@ public final class InitialSeeder implements TorrentSession {
     private static final int MAX_MESSAGE = 1 << 20;
     /** The longest block served (libtorrent and aria2 ask for 16 KiB). */
     private static final int MAX_BLOCK = 128 << 10;
+    /** The most requests one peer may have waiting (libtorrent keeps up to 1,500 under way with cowherd's tuning). */
+    private static final int MAX_QUEUED_REQUESTS = 8192;
     private static final int PORTS_TRIED = 200;
     /** Peers served at once (a thread each); more are turned away until some leave. */
     static final int MAX_PEERS = 200;
@@ -77,6 +80,8 @@ public final class InitialSeeder implements TorrentSession {
     private final List<FileChannel> files = new ArrayList<>();
     private final PieceAssignment assignment;
     private final BitSet verified = new BitSet();
+    /** What pieces are read into to be hashed before they are first served: a few connections verify at once. */
+    private final BufferPool pieceBuffers;
     private final byte[] peerId = peerId();
     private final ServerSocket server;
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
@@ -92,6 +97,7 @@ public final class InitialSeeder implements TorrentSession {
 
     private InitialSeeder(Metainfo metainfo, Path parent, SessionOptions options, List<Integer> first) throws IOException {
         this.metainfo = metainfo;
+        this.pieceBuffers = new BufferPool(4, metainfo.pieceLength());
         this.options = options;
         this.assignment = new PieceAssignment(metainfo.pieceCount(), first);
         this.upLimit = new RateLimiter(options.maxUploadBytesPerSecond());
@@ -233,9 +239,15 @@ public final class InitialSeeder implements TorrentSession {
                 return true;
             }
         }
-        ByteBuffer data = ByteBuffer.allocate((int) metainfo.pieceSize(piece));
-        read((long) piece * metainfo.pieceLength(), data);
-        if (!metainfo.pieceMatches(piece, data.array())) {
+        ByteBuffer data = pieceBuffers.take((int) metainfo.pieceSize(piece));
+        boolean matches;
+        try {
+            read((long) piece * metainfo.pieceLength(), data);
+            matches = metainfo.pieceMatches(piece, data.flip());
+        } finally {
+            pieceBuffers.give(data);
+        }
+        if (!matches) {
             failure = new CowException(metainfo.name() + ": piece " + piece + " (" + where(piece) + ") no longer matches its hash; "
                     + "the data changed after the torrent was made, so it is not served");
             LOG.error("{}", failure.getMessage());
@@ -284,6 +296,14 @@ public final class InitialSeeder implements TorrentSession {
          * one block again and again does not make a piece "sent" and earn more offers).
          */
         private final Map<Integer, BitSet> sentOfPiece = new HashMap<>();
+        /**
+         * Requests read and not served yet, in order; only this connection's thread touches it. The
+         * peer's CANCEL removes its request from here: libtorrent cancels the requests under way when a
+         * reader's deadline puts other pieces first and asks for them again later, and answering both
+         * sent a quarter of a boot profile twice (eight hosts streaming the Debian guest: 759 pieces
+         * sent for its 610 before the hosts held it).
+         */
+        private final java.util.ArrayDeque<Request> requests = new java.util.ArrayDeque<>();
         private long rateWindowStart = System.nanoTime();
         private long rateWindowBytes;
         private double bytesPerSecond;
@@ -311,19 +331,19 @@ public final class InitialSeeder implements TorrentSession {
                     lock.unlock();
                 }
                 while (!closed) {
-                    int length = in.readInt();
-                    if (length < 0 || length > MAX_MESSAGE) {
-                        throw new IOException("message of " + length + " bytes");
+                    // every message that has arrived is read before the next block goes out, so a
+                    // CANCEL reaches its request while it still waits
+                    if (requests.isEmpty() || in.available() > 0) {
+                        if (requests.isEmpty()) {
+                            flush(); // nothing more to send until the peer speaks
+                        }
+                        readMessage(in);
+                        continue;
                     }
-                    if (length == 0) {
-                        continue; // keep-alive
-                    }
-                    int id = in.readUnsignedByte();
-                    byte[] payload = new byte[length - 1];
-                    in.readFully(payload);
+                    Request next = requests.poll();
                     lock.lock();
                     try {
-                        handle(id, payload);
+                        serve(next);
                         if (in.available() == 0) {
                             out.flush();
                         }
@@ -368,6 +388,50 @@ public final class InitialSeeder implements TorrentSession {
             out.write(peerId);
         }
 
+        /** Reads one message: a REQUEST or CANCEL changes the queue, the others are handled at once. */
+        private void readMessage(DataInputStream in) throws IOException {
+            int length = in.readInt();
+            if (length < 0 || length > MAX_MESSAGE) {
+                throw new IOException("message of " + length + " bytes");
+            }
+            if (length == 0) {
+                return; // keep-alive
+            }
+            int id = in.readUnsignedByte();
+            byte[] payload = new byte[length - 1];
+            in.readFully(payload);
+            if (id == 6 || id == 8) {
+                if (payload.length != 12) {
+                    throw new IOException((id == 6 ? "REQUEST" : "CANCEL") + " of " + payload.length + " bytes");
+                }
+                ByteBuffer b = ByteBuffer.wrap(payload);
+                Request r = new Request(b.getInt(), b.getInt(), b.getInt());
+                if (id == 8) {
+                    requests.remove(r);
+                } else if (requests.size() >= MAX_QUEUED_REQUESTS) {
+                    throw new IOException("more than " + MAX_QUEUED_REQUESTS + " requests waiting");
+                } else {
+                    requests.add(r);
+                }
+                return;
+            }
+            lock.lock();
+            try {
+                handle(id, payload);
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        private void flush() throws IOException {
+            lock.lock();
+            try {
+                out.flush();
+            } finally {
+                lock.unlock();
+            }
+        }
+
         private void handle(int id, byte[] payload) throws IOException {
             long now = System.nanoTime();
             switch (id) {
@@ -388,22 +452,18 @@ public final class InitialSeeder implements TorrentSession {
                     assignment.hasAll(this, bits, now);
                     offerLocked(now);
                 }
-                case 6 -> serve(ByteBuffer.wrap(payload)); // request
                 default -> {
-                    // choke, unchoke, interested, not interested, cancel, port, extended: a seed
-                    // that never downloads and always unchokes needs none of them
+                    // choke, unchoke, interested, not interested, port, extended: a seed that never
+                    // downloads and always unchokes needs none of them (requests and cancels: read)
                 }
             }
         }
 
         /** Answers a request (the caller holds the lock: the rate limit and the socket pace this peer only). */
-        private void serve(ByteBuffer request) throws IOException {
-            if (request.remaining() != 12) {
-                throw new IOException("REQUEST of " + request.remaining() + " bytes");
-            }
-            int piece = request.getInt();
-            int begin = request.getInt();
-            int length = request.getInt();
+        private void serve(Request request) throws IOException {
+            int piece = request.piece();
+            int begin = request.begin();
+            int length = request.length();
             if (!assignment.mayRequest(this, piece)) {
                 LOG.debug("peer {} asked for piece {}, which was not offered to it", socket.getRemoteSocketAddress(), piece);
                 return;
@@ -550,4 +610,9 @@ public final class InitialSeeder implements TorrentSession {
             }
         }
     }
+
+    /** A peer's REQUEST (or the CANCEL naming it): a block of a piece. */
+    private record Request(int piece, int begin, int length) {
+    }
+
 }

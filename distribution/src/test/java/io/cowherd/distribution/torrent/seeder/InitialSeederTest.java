@@ -265,6 +265,82 @@ class InitialSeederTest {
         }
     }
 
+    /**
+     * A request the peer cancels before its turn is not answered (libtorrent cancels requests under
+     * way when a reader's deadline puts other pieces first, and asks for them again later: answering
+     * both sent pieces twice); asked for again, it is.
+     */
+    @Test
+    void aCancelledRequestIsNotAnswered() throws Exception {
+        Path data = SwarmFixture.randomFile(tmp.resolve("seed/disk.raw"), 1L << 20, 71);
+        Metainfo m = torrentOf(data, 16 << 10);
+        InitialSeeder seed = open.keep(InitialSeeder.start(m, tmp.resolve("seed"), SessionOptions.on(SwarmFixture.host())));
+        try (Socket s = wirePeer(seed, SwarmFixture.host(), m)) {
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            DataOutputStream out = new DataOutputStream(s.getOutputStream());
+            List<Integer> offered = new ArrayList<>();
+            while (offered.size() < 2) { // at least two pieces are offered at once
+                int[] message = readPieceOrHave(in);
+                assertEquals(4, message[0], "a HAVE");
+                offered.add(message[1]);
+            }
+            int kept = offered.get(0);
+            int cancelled = offered.get(1);
+            // both asked for, the second cancelled, in one write: the seed reads them all before it answers
+            wireRequest(out, 6, kept, m);
+            wireRequest(out, 6, cancelled, m);
+            wireRequest(out, 8, cancelled, m);
+            out.flush();
+            s.setSoTimeout(1500);
+            List<Integer> pieces = new ArrayList<>();
+            for (int[] message = readPieceOrHave(in); message[0] != -2; message = readPieceOrHave(in)) {
+                if (message[0] == 7) {
+                    pieces.add(message[1]);
+                }
+            }
+            assertEquals(List.of(kept), pieces, "only the request that was not cancelled is answered");
+            wireRequest(out, 6, cancelled, m);
+            out.flush();
+            s.setSoTimeout(5000);
+            int[] message;
+            do {
+                message = readPieceOrHave(in);
+            } while (message[0] == 4);
+            assertEquals(7, message[0], "asked for again, the piece comes");
+            assertEquals(cancelled, message[1]);
+        }
+    }
+
+    /** A REQUEST (6) or CANCEL (8) of a whole piece, in one block. */
+    private static void wireRequest(DataOutputStream out, int id, int piece, Metainfo m) throws java.io.IOException {
+        out.writeInt(13);
+        out.writeByte(id);
+        out.writeInt(piece);
+        out.writeInt(0);
+        out.writeInt((int) m.pieceSize(piece));
+    }
+
+    /** {id, piece} of the next HAVE (4) or PIECE (7), others skipped; {-2, -1} when none came in the socket's timeout. */
+    private static int[] readPieceOrHave(DataInputStream in) throws java.io.IOException {
+        while (true) {
+            int length;
+            try {
+                length = in.readInt();
+            } catch (java.net.SocketTimeoutException e) {
+                return new int[] {-2, -1};
+            }
+            if (length == 0) {
+                continue;
+            }
+            int id = in.readUnsignedByte();
+            byte[] payload = new byte[length - 1];
+            in.readFully(payload);
+            if (id == 4 || id == 7) {
+                return new int[] {id, ByteBuffer.wrap(payload).getInt()};
+            }
+        }
+    }
+
     /** A peer at {@code from} that has shaken hands with {@code seed} (the seed's handshake read). */
     private static Socket wirePeer(InitialSeeder seed, InetAddress from, Metainfo m) throws Exception {
         Socket s = new Socket();
