@@ -244,11 +244,16 @@ spans, covered, end = sorted((o, o + n) for o, n in reads), 0, -1
 for a, b in spans:
     if b > end:
         covered += b - max(a, end); end = b
-# the piece length the bundle's torrent chose, from its "piece length" key (the disk's offset in the
-# torrent is left out: the profile and the manifest, tens of KiB, come before it)
+# the piece length the bundle's torrent chose, from its "piece length" key, and where the disk
+# starts in it: after the files its list names before disk.raw (the manifest, the profile)
 meta = open(sys.argv[7], "rb").read()
 plen = int(re.search(rb"12:piece lengthi(\d+)e", meta).group(1))
-pieces = {p for o, n in reads for p in range(o // plen, (o + n - 1) // plen + 1)}
+start = 0
+for f in re.finditer(rb"d6:lengthi(\d+)e4:pathl(\d+):", meta):
+    if meta[f.end():f.end() + int(f.group(2))] == b"disk.raw":
+        break
+    start += int(f.group(1))
+pieces = {p for o, n in reads for p in range((start + o) // plen, (start + o + n - 1) // plen + 1)}
 bound = covered / bps
 cols = {v: list(zip(*[tuple(map(float, l.split())) for l in open(os.path.join(work, v + ".times"))])) for v in variants}
 med = lambda xs: statistics.median(xs)
