@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
  * One file of a torrent being fetched, as an NBD export. A read finds the pieces its range
  * covers; those not held yet are asked for first ({@link TorrentSession#fetchFirst}) and waited
  * for, at most the read timeout. Each piece is read back from disk and hashed against the metainfo
- * the first time a read covers it, so what the export serves is what the torrent's author hashed,
+ * before it is served (the first time a read covers it, or as it arrives for the pieces given to
+ * {@link #verifyAhead}), so what the export serves is what the torrent's author hashed,
  * whatever the engine or the page cache did; a piece that does not arrive in time fails the read
  * with an {@link IOException} naming it (the client gets {@code NBD_EIO}), never zeros.
  */
