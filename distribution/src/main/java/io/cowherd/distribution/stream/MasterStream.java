@@ -58,7 +58,7 @@ public final class MasterStream implements AutoCloseable {
     private final ReadRecorder recorder;
     /** The threads verifying the boot profile's pieces as they arrive ({@link StreamedFileSource#verifyAhead}). */
     private final List<Thread> verifiers;
-    /** The exports' sources, by export name. */
+    /** The sources of a bundle's disk exports, by export name. */
     private final Map<String, StreamedFileSource> sources;
 
     private MasterStream(TorrentSession fetch, FetchedFiles files, NbdServer server, List<StreamedDisk> disks,
@@ -130,7 +130,6 @@ public final class MasterStream implements AutoCloseable {
             if (manifestEntry != null) {
                 BundleManifest manifest = readManifest(fetch, files, manifestEntry, parent, readTimeout);
                 Map<String, Metainfo.FileEntry> diskEntries = new HashMap<>();
-                List<StreamedFileSource> diskSources = new ArrayList<>();
                 for (BundleFile disk : manifest.disks()) {
                     Metainfo.FileEntry f = m.topLevelFile(disk.name());
                     if (f == null || f.length() != disk.size()) {
@@ -142,7 +141,6 @@ public final class MasterStream implements AutoCloseable {
                             readTimeout, recorder);
                     exports.add(new NbdExport(disk.name(), "disk of bundle " + m.name() + " (" + disk.format() + ", streaming)",
                             source));
-                    diskSources.add(source);
                     sources.put(disk.name(), source);
                     disks.add(new StreamedDisk(disk.name(), NbdServer.uri(socket, disk.name()), disk.format(), f.length(),
                             disk.virtualSize()));
@@ -156,7 +154,7 @@ public final class MasterStream implements AutoCloseable {
                                 "the manifest lists it, the torrent does not");
                     }
                     List<Integer> first = prefetch(fetch, files, pf, parent, diskEntries, readTimeout);
-                    for (StreamedFileSource source : diskSources) {
+                    for (StreamedFileSource source : sources.values()) { // the disks
                         verifiers.add(source.verifyAhead(first));
                     }
                 }
