@@ -20,7 +20,7 @@
 # cowherd kind, or SEED_ARGS="--tune sendBufferBytes=65536" to try engine tuning on the seed alone;
 # SEED_JAVA_OPTS: the seed's JVM options instead of the launcher's)
 # and prints each run's time until the last host holds the whole file (TIMELINE=1: also when each host was done), the medians, the lower
-# bound (below) and the ratios. Needs root, iproute2, aria2,
+# bound (below), the seed's copy at TCP's payload rate, and the ratios. Needs root, iproute2, aria2,
 # opentracker, python3, curl and cli/target/cowherd.jar (./mvnw -B -q -DskipTests package).
 #
 # Two racks (RACKS=2, INTER=RATE2, default 100mbit): the testbed's two-rack mode (testbed.sh up
