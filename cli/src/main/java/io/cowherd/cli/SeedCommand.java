@@ -2,7 +2,7 @@ package io.cowherd.cli;
 
 import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.bundle.BundleManifest;
-import io.cowherd.distribution.stream.ProfilePieces;
+import io.cowherd.distribution.stream.BundleSeeding;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.SessionOptions;
 import io.cowherd.distribution.torrent.TorrentEngine;
@@ -112,12 +112,11 @@ final class SeedCommand implements Callable<Integer> {
             tracker = EmbeddedTracker.start(TorrentCli.hostPort(trackerChoice.embedded), trackerLocality);
             announce = tracker.announceUrl();
         }
-        int pieceLength = pieceSize != null ? (int) Sizes.parse(pieceSize)
-                : bundle != null && bundle.manifest().bootProfile().isPresent()
-                        ? Metainfo.choosePieceLengthForStreaming(bundle.manifest().totalSize())
-                        : 0; // Metainfo chooses
-        Metainfo m = Metainfo.create(content, announce == null ? List.of() : List.of(announce), pieceLength, "cowherd",
-                ProgressPrinter.of(progress, spec, "hash"));
+        int pieceLength = pieceSize != null ? (int) Sizes.parse(pieceSize) : 0; // 0: the library chooses
+        List<URI> trackers = announce == null ? List.of() : List.of(announce);
+        Metainfo m = bundle != null
+                ? BundleSeeding.metainfo(bundle, trackers, pieceLength, "cowherd", ProgressPrinter.of(progress, spec, "hash"))
+                : Metainfo.create(content, trackers, pieceLength, "cowherd", ProgressPrinter.of(progress, spec, "hash"));
         if (tracker != null) {
             tracker.track(m);
         }
@@ -128,9 +127,9 @@ final class SeedCommand implements Callable<Integer> {
                 .withRateLimits(0, rateUp == null ? 0 : Sizes.parse(rateUp));
         // a bundle's boot profile goes out first: hosts that boot clones on the stream find it soon
         // (a libtorrent seed serves whatever the fetches ask for first; an initial seed is told)
-        TorrentSession s = initialSeeding ? InitialSeeder.start(m, content.toAbsolutePath().getParent(), o,
-                        bundle == null ? List.of() : ProfilePieces.ofBundle(bundle, m))
-                : engine.seed(m, content.toAbsolutePath().getParent(), o);
+        TorrentSession s = !initialSeeding ? engine.seed(m, content.toAbsolutePath().getParent(), o)
+                : bundle != null ? BundleSeeding.initialSeed(bundle, m, o)
+                : InitialSeeder.start(m, content.toAbsolutePath().getParent(), o);
         HttpOrigin origin = null;
         if (httpOrigin != null) {
             origin = HttpOrigin.serve(content.toAbsolutePath().getParent(), TorrentCli.hostPort(httpOrigin));
