@@ -58,6 +58,9 @@ addr() { "$TB" addr "$1"; }
 now() { echo "$EPOCHREALTIME"; }
 # the waits below poll with builtins only (nap, wait_for_line): forks cost the hosts' CPU
 source benchmarks/lib/wait.sh
+# no measured run lists classes or dumps the launcher's class-data archive
+source benchmarks/lib/warm-launcher.sh
+warm_launcher "$COWHERD" "$WORK/warm" || exit 1
 
 if [ -n "${DISK:-}" ]; then
   cp --sparse=always "$DISK" "$WORK/disk.raw"

@@ -61,6 +61,9 @@ trap 'exit 1' INT TERM
 now() { echo "$EPOCHREALTIME"; }
 # the waits below poll with builtins only (nap, wait_for_line): forks cost the hosts' CPU
 source "$ROOT/benchmarks/lib/wait.sh"
+# no measured run lists classes or dumps the launcher's class-data archive
+source "$ROOT/benchmarks/lib/warm-launcher.sh"
+warm_launcher "$COWHERD" "$WORK.warm" || exit 1
 declare -A ADDRS
 addr() { echo "${ADDRS[$1]}"; }
 

@@ -17,6 +17,9 @@ SEED=""
 EOPT=(); [ -n "$ENGINE" ] && EOPT=(--engine "$ENGINE")
 trap '[ -n "$SEED" ] && kill "$SEED" 2>/dev/null || true' EXIT
 rm -rf "$WORK"; mkdir -p "$WORK/seed/payload"
+# no measured run lists classes or dumps the launcher's class-data archive
+source "$ROOT/benchmarks/lib/wait.sh"; source "$ROOT/benchmarks/lib/warm-launcher.sh"
+warm_launcher "$COWHERD" "$WORK/warm" || exit 1
 head -c $((MIB << 20)) /dev/urandom > "$WORK/seed/payload/image.raw"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 s0=$(date +%s.%N)
