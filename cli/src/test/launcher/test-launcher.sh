@@ -89,6 +89,16 @@ seed_run "$T/s6.out"
 kill "$SEED"; wait "$SEED" || true
 [ "$(archives seed)" = "$(printf '%s\n' "$base.classlist.$$" "$base.classlist.$SEED" | sort)" ] || fail "with a list being written: $(archives seed)"
 rm -f "$dir/$base.classlist.$$"
+# once the archive is there, lists of runs that have ended since are removed
+cp "$dir/$base.classlist.$SEED" "$dir/$base.classlist.$$"; cp "$T/list" "$dir/$base.classlist.$dead1"
+seed_run "$T/s6b.out"
+maps_archive seed "$SEED" || fail "no archive from the ended run's list"
+kill "$SEED"; wait "$SEED" || true
+cp "$T/list" "$dir/$base.classlist.$dead2"
+seed_run "$T/s6c.out"
+kill "$SEED"; wait "$SEED" || true
+[ "$(archives seed)" = "$(printf '%s\n' "$base.classlist.$$" "$base.jsa" | sort)" ] || fail "lists left with the archive: $(archives seed)"
+rm -f "$dir/$base.classlist.$$"
 
 # another jar: its files are replaced by a new list under a new key
 touch -d '2001-01-01' "$T/cowherd.jar"
