@@ -27,6 +27,8 @@
 #   boot profile; its disk must be the bundle's disk.raw); VARIANTS="profile plain download"; NO_BUILD=1;
 #   SEED_ARGS (added to every seed; default --initial-seeding, the best measured for streaming fleets
 #   (docs/nbd.md); SEED_ARGS= for a plain seed; seedkill's seed is an initial one either way);
+#   PROFILE_SEED_ARGS (added to the seed of the bundle with the profile only, e.g. --piece-size 128K, or -v for its log:
+#   the download-then-read baseline keeps the plain bundle's own piece size);
 #   FETCH_ARGS (added to the streamed fetches, e.g. -v); KEEP=1 keeps the work directory and its logs
 #   (as root; needs qemu-utils, see scripts/install-test-peers.sh)
 set -euo pipefail
@@ -84,11 +86,13 @@ while total < boot:
 PY
 fi
 
-seed() {  # seed BUNDLE_DIR PORT TORRENT
-  "$TB" exec 0 "$COWHERD" seed "$1" --embedded-tracker "$(addr 0):$2" --bind "$(addr 0)" --torrent "$3" $SEED_ARGS --quiet \
-    > "$3.seed.out" 2>&1 &
+seed() {  # seed BUNDLE_DIR PORT TORRENT [ARGS...]
+  local dir=$1 port=$2 torrent=$3; shift 3
+  # shellcheck disable=SC2086 # SEED_ARGS is a list of options
+  "$TB" exec 0 "$COWHERD" seed "$dir" --embedded-tracker "$(addr 0):$port" --bind "$(addr 0)" --torrent "$torrent" $SEED_ARGS --quiet "$@" \
+    > "$torrent.seed.out" 2>&1 &
   PIDS+=($!)
-  for _ in $(seq 600); do [ -f "$3" ] && break; nap 0.1; done
+  for _ in $(seq 600); do [ -f "$torrent" ] && break; nap 0.1; done
 }
 
 # one_streamed I TORRENT D [ARGS...]: host I fetches with --serve; as soon as the export is served a
@@ -150,7 +154,8 @@ if [ -z "${PROFILE:-}" ]; then
   rm -rf "$WORK/record"*
 fi
 "$COWHERD" bundle create --into "$WORK/seed-p/golden" -f raw --boot-profile "$WORK/boot-profile" "$WORK/disk.raw" > /dev/null
-seed "$WORK/seed-p/golden" 6970 "$WORK/golden-p.torrent"
+# shellcheck disable=SC2086 # PROFILE_SEED_ARGS is a list of options
+seed "$WORK/seed-p/golden" 6970 "$WORK/golden-p.torrent" ${PROFILE_SEED_ARGS:-}
 
 if [[ " $VARIANTS " == *" seedkill "* ]]; then
   # the seed to kill announces to a tracker of its own on host 0, which outlives it; a first run of it

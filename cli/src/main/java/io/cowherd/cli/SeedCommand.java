@@ -72,7 +72,7 @@ final class SeedCommand implements Callable<Integer> {
 
     @Option(names = "--piece-size", paramLabel = "SIZE", description = "Piece size (default: chosen from the size, "
             + "about 1,000-2,000 pieces; for a bundle with a boot profile, which clones boot from while it arrives, "
-            + "about 2,000-4,000).")
+            + "about 4,000-8,000).")
     String pieceSize;
 
     @Option(names = "--initial-seeding", description = "Send every piece once and let the fetches pass the pieces to "

@@ -403,21 +403,22 @@ public final class Metainfo {
 
     /**
      * The piece length for {@code totalSize} bytes that clones will boot from while they arrive (a
-     * bundle with a boot profile, streamed with {@code fetch --serve}): about 2,000 to 4,000 pieces,
+     * bundle with a boot profile, streamed with {@code fetch --serve}): about 4,000 to 8,000 pieces,
      * a power of two between 128 KiB and 8 MiB. A boot reads scattered ranges and each read waits
      * for whole pieces, so smaller pieces move fewer bytes before the guest has what it reads; too
      * small, and the hosts' per-piece work slows the swarm. The Debian guest's boot (96.4 MiB read
-     * from a 768 MiB disk) touches 178 MiB in 512 KiB pieces, 150 MiB in 256 KiB, 128 MiB in 128
-     * KiB; streamed to 8 hosts at 100 Mbit/s its boot set took 23.49 s, 20.57-23.42 s (three runs)
-     * and 28.49 s (medians of 3 rounds, docs/nbd.md), with the full download no slower at 256 KiB.
+     * from a 768 MiB disk) touches 181 MiB in 512 KiB pieces, 152 MiB in 256 KiB, 132 MiB in 128
+     * KiB; streamed to 8 hosts at 100 Mbit/s its boot set took 22.29 s in 128 KiB pieces and 25.02 s
+     * in 256 KiB (medians of 3 rounds, the same session; docs/nbd.md), with the full download no
+     * slower.
      */
     public static int choosePieceLengthForStreaming(long totalSize) {
-        return choosePieceLength(totalSize, 4096);
+        return choosePieceLength(totalSize, 8192);
     }
 
     /** The smallest power of two from 128 KiB to 8 MiB that cuts {@code totalSize} into at most {@code pieces} pieces. */
     private static int choosePieceLength(long totalSize, int pieces) {
-        long target = Math.max(1, totalSize / pieces);
+        long target = Math.max(1, (totalSize + pieces - 1) / pieces);
         int p = 128 << 10;
         while (p < target && p < (8 << 20)) {
             p <<= 1;

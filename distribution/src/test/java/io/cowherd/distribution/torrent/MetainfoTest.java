@@ -57,11 +57,13 @@ class MetainfoTest {
         assertEquals(256 << 10, Metainfo.choosePieceLength(257L << 20));
         assertEquals(512 << 10, Metainfo.choosePieceLength(1L << 30));
         assertEquals(8 << 20, Metainfo.choosePieceLength(20L << 30));
-        // streaming: about twice as many pieces, within the same bounds
+        // streaming: about four times as many pieces, within the same bounds
         assertEquals(128 << 10, Metainfo.choosePieceLengthForStreaming(256L << 20));
-        assertEquals(256 << 10, Metainfo.choosePieceLengthForStreaming(768L << 20)); // 3072 pieces, not 1536 of 512 KiB
-        assertEquals(256 << 10, Metainfo.choosePieceLengthForStreaming(1L << 30));
-        assertEquals(8 << 20, Metainfo.choosePieceLengthForStreaming(40L << 30));
+        assertEquals(128 << 10, Metainfo.choosePieceLengthForStreaming(768L << 20)); // 6144 pieces, not 1536 of 512 KiB
+        assertEquals(128 << 10, Metainfo.choosePieceLengthForStreaming(1L << 30)); // 8192
+        assertEquals(256 << 10, Metainfo.choosePieceLengthForStreaming((1L << 30) + 1));
+        assertEquals(8 << 20, Metainfo.choosePieceLengthForStreaming(80L << 30));
+        assertEquals(8 << 20, Metainfo.choosePieceLengthForStreaming(40L << 30)); // 5120 pieces: the 8 MiB ceiling
     }
 
     @Test

@@ -90,6 +90,8 @@ public final class InitialSeeder implements TorrentSession {
     private final AtomicLong uploaded = new AtomicLong();
     /** Pieces sent in full to some peer; with {@link #firstBlockNanos}, for the log line when all have left once. */
     private final BitSet sentOnce = new BitSet();
+    /** The pieces to send first (a boot profile's) not yet sent in full: a log line says when none is left. */
+    private final BitSet firstNotSent = new BitSet();
     private volatile long firstBlockNanos;
     private final TrackerAnnouncer announcer;
     private volatile RuntimeException failure;
@@ -100,6 +102,7 @@ public final class InitialSeeder implements TorrentSession {
         this.pieceBuffers = new BufferPool(4, metainfo.pieceLength());
         this.options = options;
         this.assignment = new PieceAssignment(metainfo.pieceCount(), first);
+        first.stream().filter(i -> i >= 0 && i < metainfo.pieceCount()).forEach(firstNotSent::set);
         this.upLimit = new RateLimiter(options.maxUploadBytesPerSecond());
         this.paths = metainfo.requireDataIn(parent);
         for (Path f : paths) {
@@ -265,6 +268,13 @@ public final class InitialSeeder implements TorrentSession {
                 return;
             }
             sentOnce.set(piece);
+            if (firstNotSent.get(piece)) {
+                firstNotSent.clear(piece);
+                if (firstNotSent.isEmpty()) {
+                    LOG.info("{}: the pieces to send first have all left once, {} ms after the first block; {} bytes sent",
+                            metainfo.name(), (System.nanoTime() - firstBlockNanos) / 1_000_000, uploaded.get());
+                }
+            }
             if (sentOnce.cardinality() == metainfo.pieceCount()) {
                 LOG.info("{}: every piece has left once, {} ms after the first block; {} bytes sent for {}", metainfo.name(),
                         (System.nanoTime() - firstBlockNanos) / 1_000_000, uploaded.get(), metainfo.totalSize());
