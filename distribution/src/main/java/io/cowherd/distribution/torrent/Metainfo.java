@@ -408,9 +408,9 @@ public final class Metainfo {
      * for whole pieces, so smaller pieces move fewer bytes before the guest has what it reads; too
      * small, and the hosts' per-piece work slows the swarm. The Debian guest's boot (96.4 MiB read
      * from a 768 MiB disk) touches 181 MiB in 512 KiB pieces, 152 MiB in 256 KiB, 132 MiB in 128
-     * KiB; streamed to 8 hosts at 100 Mbit/s its boot set took 22.29 s in 128 KiB pieces and 25.02 s
-     * in 256 KiB (medians of 3 rounds, the same session; docs/nbd.md), with the full download no
-     * slower.
+     * KiB; streamed to 8 hosts at 100 Mbit/s its boot set took 21.43 and 22.29 s in 128 KiB pieces
+     * and 25.02 s in 256 KiB (medians of 3 rounds, the same session; docs/nbd.md), with the full
+     * download no slower.
      */
     public static int choosePieceLengthForStreaming(long totalSize) {
         return choosePieceLength(totalSize, 8192);

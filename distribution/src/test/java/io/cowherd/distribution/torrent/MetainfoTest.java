@@ -61,9 +61,9 @@ class MetainfoTest {
         assertEquals(128 << 10, Metainfo.choosePieceLengthForStreaming(256L << 20));
         assertEquals(128 << 10, Metainfo.choosePieceLengthForStreaming(768L << 20)); // 6144 pieces, not 1536 of 512 KiB
         assertEquals(128 << 10, Metainfo.choosePieceLengthForStreaming(1L << 30)); // 8192
-        assertEquals(256 << 10, Metainfo.choosePieceLengthForStreaming((1L << 30) + 1));
-        assertEquals(8 << 20, Metainfo.choosePieceLengthForStreaming(80L << 30));
-        assertEquals(8 << 20, Metainfo.choosePieceLengthForStreaming(40L << 30)); // 5120 pieces: the 8 MiB ceiling
+        assertEquals(256 << 10, Metainfo.choosePieceLengthForStreaming((1L << 30) + 1)); // 8193 would be one too many
+        assertEquals(8 << 20, Metainfo.choosePieceLengthForStreaming(80L << 30)); // the 8 MiB ceiling: 10240 pieces
+        assertEquals(8 << 20, Metainfo.choosePieceLengthForStreaming(40L << 30)); // 5 MiB rounds up to 8: 5120 pieces
     }
 
     @Test
