@@ -6,7 +6,8 @@
 # command's default). Prints the engine, how long the seed took to start sharing (a seed that
 # re-hashed its data would show it here), each run's MB/s (whole fetch command: JVM start,
 # announce, transfer, every piece verified, rename) and the median, against issue 16's goal of
-# 300 MB/s. SEED_ARGS adds options to the seed command (e.g. --initial-seeding). Needs cli/target/cowherd.jar (./mvnw -B -q -DskipTests package).
+# 300 MB/s. SEED_ARGS adds options to the seed command (e.g. --initial-seeding), FETCH_ARGS to
+# the fetch (e.g. --tune maxOutRequests=32, the queue of a fetch with --serve). Needs cli/target/cowherd.jar (./mvnw -B -q -DskipTests package).
 set -euo pipefail
 RUNS=${1:-3}; MIB=${2:-1024}; ENGINE=${3:-${ENGINE:-}}
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
@@ -34,7 +35,8 @@ RATES=()
 for r in $(seq 1 "$RUNS"); do
   rm -rf "$WORK/peer"; mkdir -p "$WORK/peer"
   t0=$(date +%s.%N)
-  "$COWHERD" fetch "$WORK/t.torrent" "${EOPT[@]}" --into "$WORK/peer" --bind 127.0.0.3 --quiet > "$WORK/fetch.log"
+  # shellcheck disable=SC2086 # FETCH_ARGS is a list of options
+  "$COWHERD" fetch "$WORK/t.torrent" "${EOPT[@]}" --into "$WORK/peer" --bind 127.0.0.3 --quiet ${FETCH_ARGS:-} > "$WORK/fetch.log"
   t1=$(date +%s.%N)
   cmp -s "$WORK/seed/payload/image.raw" "$WORK/peer/payload/image.raw" || { echo "bytes differ" >&2; exit 1; }
   rate=$(echo "$MIB * 1.048576 / ($t1 - $t0)" | bc -l)

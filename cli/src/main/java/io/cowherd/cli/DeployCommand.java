@@ -5,6 +5,7 @@ import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.distribution.deploy.DeployOptions;
 import io.cowherd.distribution.deploy.DeployReport;
 import io.cowherd.distribution.deploy.Deployer;
+import io.cowherd.distribution.torrent.EngineTuning;
 import io.cowherd.distribution.torrent.MagnetLink;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.Progress;
@@ -133,7 +134,7 @@ final class DeployCommand implements Callable<Integer> {
             }
             Files.createDirectories(where);
             TorrentEngine engine = engineOptions.engine();
-            SessionOptions o = engineOptions.forFetch(bind, magnet != null ? magnet.trackers() : m.trackers())
+            SessionOptions o = engineOptions.forFetch(bind, magnet != null ? magnet.trackers() : m.trackers(), EngineTuning.DEFAULT)
                     .withNoPeerTimeout(Duration.ofSeconds(noPeerTimeout)).withSeedAfter(!noSeed);
             if (!Quiet.asked(spec)) {
                 o = o.withListener(TorrentCli.progressBar(spec, "fetch"));

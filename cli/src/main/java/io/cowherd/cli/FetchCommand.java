@@ -13,6 +13,7 @@ import io.cowherd.distribution.torrent.MagnetLink;
 import io.cowherd.distribution.torrent.NoPeerException;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.Progress;
+import io.cowherd.distribution.torrent.EngineTuning;
 import io.cowherd.distribution.torrent.SessionOptions;
 import io.cowherd.distribution.torrent.TorrentEngine;
 import io.cowherd.distribution.torrent.TorrentEngines;
@@ -120,6 +121,19 @@ final class FetchCommand implements Callable<Integer> {
     /** The streaming masters of {@link #streamPool}, once served. */
     private List<Volume> streaming = List.of();
 
+    /**
+     * The fetch's session options from the flags, with no listener: with --serve, the streaming
+     * tuning (shallow request queues, see {@link EngineTuning#STREAMING}) under any --tune, and
+     * seeding after the download (the export's clients may still read).
+     */
+    SessionOptions sessionOptions(List<java.net.URI> trackers) {
+        return engineOptions.forFetch(bind, trackers, serve ? EngineTuning.STREAMING : EngineTuning.DEFAULT)
+                .withRateLimits(rateLimit == null ? 0 : Sizes.parse(rateLimit), rateLimitUp == null ? 0 : Sizes.parse(rateLimitUp))
+                .withNoPeerTimeout(Duration.ofSeconds(noPeerTimeout))
+                .withSeedAfter(seedAfter || serve)
+                .withOrigins(origins, Duration.ofSeconds(originAfter));
+    }
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -127,17 +141,12 @@ final class FetchCommand implements Callable<Integer> {
         Metainfo m = magnet == null ? Metainfo.read(Path.of(source)) : null;
         TorrentEngine engine = engineOptions.engine();
         List<java.net.URI> trackers = magnet != null ? magnet.trackers() : m.trackers();
-        SessionOptions o = engineOptions.forFetch(bind, trackers)
-                .withRateLimits(rateLimit == null ? 0 : Sizes.parse(rateLimit), rateLimitUp == null ? 0 : Sizes.parse(rateLimitUp))
-                .withNoPeerTimeout(Duration.ofSeconds(noPeerTimeout))
-                .withSeedAfter(seedAfter)
-                .withOrigins(origins, Duration.ofSeconds(originAfter));
+        SessionOptions o = sessionOptions(trackers);
         if (!Quiet.asked(spec)) {
             o = o.withListener(TorrentCli.progressBar(spec, "fetch"));
         }
         if (serve) {
             TorrentEngines.require(engine, EngineFeature.STREAMING, "serve a fetch in progress (--serve)");
-            o = o.withSeedAfter(true);
         } else if (socket != null || connect != null || recordProfile != null) {
             throw new CommandLine.ParameterException(spec.commandLine(), (socket != null ? "--socket"
                     : connect != null ? "--connect" : "--record-profile") + " needs --serve");

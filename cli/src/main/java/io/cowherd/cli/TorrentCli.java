@@ -36,7 +36,8 @@ final class TorrentCli {
         List<String> dhtBootstrap = new ArrayList<>();
 
         @Option(names = "--tune", paramLabel = "FIELD=VALUE", description = "Engine tuning for experiments (default: the "
-                + "measured best; fields in docs/distribution.md), e.g. --tune requestPipeline=32. Repeatable.")
+                + "measured best, for fetch --serve its streaming variant; fields in docs/distribution.md), e.g. --tune "
+                + "requestPipeline=32. Repeatable.")
         List<String> tune = new ArrayList<>();
 
         boolean dhtOn() {
@@ -52,19 +53,25 @@ final class TorrentCli {
             return TorrentEngines.named(engine);
         }
 
-        /** {@code o} with the DHT and tuning asked for. */
         /**
          * Options of a fetch from {@code trackers} (a magnet link's or a torrent's): bound to
-         * {@code bind}, else to the address that reaches the first tracker, or the first DHT node.
+         * {@code bind}, else to the address that reaches the first tracker, or the first DHT node;
+         * tuned as {@code base} with --tune on top.
          */
-        SessionOptions forFetch(String bind, List<java.net.URI> trackers) {
+        SessionOptions forFetch(String bind, List<java.net.URI> trackers, EngineTuning base) {
             return apply(SessionOptions.on(!trackers.isEmpty() || firstBootstrap() == null
                     ? bindAddress(bind, trackers.isEmpty() ? null : trackers.get(0))
-                    : bindAddress(bind, firstBootstrap())));
+                    : bindAddress(bind, firstBootstrap())), base);
         }
 
+        /** {@code o} with the DHT asked for, tuned as the measured best with --tune on top. */
         SessionOptions apply(SessionOptions o) {
-            EngineTuning t = EngineTuning.DEFAULT;
+            return apply(o, EngineTuning.DEFAULT);
+        }
+
+        /** {@code o} with the DHT asked for, tuned as {@code base} with --tune on top. */
+        SessionOptions apply(SessionOptions o, EngineTuning base) {
+            EngineTuning t = base;
             for (String kv : tune) {
                 int eq = kv.indexOf('=');
                 if (eq <= 0) {

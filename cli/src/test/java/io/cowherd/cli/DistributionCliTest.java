@@ -13,6 +13,8 @@ import java.nio.file.Path;
 import io.cowherd.Pool;
 import io.cowherd.distribution.bundle.Bundle;
 import io.cowherd.Pools;
+import io.cowherd.distribution.torrent.EngineTuning;
+import io.cowherd.distribution.torrent.SessionOptions;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -311,6 +313,27 @@ class DistributionCliTest {
         assertEquals(-1, Files.mismatch(b.resolve("golden.raw"), p.resolve(".streams/golden/golden.raw")));
         CliTest.Run check = CliTest.cowherd("check", p.resolve("c1.qcow2").toString());
         assertEquals(0, check.exit(), check.err());
+    }
+
+    @Test
+    void fetchServeKeepsShallowRequestQueuesUnlessTuned() {
+        assertEquals(EngineTuning.STREAMING, fetchOptions("--serve").tuning());
+        assertTrue(fetchOptions("--serve").seedAfter(), "the export's clients may read after the download");
+        assertEquals(EngineTuning.DEFAULT, fetchOptions().tuning());
+        assertFalse(fetchOptions().seedAfter());
+        assertEquals(100, fetchOptions("--serve", "--tune", "maxOutRequests=100").tuning().maxOutRequests());
+        SessionOptions other = fetchOptions("--serve", "--tune", "requestQueueSeconds=2");
+        assertEquals(EngineTuning.STREAMING.maxOutRequests(), other.tuning().maxOutRequests(), "--tune changes only its field");
+        assertEquals(2, other.tuning().requestQueueSeconds());
+    }
+
+    /** The session options of {@code cowherd fetch x.torrent --into d --bind 127.0.0.1 ARGS}. */
+    private static SessionOptions fetchOptions(String... args) {
+        List<String> all = new java.util.ArrayList<>(List.of("fetch", "x.torrent", "--into", "d", "--bind", "127.0.0.1"));
+        all.addAll(List.of(args));
+        CommandLine.ParseResult parsed = CowherdCommand.commandLine(all.toArray(String[]::new)).parseArgs(all.toArray(String[]::new));
+        FetchCommand fetch = (FetchCommand) parsed.subcommand().commandSpec().userObject();
+        return fetch.sessionOptions(List.of(java.net.URI.create("http://127.0.0.1:6969/announce")));
     }
 
     @Test

@@ -742,6 +742,16 @@ final class LibtorrentSession implements TorrentSession {
         return originsAdded;
     }
 
+    /** How many blocks this session asks ahead of one peer, as libtorrent holds it: for tests. */
+    int maxOutRequestQueue() {
+        nativeLock.readLock().lock();
+        try {
+            return session.settings().getInteger(settings_pack.int_types.max_out_request_queue.swigValue());
+        } finally {
+            nativeLock.readLock().unlock();
+        }
+    }
+
     @Override
     public Metainfo metainfo() {
         return metainfo;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cowherd.distribution.torrent.EngineTuning;
 import io.cowherd.distribution.torrent.Metainfo;
 import io.cowherd.distribution.torrent.OpenResources;
 import io.cowherd.distribution.torrent.SessionOptions;
@@ -169,6 +170,22 @@ class LibtorrentEngineTest {
     }
 
     /** close() interrupts its own thread to cut libtorrent4j's stop() short: the caller must not see it. */
+    @Test
+    void aSessionAsksAsFarAheadOfEachPeerAsItsTuningSays() throws Exception {
+        TorrentEngine engine = new LibtorrentEngine();
+        Metainfo m = trackedTorrent(1L << 20, 256 << 10, 12);
+        int[] asked = new int[2];
+        EngineTuning[] tunings = {EngineTuning.DEFAULT, EngineTuning.STREAMING};
+        for (int i = 0; i < 2; i++) {
+            try (LibtorrentSession fetch = (LibtorrentSession) engine.fetch(m, tmp.resolve("out" + i),
+                    SessionOptions.on(SwarmFixture.host()).withTuning(tunings[i]))) {
+                asked[i] = fetch.maxOutRequestQueue();
+            }
+        }
+        assertEquals(EngineTuning.DEFAULT.maxOutRequests(), asked[0]);
+        assertEquals(32, asked[1], "a streamed fetch keeps a shallow queue");
+    }
+
     @Test
     void closingASessionLeavesTheCallersInterruptStatusAsItWas() throws Exception {
         TorrentEngine engine = new LibtorrentEngine();
