@@ -36,10 +36,13 @@ import org.slf4j.LoggerFactory;
  * {@link TorrentSession#fetchFirst}) and returns only bytes whose piece hash matched; if they do not
  * arrive within the read timeout, the read fails with an I/O error naming the piece. A bundle with
  * a {@link BootProfile} has the pieces under the profile's reads asked for first, in their order,
- * as soon as the stream starts.
+ * as soon as the stream starts. Fetch with
+ * {@link io.cowherd.distribution.torrent.EngineTuning#STREAMING EngineTuning.STREAMING}: its
+ * shallow request queues let a read's piece come sooner from a host that already holds it.
  *
  * <pre>{@code
- * TorrentSession fetch = TorrentEngines.named("libtorrent").fetch(metainfo, dir, options);
+ * TorrentSession fetch = TorrentEngines.named("libtorrent").fetch(metainfo, dir,
+ *         options.withTuning(EngineTuning.STREAMING));
  * try (MasterStream stream = MasterStream.serve(fetch, dir, socket, MasterStream.DEFAULT_READ_TIMEOUT)) {
  *     String backing = stream.disks().get(0).uri();   // qemu-img create -b BACKING -F qcow2 ...
  *     fetch.awaitCompletion(Duration.ofHours(1));
