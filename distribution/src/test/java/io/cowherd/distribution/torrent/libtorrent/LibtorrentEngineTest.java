@@ -169,7 +169,6 @@ class LibtorrentEngineTest {
         assertTrue(!fetch.havePiece(lost), "nobody had piece " + lost);
     }
 
-    /** close() interrupts its own thread to cut libtorrent4j's stop() short: the caller must not see it. */
     @Test
     void aSessionAsksAsFarAheadOfEachPeerAsItsTuningSays() throws Exception {
         TorrentEngine engine = new LibtorrentEngine();
@@ -186,6 +185,7 @@ class LibtorrentEngineTest {
         assertEquals(32, asked[1], "a streamed fetch keeps a shallow queue");
     }
 
+    /** close() interrupts its own thread to cut libtorrent4j's stop() short: the caller must not see it. */
     @Test
     void closingASessionLeavesTheCallersInterruptStatusAsItWas() throws Exception {
         TorrentEngine engine = new LibtorrentEngine();
