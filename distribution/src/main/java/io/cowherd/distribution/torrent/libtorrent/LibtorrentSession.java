@@ -818,11 +818,15 @@ final class LibtorrentSession implements TorrentSession {
     /**
      * Gives every piece a reader waits for a deadline, {@value #DEADLINE_STEP_MS} ms apart: the
      * newly asked for first, then those asked for before, in their order. libtorrent requests
-     * pieces with deadlines before any other
-     * ("time-critical" pieces, from the peers that answer soonest). It cancels the requests under
-     * way for other pieces only when the first deadline is set, so a new piece starts the list
-     * over; otherwise it waited behind seconds of requests already queued at the seed (measured:
-     * the last 6 of 64 pieces asked for at the start arrived after 25 and 42 others).
+     * pieces with deadlines before any other ("time-critical" pieces, from the peers that answer
+     * soonest). When its list of them goes from empty to not empty, it cancels every request under
+     * way for other pieces, which gets the first ones past the requests queued at the seed
+     * (measured with deep queues: without it, the last 6 of 64 pieces asked for at the start
+     * arrived after 25 and 42 others). Later pieces move the deadlines already set instead of
+     * clearing them and starting the list over: the blocks already on their way when a request is
+     * cancelled are dropped on arrival and asked for again. Eight hosts streaming a Debian guest
+     * (a reader misses 16-24 times), the list started over at each miss: the initial seed sent 15-27
+     * MB of the 139 MB of the boot profile's pieces twice, 1-2 s of its uplink; moved, 1 MB.
      */
     @Override
     public void fetchFirst(List<Integer> pieces) {
@@ -905,12 +909,20 @@ final class LibtorrentSession implements TorrentSession {
         }
     }
 
-    /** The wanted pieces are now {@code pieces}, in that order, with deadlines that order; holds {@link #wanted}. */
+    /**
+     * The wanted pieces are now {@code pieces}, in that order, with deadlines that order; those no
+     * longer wanted lose theirs. Never clears libtorrent's list (see {@link #fetchFirst}). Holds {@link #wanted}.
+     */
     private void setDeadlines(TorrentHandle h, java.util.Collection<Integer> pieces) {
         java.util.List<Integer> order = new ArrayList<>(pieces);
+        java.util.Set<Integer> kept = new java.util.HashSet<>(order);
+        for (int piece : wanted) {
+            if (!kept.contains(piece)) {
+                h.resetPieceDeadline(piece);
+            }
+        }
         wanted.clear();
         wanted.addAll(order);
-        h.clearPieceDeadlines();
         int k = 0;
         for (int piece : order) {
             h.setPieceDeadline(piece, k++ * DEADLINE_STEP_MS);

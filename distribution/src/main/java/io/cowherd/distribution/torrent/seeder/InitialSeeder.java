@@ -88,6 +88,13 @@ public final class InitialSeeder implements TorrentSession {
     private final ScheduledExecutorService timer;
     private final RateLimiter upLimit;
     private final AtomicLong uploaded = new AtomicLong();
+    /**
+     * Bytes of blocks sent again to a peer they had been sent to: its request was cancelled while
+     * the block was under way, and the peer dropped it and asked again. Both log lines give it.
+     */
+    private final AtomicLong sentAgain = new AtomicLong();
+    /** CANCEL messages received, for the requests still waiting here and those already answered. */
+    private final AtomicLong cancels = new AtomicLong();
     /** Pieces sent in full to some peer; with {@link #firstBlockNanos}, for the log line when all have left once. */
     private final BitSet sentOnce = new BitSet();
     /** The pieces to send first (a boot profile's) not yet sent in full: a log line says when none is left. */
@@ -271,13 +278,14 @@ public final class InitialSeeder implements TorrentSession {
             if (firstNotSent.get(piece)) {
                 firstNotSent.clear(piece);
                 if (firstNotSent.isEmpty()) {
-                    LOG.info("{}: the pieces to send first have all left once, {} ms after the first block; {} bytes sent",
-                            metainfo.name(), (System.nanoTime() - firstBlockNanos) / 1_000_000, uploaded.get());
+                    LOG.info("{}: the pieces to send first have all left once, {} ms after the first block; {} bytes sent, {} of them again",
+                            metainfo.name(), (System.nanoTime() - firstBlockNanos) / 1_000_000, uploaded.get(), sentAgain.get());
                 }
             }
             if (sentOnce.cardinality() == metainfo.pieceCount()) {
-                LOG.info("{}: every piece has left once, {} ms after the first block; {} bytes sent for {}", metainfo.name(),
-                        (System.nanoTime() - firstBlockNanos) / 1_000_000, uploaded.get(), metainfo.totalSize());
+                LOG.info("{}: every piece has left once, {} ms after the first block; {} bytes sent for {}, {} of them again",
+                        metainfo.name(), (System.nanoTime() - firstBlockNanos) / 1_000_000, uploaded.get(), metainfo.totalSize(),
+                        sentAgain.get());
             }
         }
     }
@@ -306,6 +314,8 @@ public final class InitialSeeder implements TorrentSession {
          * one block again and again does not make a piece "sent" and earn more offers).
          */
         private final Map<Integer, BitSet> sentOfPiece = new HashMap<>();
+        /** Pieces sent in full to this peer: a block of one sent again counts in {@link #sentAgain}. */
+        private final BitSet piecesSent = new BitSet();
         /**
          * Requests read and not served yet, in order; only this connection's thread touches it. The
          * peer's CANCEL removes its request from here: libtorrent cancels the requests under way when a
@@ -417,6 +427,7 @@ public final class InitialSeeder implements TorrentSession {
                 ByteBuffer b = ByteBuffer.wrap(payload);
                 Request r = new Request(b.getInt(), b.getInt(), b.getInt());
                 if (id == 8) {
+                    cancels.incrementAndGet();
                     requests.remove(r);
                 } else if (requests.size() >= MAX_QUEUED_REQUESTS) {
                     throw new IOException("more than " + MAX_QUEUED_REQUESTS + " requests waiting");
@@ -505,9 +516,13 @@ public final class InitialSeeder implements TorrentSession {
             }
             rateWindowBytes += length;
             BitSet sent = sentOfPiece.computeIfAbsent(piece, k -> new BitSet());
+            if (piecesSent.get(piece) || sent.get(begin >> 10)) {
+                sentAgain.addAndGet(length);
+            }
             sent.set(begin >> 10, (begin + length + 1023) >> 10);
             if (sent.cardinality() >= (metainfo.pieceSize(piece) + 1023) >> 10) {
                 sentOfPiece.remove(piece);
+                piecesSent.set(piece);
                 assignment.sent(this, piece, System.nanoTime());
                 sentInFull(piece);
                 offerLocked(System.nanoTime());
@@ -587,6 +602,16 @@ public final class InitialSeeder implements TorrentSession {
         if (f != null) {
             throw f;
         }
+    }
+
+    /**
+     * CANCEL messages peers have sent this seed. libtorrent cancels every request under way that is
+     * not for a time-critical piece each time its list of those goes from empty to not empty, and a
+     * block already sent is then dropped on arrival and asked for again: the log lines give the
+     * bytes sent again.
+     */
+    public long cancelsReceived() {
+        return cancels.get();
     }
 
     /** Whether every piece has left this seed in full at least once (since it started). */
