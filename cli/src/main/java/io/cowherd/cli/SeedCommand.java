@@ -77,7 +77,9 @@ final class SeedCommand implements Callable<Integer> {
 
     @Option(names = "--initial-seeding", description = "Send every piece once and let the fetches pass the pieces to "
             + "each other: for the first seed of a master that many hosts fetch at the same time (its upload bounds "
-            + "the swarm). Any engine's fetches take part; needs a tracker, serves no magnet metadata.")
+            + "the swarm). Any engine's fetches take part; needs a tracker, serves no magnet metadata. A fetch may ask "
+            + "only for pieces offered to it: a bundle's boot profile is offered first, but a fetch --serve's reads "
+            + "outside a profile wait for the seed's order, so seed a bundle without one plainly for such fetches.")
     boolean initialSeeding;
 
     @CommandLine.Mixin
