@@ -74,56 +74,59 @@ class StreamBootLibvirtdTest {
 
         try (EmbeddedTracker tracker = EmbeddedTracker.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), freePort()));
                 PrivateLibvirtd daemon = PrivateLibvirtd.start(dir.resolve("libvirtd"))) {
-            Metainfo m = Metainfo.create(golden, List.of(tracker.announceUrl()), 256 << 10, "test");
-            tracker.track(m);
-            TorrentEngine engine = TorrentEngines.named("libtorrent");
-            InetAddress seedAt = InetAddress.getByName("127.0.4.1");
-            try (TorrentSession seed = engine.seed(m, golden.getParent(), SessionOptions.on(seedAt).withRateLimits(0, MIB))) {
-                Path torrent = dir.resolve("golden.torrent");
-                m.save(torrent);
-                Path pool = dir.resolve("pool");
-                Path socket = pool.resolve(".streams/golden.sock");
-                StringWriter fetchOut = new StringWriter();
-                Thread fetch = new Thread(() -> {
-                    CommandLine cl = CowherdCommand.commandLine();
-                    cl.setOut(new PrintWriter(fetchOut, true));
-                    cl.setErr(new PrintWriter(new StringWriter(), true));
-                    cl.execute("fetch", torrent.toString(), "--pool", pool.toString(), "--bind", "127.0.4.2",
-                            "--serve", "--connect", daemon.uri(), "--quiet");
-                }, "cowherd-fetch-serve");
-                fetch.setDaemon(true); // it seeds until the JVM ends
-                fetch.start();
-                String uri = awaitOutput(fetchOut, "serving disk.raw (raw) at ", Duration.ofSeconds(60)).strip()
-                        .substring("serving disk.raw (raw) at ".length());
-                assertEquals("nbd+unix:///disk.raw?socket=" + socket, uri);
-                awaitOutput(fetchOut, "master golden of pool " + pool + " streams", Duration.ofSeconds(10));
-                // the clones, each with a write of its own at the start: one by hand on the export, two in the pool
-                Path clone = dir.resolve("clone.qcow2");
-                CliTest.sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", uri, "-F", "raw", clone.toString());
-                CliTest.Run cloned = CliTest.cowherd("clone", pool.resolve("golden.qcow2").toString(), "c1", "c2");
-                assertEquals(0, cloned.exit(), cloned.err());
-                Path poolClone = pool.resolve("c1.qcow2");
-                Path stoppedClone = pool.resolve("c2.qcow2");
-                for (Path c : List.of(clone, poolClone, stoppedClone)) {
-                    CliTest.sh(dir, "qemu-io", "-f", "qcow2", c.toString(), "-c", "write -q -P 0x5a 0 64k");
-                }
-                byte[] head = java.util.Arrays.copyOf(master, MIB);
-                java.util.Arrays.fill(head, 0, 64 << 10, (byte) 0x5a);
-                String headSum = md5(head, 0, MIB);
-                String tailSum = md5(master, (DISK_MIB - 4) * MIB, 4 * MIB);
-
-                Connect conn = new Connect(daemon.uri());
-                List<Domain> domains = new java.util.ArrayList<>();
-                try {
-                    Domain dom = conn.domainDefineXML(domainXml("stream-boot", initrd, clone, uri, console));
-                    domains.add(dom);
-                    Path poolConsole = console.resolveSibling("pool.log");
-                    Domain onPool = conn.domainDefineXML(domainXml("stream-pool", initrd, poolClone, null, poolConsole));
-                    domains.add(onPool);
-                    Path stoppedConsole = console.resolveSibling("stopped.log");
-                    Domain stopped = conn.domainDefineXML(domainXml("stream-stopped", initrd, stoppedClone, null,
-                            stoppedConsole));
-                    domains.add(stopped);
+            // the domains are defined before the master starts to arrive: libvirtd probes QEMU at each
+            // define here (about 20-30 s each on a busy two-core machine without KVM), and the race this
+            // test sets is the guests' boot against the download, not that
+            Path pool = dir.resolve("pool");
+            Path socket = pool.resolve(".streams/golden.sock");
+            String exportUri = "nbd+unix:///disk.raw?socket=" + socket;
+            Path clone = dir.resolve("clone.qcow2");
+            Path poolClone = pool.resolve("c1.qcow2");
+            Path stoppedClone = pool.resolve("c2.qcow2");
+            Path poolConsole = console.resolveSibling("pool.log");
+            Path stoppedConsole = console.resolveSibling("stopped.log");
+            Connect conn = new Connect(daemon.uri());
+            List<Domain> domains = new java.util.ArrayList<>();
+            try {
+                Domain dom = conn.domainDefineXML(domainXml("stream-boot", initrd, clone, exportUri, console));
+                domains.add(dom);
+                Domain onPool = conn.domainDefineXML(domainXml("stream-pool", initrd, poolClone, null, poolConsole));
+                domains.add(onPool);
+                Domain stopped = conn.domainDefineXML(domainXml("stream-stopped", initrd, stoppedClone, null,
+                        stoppedConsole));
+                domains.add(stopped);
+                Metainfo m = Metainfo.create(golden, List.of(tracker.announceUrl()), 256 << 10, "test");
+                tracker.track(m);
+                TorrentEngine engine = TorrentEngines.named("libtorrent");
+                InetAddress seedAt = InetAddress.getByName("127.0.4.1");
+                try (TorrentSession seed = engine.seed(m, golden.getParent(), SessionOptions.on(seedAt).withRateLimits(0, MIB))) {
+                    Path torrent = dir.resolve("golden.torrent");
+                    m.save(torrent);
+                    StringWriter fetchOut = new StringWriter();
+                    Thread fetch = new Thread(() -> {
+                        CommandLine cl = CowherdCommand.commandLine();
+                        cl.setOut(new PrintWriter(fetchOut, true));
+                        cl.setErr(new PrintWriter(new StringWriter(), true));
+                        cl.execute("fetch", torrent.toString(), "--pool", pool.toString(), "--bind", "127.0.4.2",
+                                "--serve", "--connect", daemon.uri(), "--quiet");
+                    }, "cowherd-fetch-serve");
+                    fetch.setDaemon(true); // it seeds until the JVM ends
+                    fetch.start();
+                    String uri = awaitOutput(fetchOut, "serving disk.raw (raw) at ", Duration.ofSeconds(60)).strip()
+                            .substring("serving disk.raw (raw) at ".length());
+                    assertEquals(exportUri, uri);
+                    awaitOutput(fetchOut, "master golden of pool " + pool + " streams", Duration.ofSeconds(10));
+                    // the clones, each with a write of its own at the start: one by hand on the export, two in the pool
+                    CliTest.sh(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", uri, "-F", "raw", clone.toString());
+                    CliTest.Run cloned = CliTest.cowherd("clone", pool.resolve("golden.qcow2").toString(), "c1", "c2");
+                    assertEquals(0, cloned.exit(), cloned.err());
+                    for (Path c : List.of(clone, poolClone, stoppedClone)) {
+                        CliTest.sh(dir, "qemu-io", "-f", "qcow2", c.toString(), "-c", "write -q -P 0x5a 0 64k");
+                    }
+                    byte[] head = java.util.Arrays.copyOf(master, MIB);
+                    java.util.Arrays.fill(head, 0, 64 << 10, (byte) 0x5a);
+                    String headSum = md5(head, 0, MIB);
+                    String tailSum = md5(master, (DISK_MIB - 4) * MIB, 4 * MIB);
                     dom.create();
                     onPool.create();
                     Path local = pool.resolve(".streams/golden/disk.raw");
@@ -179,15 +182,15 @@ class StreamBootLibvirtdTest {
                     Matcher late = awaitLine(stoppedConsole, "BOOTED", 0, Duration.ofSeconds(200));
                     assertEquals(headSum, late.group(3), "the stopped clone boots from the local master, its write its own");
                     assertEquals(tailSum, late.group(4));
-                } finally {
-                    for (Domain d : domains) {
-                        if (d.isActive() == 1) {
-                            d.destroy();
-                        }
-                        d.undefine();
-                    }
-                    conn.close();
                 }
+            } finally {
+                for (Domain d : domains) {
+                    if (d.isActive() == 1) {
+                        d.destroy();
+                    }
+                    d.undefine();
+                }
+                conn.close();
             }
         }
     }
