@@ -822,14 +822,11 @@ final class LibtorrentSession implements TorrentSession {
      * soonest). When its list of them goes from empty to not empty, it cancels every request under
      * way for other pieces, which gets the first ones past the requests queued at the seed
      * (measured with deep queues: without it, the last 6 of 64 pieces asked for at the start
-     * arrived after 25 and 42 others). Without a boot profile each new piece starts the list over
-     * that way: the reader is all there is (one host at 1 MiB/s, a guest booting on the stream
-     * took more than the whole download without it). With one, this fetch is one of a fleet
-     * booting the same master and its requests under way bring pieces the others wait for too,
-     * so a new piece moves the deadlines already set: a request cancelled while its block is on
-     * the way gets the block dropped on arrival and asked for again. Eight hosts streaming a Debian
-     * guest (a reader misses 16-24 times), the list started over at each miss: the initial seed sent
-     * 15-27 MB of the 139 MB of the boot profile's pieces twice, 1-2 s of its uplink; moved, 1 MB.
+     * arrived after 25 and 42 others). Later pieces move the deadlines already set instead of
+     * clearing them and starting the list over: the blocks already on their way when a request is
+     * cancelled are dropped on arrival and asked for again. Eight hosts streaming a Debian guest
+     * (a reader misses 16-24 times), the list started over at each miss: the initial seed sent 15-27
+     * MB of the 139 MB of the boot profile's pieces twice, 1-2 s of its uplink; moved, 1 MB.
      */
     @Override
     public void fetchFirst(List<Integer> pieces) {
@@ -913,27 +910,22 @@ final class LibtorrentSession implements TorrentSession {
     }
 
     /**
-     * The wanted pieces are now {@code pieces}, in that order, with deadlines that order. Without a
-     * boot profile libtorrent's list starts over; with one the deadlines move, and those of pieces
-     * no longer wanted go after the new ones are set, so the list is not empty between (see
-     * {@link #fetchFirst}). Holds {@link #wanted}.
+     * The wanted pieces are now {@code pieces}, in that order, with deadlines that order; those no
+     * longer wanted lose theirs. Never clears libtorrent's list (see {@link #fetchFirst}). Holds {@link #wanted}.
      */
     private void setDeadlines(TorrentHandle h, java.util.Collection<Integer> pieces) {
         java.util.List<Integer> order = new ArrayList<>(pieces);
-        java.util.List<Integer> dropped = new ArrayList<>(wanted);
-        dropped.removeAll(new java.util.HashSet<>(order));
-        boolean move = profile != null;
-        if (!move) {
-            h.clearPieceDeadlines(); // libtorrent then cancels the requests under way for other pieces
+        java.util.Set<Integer> kept = new java.util.HashSet<>(order);
+        for (int piece : wanted) {
+            if (!kept.contains(piece)) {
+                h.resetPieceDeadline(piece);
+            }
         }
         wanted.clear();
         wanted.addAll(order);
         int k = 0;
         for (int piece : order) {
             h.setPieceDeadline(piece, k++ * DEADLINE_STEP_MS);
-        }
-        if (move) {
-            dropped.forEach(h::resetPieceDeadline);
         }
     }
 
